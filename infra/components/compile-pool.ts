@@ -1,0 +1,139 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { CompileMasterHost } from "../hostconfig/types";
+import { PUPPET_PORT, boundedName } from "../naming";
+import { PuppetHost, SecretGrant } from "./puppet-host";
+
+export interface PoolMember {
+  /** The master's FQDN and certname. */
+  readonly hostName: string;
+  readonly config: pulumi.Input<CompileMasterHost>;
+}
+
+export interface CompileMasterPoolArgs {
+  /** Short name of the pool's load balancer and target group (at most 32 characters are kept). */
+  readonly balancerName: string;
+  /** One entry per compile master; the pool size. */
+  readonly members: readonly PoolMember[];
+  readonly vpcId: pulumi.Input<string>;
+  /** Subnets to spread masters and the load balancer over, one per AZ. */
+  readonly subnetIds: pulumi.Input<string>[];
+  readonly securityGroupIds: pulumi.Input<string>[];
+  readonly instanceType: string;
+  readonly ami: pulumi.Input<string>;
+  /** Secrets each master reads at boot (the autosign challenge). */
+  readonly readsSecrets: readonly SecretGrant[];
+  readonly tags?: Record<string, string>;
+}
+
+export interface MasterAddress {
+  readonly hostName: string;
+  readonly privateIp: pulumi.Output<string>;
+}
+
+/**
+ * A site's compile masters (CA service disabled, round-robin over AZs) behind an internal network load
+ * balancer on 8140 that sends traffic only to masters whose `/status/v1/simple` answers over HTTPS.
+ */
+export class CompileMasterPool extends pulumi.ComponentResource {
+  public readonly masters: MasterAddress[];
+  public readonly balancerDnsName: pulumi.Output<string>;
+  public readonly balancerZoneId: pulumi.Output<string>;
+  public readonly targetGroupArn: pulumi.Output<string>;
+  public readonly balancerArn: pulumi.Output<string>;
+
+  constructor(name: string, args: CompileMasterPoolArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("puppet:pool:CompileMasterPool", name, {}, opts);
+    if (args.members.length === 0) {
+      throw new Error(`CompileMasterPool ${name}: a pool needs at least one compile master, got 0`);
+    }
+    if (args.subnetIds.length === 0) {
+      throw new Error(`CompileMasterPool ${name}: subnetIds must name at least one subnet, got none`);
+    }
+    const duplicate = args.members.find((m, i) => args.members.findIndex((o) => o.hostName === m.hostName) !== i);
+    if (duplicate) {
+      throw new Error(`CompileMasterPool ${name}: every master needs its own name, got ${duplicate.hostName} twice`);
+    }
+
+    const hosts = args.members.map(
+      (member, i) =>
+        new PuppetHost(
+          `${name}-${i + 1}`,
+          {
+            role: "compile-master",
+            hostName: member.hostName,
+            config: member.config,
+            subnetId: args.subnetIds[i % args.subnetIds.length],
+            securityGroupIds: args.securityGroupIds,
+            instanceType: args.instanceType,
+            ami: args.ami,
+            readsSecrets: args.readsSecrets,
+            tags: args.tags,
+          },
+          { parent: this },
+        ),
+    );
+
+    const balancer = new aws.lb.LoadBalancer(
+      `${name}-nlb`,
+      {
+        name: boundedName(args.balancerName),
+        loadBalancerType: "network",
+        internal: true,
+        subnets: args.subnetIds,
+        enableCrossZoneLoadBalancing: true,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const targetGroup = new aws.lb.TargetGroup(
+      `${name}-targets`,
+      {
+        name: boundedName(args.balancerName),
+        port: PUPPET_PORT,
+        protocol: "TCP",
+        targetType: "instance",
+        vpcId: args.vpcId,
+        // Agents hold long catalog requests; give them time to finish when a master leaves.
+        deregistrationDelay: 60,
+        healthCheck: {
+          protocol: "HTTPS",
+          port: String(PUPPET_PORT),
+          path: "/status/v1/simple",
+          matcher: "200",
+          interval: 10,
+          healthyThreshold: 3,
+          unhealthyThreshold: 2,
+        },
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    hosts.forEach(
+      (host, i) =>
+        new aws.lb.TargetGroupAttachment(
+          `${name}-${i + 1}-target`,
+          { targetGroupArn: targetGroup.arn, targetId: host.instanceId, port: PUPPET_PORT },
+          { parent: this },
+        ),
+    );
+    new aws.lb.Listener(
+      `${name}-listener`,
+      {
+        loadBalancerArn: balancer.arn,
+        port: PUPPET_PORT,
+        protocol: "TCP",
+        defaultActions: [{ type: "forward", targetGroupArn: targetGroup.arn }],
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+
+    this.masters = args.members.map((m, i) => ({ hostName: m.hostName, privateIp: hosts[i].privateIp }));
+    this.balancerDnsName = balancer.dnsName;
+    this.balancerZoneId = balancer.zoneId;
+    this.balancerArn = balancer.arn;
+    this.targetGroupArn = targetGroup.arn;
+    this.registerOutputs({ balancerDnsName: this.balancerDnsName, masters: this.masters });
+  }
+}

@@ -1,0 +1,103 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { POSTGRES_PORT } from "../naming";
+import { ReplicatedSecret } from "./replicated-secret";
+
+export interface PuppetDatabaseArgs {
+  /** PostgreSQL major version (PuppetDB 7 needs 11+, PuppetDB 8 needs 14+). */
+  readonly engineVersion: string;
+  readonly instanceClass: string;
+  readonly allocatedStorageGb: number;
+  /** Days of automated backups; at least 7. */
+  readonly backupRetentionDays: number;
+  readonly subnetIds: pulumi.Input<string>[];
+  readonly securityGroupIds: pulumi.Input<string>[];
+  /** Name of the Secrets Manager secret that holds the password. */
+  readonly passwordSecretName: string;
+  readonly kmsKeyArn: pulumi.Input<string>;
+  readonly replicaKmsKeyArns: Record<string, pulumi.Input<string>>;
+  /** Protect the database and its secret: deletion protection on, Pulumi protect on. Default true. */
+  readonly protect?: boolean;
+  readonly tags?: Record<string, string>;
+}
+
+export const DATABASE_NAME = "puppetdb";
+export const DATABASE_USER = "puppetdb";
+
+/**
+ * PuppetDB's PostgreSQL on RDS: Multi-AZ, encrypted, TLS required, backups kept, a final snapshot on
+ * deletion, and a random password that exists only as a Pulumi secret and in Secrets Manager.
+ */
+export class PuppetDatabase extends pulumi.ComponentResource {
+  public readonly address: pulumi.Output<string>;
+  public readonly port: pulumi.Output<number>;
+  public readonly passwordSecretName: string;
+
+  constructor(name: string, args: PuppetDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("puppet:database:PuppetDatabase", name, {}, opts);
+    if (!/^\d+$/.test(args.engineVersion) || Number(args.engineVersion) < 14) {
+      throw new Error(`PuppetDatabase ${name}: engineVersion must be a PostgreSQL major version of 14 or later (PuppetDB 8 needs 14+), got: ${args.engineVersion}`);
+    }
+    if (args.backupRetentionDays < 7 || args.backupRetentionDays > 35) {
+      throw new Error(`PuppetDatabase ${name}: backupRetentionDays must be between 7 and 35 inclusive, got: ${args.backupRetentionDays}`);
+    }
+    const protect = args.protect ?? true;
+    const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this, protect });
+    new ReplicatedSecret(
+      `${name}-password-secret`,
+      {
+        secretName: args.passwordSecretName,
+        description: "Password of PuppetDB's PostgreSQL user",
+        value: password.result,
+        kmsKeyArn: args.kmsKeyArn,
+        replicas: args.replicaKmsKeyArns,
+        protect,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const subnets = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: args.subnetIds, tags: args.tags }, { parent: this });
+    const parameters = new aws.rds.ParameterGroup(
+      `${name}-params`,
+      {
+        family: `postgres${args.engineVersion}`,
+        parameters: [{ name: "rds.force_ssl", value: "1" }],
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const instance = new aws.rds.Instance(
+      `${name}-postgres`,
+      {
+        engine: "postgres",
+        engineVersion: args.engineVersion,
+        instanceClass: args.instanceClass,
+        allocatedStorage: args.allocatedStorageGb,
+        storageType: "gp3",
+        storageEncrypted: true,
+        multiAz: true,
+        dbName: DATABASE_NAME,
+        username: DATABASE_USER,
+        password: password.result,
+        port: POSTGRES_PORT,
+        dbSubnetGroupName: subnets.name,
+        parameterGroupName: parameters.name,
+        vpcSecurityGroupIds: args.securityGroupIds,
+        publiclyAccessible: false,
+        backupRetentionPeriod: args.backupRetentionDays,
+        copyTagsToSnapshot: true,
+        deletionProtection: protect,
+        skipFinalSnapshot: false,
+        finalSnapshotIdentifier: `${name}-final`,
+        autoMinorVersionUpgrade: true,
+        tags: args.tags,
+      },
+      { parent: this, protect },
+    );
+    this.address = instance.address;
+    this.port = instance.port;
+    this.passwordSecretName = args.passwordSecretName;
+    this.registerOutputs({ address: this.address, port: this.port });
+  }
+}

@@ -1,0 +1,224 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { MAX_AZS, SubnetTier, subnetCidr } from "../cidr";
+import { FirewallInput, Rule, SECURITY_GROUPS, SecurityGroupName, firewallRules } from "../firewall";
+
+/** The primary site's VPC, for a secondary to peer with. */
+export interface PeerVpc {
+  readonly vpcId: pulumi.Input<string>;
+  readonly cidr: string;
+  readonly region: string;
+  /** The primary's private route tables, which get a route back to this site. */
+  readonly routeTableIds: readonly string[];
+}
+
+export interface SiteNetworkArgs {
+  /** The site's /16. */
+  readonly cidr: string;
+  /** Availability zones to spread subnets over (2-4). */
+  readonly azCount: number;
+  /** Site catalogue, agent networks and git transport the security-group rules derive from. */
+  readonly firewall: FirewallInput;
+  /** Set on a secondary: peer with the primary's VPC (requester here, accepter in the primary's region). */
+  readonly peer?: PeerVpc;
+  readonly tags?: Record<string, string>;
+}
+
+/**
+ * A site's VPC: public subnets holding only NAT gateways (egress for package installs), private
+ * subnets for Puppet servers and for data, one per AZ and tier, and least-privilege security groups.
+ */
+export class SiteNetwork extends pulumi.ComponentResource {
+  public readonly vpcId: pulumi.Output<string>;
+  public readonly serverSubnetIds: pulumi.Output<string>[];
+  public readonly dataSubnetIds: pulumi.Output<string>[];
+  public readonly privateRouteTableIds: pulumi.Output<string>[];
+  /** Security groups by role; a secondary has no `database` group. */
+  public readonly securityGroupIds: Partial<Record<SecurityGroupName, pulumi.Output<string>>>;
+  public readonly peeringConnectionId?: pulumi.Output<string>;
+
+  constructor(name: string, args: SiteNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("puppet:network:SiteNetwork", name, {}, opts);
+    if (!Number.isInteger(args.azCount) || args.azCount < 2 || args.azCount > MAX_AZS) {
+      throw new Error(`SiteNetwork ${name}: azCount must be between 2 and ${MAX_AZS}, got: ${args.azCount}`);
+    }
+    const tags = { ...args.tags };
+    const vpc = new aws.ec2.Vpc(
+      `${name}-vpc`,
+      { cidrBlock: args.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { ...tags, Name: `${name}-vpc` } },
+      { parent: this },
+    );
+    const azs = aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this });
+    const subnet = (tier: SubnetTier, i: number) =>
+      new aws.ec2.Subnet(
+        `${name}-${tier}-${i + 1}`,
+        {
+          vpcId: vpc.id,
+          cidrBlock: subnetCidr(args.cidr, tier, i),
+          availabilityZone: azs.names.apply((names) => zoneAt(names, i, name)),
+          mapPublicIpOnLaunch: false,
+          tags: { ...tags, Name: `${name}-${tier}-${i + 1}`, "puppet:tier": tier },
+        },
+        { parent: this },
+      );
+
+    const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, { parent: this });
+    const publicRoutes = new aws.ec2.RouteTable(
+      `${name}-public`,
+      { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { ...tags, Name: `${name}-public` } },
+      { parent: this },
+    );
+
+    const azIndexes = Array.from({ length: args.azCount }, (_, i) => i);
+    const privateRouteTables = azIndexes.map((i) => {
+      const publicSubnet = subnet("public", i);
+      new aws.ec2.RouteTableAssociation(
+        `${name}-public-${i + 1}`,
+        { subnetId: publicSubnet.id, routeTableId: publicRoutes.id },
+        { parent: this },
+      );
+      // One NAT gateway per AZ, so losing an AZ does not cut the others off from package mirrors.
+      const eip = new aws.ec2.Eip(`${name}-nat-${i + 1}`, { domain: "vpc", tags }, { parent: this });
+      const nat = new aws.ec2.NatGateway(
+        `${name}-nat-${i + 1}`,
+        { subnetId: publicSubnet.id, allocationId: eip.id, tags: { ...tags, Name: `${name}-nat-${i + 1}` } },
+        { parent: this, dependsOn: [igw] },
+      );
+      return new aws.ec2.RouteTable(
+        `${name}-private-${i + 1}`,
+        { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }], tags: { ...tags, Name: `${name}-private-${i + 1}` } },
+        { parent: this },
+      );
+    });
+    const privateSubnets = (tier: SubnetTier) =>
+      azIndexes.map((i) => {
+        const s = subnet(tier, i);
+        new aws.ec2.RouteTableAssociation(
+          `${name}-${tier}-${i + 1}`,
+          { subnetId: s.id, routeTableId: privateRouteTables[i].id },
+          { parent: this },
+        );
+        return s.id;
+      });
+    this.serverSubnetIds = privateSubnets("servers");
+    this.dataSubnetIds = privateSubnets("data");
+    this.privateRouteTableIds = privateRouteTables.map((t) => t.id);
+
+    const rules = firewallRules(args.firewall);
+    const groupsInUse = SECURITY_GROUPS.filter((g) => rules.some((r) => r.group === g));
+    const groups = Object.fromEntries(
+      groupsInUse.map((g) => [
+        g,
+        new aws.ec2.SecurityGroup(
+          `${name}-${g}`,
+          {
+            vpcId: vpc.id,
+            description: `puppet-multisite ${g} hosts of ${name}`,
+            // Rules are separate resources; an empty list here removes AWS's default allow-all egress.
+            egress: [],
+            ingress: [],
+            tags: { ...tags, Name: `${name}-${g}` },
+          },
+          { parent: this, ignoreChanges: ["ingress", "egress"] },
+        ),
+      ]),
+    ) as Partial<Record<SecurityGroupName, aws.ec2.SecurityGroup>>;
+    rules.forEach((rule, i) => this.createRule(name, i, rule, groups));
+    this.securityGroupIds = Object.fromEntries(groupsInUse.map((g) => [g, groups[g]!.id]));
+
+    this.vpcId = vpc.id;
+    if (args.peer) {
+      this.peeringConnectionId = this.peerWith(name, args.peer, vpc, privateRouteTables, args.cidr, tags);
+    }
+    this.registerOutputs({
+      vpcId: this.vpcId,
+      serverSubnetIds: this.serverSubnetIds,
+      dataSubnetIds: this.dataSubnetIds,
+      securityGroupIds: this.securityGroupIds,
+    });
+  }
+
+  /** The id of a security group this site has. */
+  securityGroup(group: SecurityGroupName): pulumi.Output<string> {
+    const id = this.securityGroupIds[group];
+    if (!id) throw new pulumi.ResourceError(`this site has no ${group} security group`, this);
+    return id;
+  }
+
+  private createRule(
+    name: string,
+    index: number,
+    rule: Rule,
+    groups: Partial<Record<SecurityGroupName, aws.ec2.SecurityGroup>>,
+  ): void {
+    const group = groups[rule.group];
+    const peerGroup = "group" in rule.peer ? groups[rule.peer.group] : undefined;
+    if (!group || ("group" in rule.peer && !peerGroup)) {
+      throw new pulumi.ResourceError(`rule ${index} refers to a security group this site does not have`, this);
+    }
+    const ruleArgs = {
+      securityGroupId: group.id,
+      ipProtocol: "tcp",
+      fromPort: rule.port,
+      toPort: rule.port,
+      description: rule.description,
+      ...("cidr" in rule.peer ? { cidrIpv4: rule.peer.cidr } : { referencedSecurityGroupId: peerGroup!.id }),
+    };
+    const ruleName = `${name}-${rule.group}-${rule.direction}-${rule.port}-${peerLabel(rule)}`;
+    if (rule.direction === "ingress") {
+      new aws.vpc.SecurityGroupIngressRule(ruleName, ruleArgs, { parent: this });
+    } else {
+      new aws.vpc.SecurityGroupEgressRule(ruleName, ruleArgs, { parent: this });
+    }
+  }
+
+  private peerWith(
+    name: string,
+    peer: PeerVpc,
+    vpc: aws.ec2.Vpc,
+    routeTables: aws.ec2.RouteTable[],
+    cidr: string,
+    tags: Record<string, string>,
+  ): pulumi.Output<string> {
+    const peerProvider = new aws.Provider(`${name}-peer-region`, { region: peer.region }, { parent: this });
+    const connection = new aws.ec2.VpcPeeringConnection(
+      `${name}-peering`,
+      { vpcId: vpc.id, peerVpcId: peer.vpcId, peerRegion: peer.region, tags: { ...tags, Name: `${name}-peering` } },
+      { parent: this },
+    );
+    const accepter = new aws.ec2.VpcPeeringConnectionAccepter(
+      `${name}-peering-accepter`,
+      { vpcPeeringConnectionId: connection.id, autoAccept: true, tags: { ...tags, Name: `${name}-peering` } },
+      { parent: this, provider: peerProvider },
+    );
+    routeTables.forEach(
+      (table, i) =>
+        new aws.ec2.Route(
+          `${name}-to-peer-${i + 1}`,
+          { routeTableId: table.id, destinationCidrBlock: peer.cidr, vpcPeeringConnectionId: accepter.id },
+          { parent: this },
+        ),
+    );
+    peer.routeTableIds.forEach(
+      (tableId, i) =>
+        new aws.ec2.Route(
+          `${name}-from-peer-${i + 1}`,
+          { routeTableId: tableId, destinationCidrBlock: cidr, vpcPeeringConnectionId: accepter.id },
+          { parent: this, provider: peerProvider },
+        ),
+    );
+    return connection.id;
+  }
+}
+
+function zoneAt(names: string[], index: number, site: string): string {
+  if (index >= names.length) {
+    // Found only once the region answers, so it is a resource error rather than a config error.
+    throw new Error(`${site}: availabilityZoneCount asks for ${index + 1} zones but the region has ${names.length}`);
+  }
+  return names[index];
+}
+
+function peerLabel(rule: Rule): string {
+  return "group" in rule.peer ? rule.peer.group : rule.peer.cidr.replace(/[./]/g, "-");
+}

@@ -1,0 +1,73 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface ReplicatedSecretArgs {
+  /** Secret name; replicas in other regions share it, so hosts read it by name in their own region. */
+  readonly secretName: string;
+  readonly description: string;
+  /** The value; kept a Pulumi secret end to end. */
+  readonly value: pulumi.Input<string>;
+  readonly kmsKeyArn: pulumi.Input<string>;
+  /** KMS key (replica) per region the secret is replicated to. */
+  readonly replicas: Record<string, pulumi.Input<string>>;
+  /** Only these IAM role ARNs may read the value; everyone else is denied by the secret's own policy. */
+  readonly readers?: pulumi.Input<string>[];
+  /** Protect the secret from deletion. Default true. */
+  readonly protect?: boolean;
+  readonly tags?: Record<string, string>;
+}
+
+/** A Secrets Manager secret, KMS-encrypted and replicated to the other sites' regions. */
+export class ReplicatedSecret extends pulumi.ComponentResource {
+  public readonly arn: pulumi.Output<string>;
+  public readonly secretName: string;
+
+  constructor(name: string, args: ReplicatedSecretArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("puppet:secrets:ReplicatedSecret", name, {}, opts);
+    const protect = args.protect ?? true;
+    const secret = new aws.secretsmanager.Secret(
+      `${name}-secret`,
+      {
+        name: args.secretName,
+        description: args.description,
+        kmsKeyId: args.kmsKeyArn,
+        recoveryWindowInDays: 30,
+        replicas: Object.entries(args.replicas).map(([region, kmsKeyId]) => ({ region, kmsKeyId })),
+        tags: args.tags,
+      },
+      { parent: this, protect },
+    );
+    new aws.secretsmanager.SecretVersion(
+      `${name}-value`,
+      { secretId: secret.id, secretString: pulumi.secret(args.value) },
+      { parent: this, protect },
+    );
+    if (args.readers) {
+      new aws.secretsmanager.SecretPolicy(
+        `${name}-policy`,
+        { secretArn: secret.arn, policy: readersOnlyPolicy(secret.arn, args.readers) },
+        { parent: this },
+      );
+    }
+    this.arn = secret.arn;
+    this.secretName = args.secretName;
+    this.registerOutputs({ arn: this.arn });
+  }
+}
+
+/** Denies reading the value to every principal but the named roles, whatever their IAM policies say. */
+function readersOnlyPolicy(secretArn: pulumi.Input<string>, readers: pulumi.Input<string>[]): pulumi.Output<string> {
+  return pulumi.jsonStringify({
+    Version: "2012-10-17",
+    Statement: [
+      {
+        Sid: "OnlyNamedReaders",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "secretsmanager:GetSecretValue",
+        Resource: secretArn,
+        Condition: { StringNotEquals: { "aws:PrincipalArn": readers } },
+      },
+    ],
+  });
+}

@@ -1,0 +1,95 @@
+// The service-discovery records of a site, as plain data. Pure: the Route 53 component, the lab's DNS
+// server and the PR preview all render these same records.
+import {
+  PUPPET_PORT,
+  caHostName,
+  caSrvName,
+  masterHostNames,
+  poolHostName,
+  puppetSrvName,
+} from "./naming";
+
+/** Agents re-read SRV answers after this many seconds: short, so topology changes spread fast. */
+export const SRV_TTL = 60;
+/** Priority of a site's own masters; lower is preferred. */
+export const LOCAL_PRIORITY = 0;
+/** Priority of the other sites' pools: used only when no local master accepts connections. */
+export const FALLBACK_PRIORITY = 1;
+/** SRV weight of each other site's pool. */
+export const FALLBACK_WEIGHT = 10;
+
+export interface SrvTarget {
+  readonly priority: number;
+  readonly weight: number;
+  readonly port: number;
+  readonly target: string;
+}
+
+export interface SrvRecordSet {
+  readonly name: string;
+  readonly ttl: number;
+  readonly targets: readonly SrvTarget[];
+}
+
+/** Route 53's (and the zone file's) SRV value: `priority weight port target`. */
+export function srvValue(t: SrvTarget): string {
+  for (const [field, value, max] of [
+    ["priority", t.priority, 65535],
+    ["weight", t.weight, 65535],
+    ["port", t.port, 65535],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      throw new RangeError(`SRV ${field} must be between 0 and ${max} inclusive, got: ${value}`);
+    }
+  }
+  return `${t.priority} ${t.weight} ${t.port} ${t.target}`;
+}
+
+export interface SiteSrvInput {
+  readonly site: string;
+  readonly domain: string;
+  /** Every site of the deployment, this one included. */
+  readonly sites: readonly string[];
+  readonly masterCount: number;
+  readonly masterWeight: number;
+}
+
+/**
+ * `_x-puppet._tcp.<site>.<domain>`: the site's own masters at priority 0, then every other site's
+ * pool at priority 1. Other sites are named from config, so this works before they are deployed.
+ */
+export function puppetSrvRecord(input: SiteSrvInput): SrvRecordSet {
+  const local = masterHostNames(input.site, input.domain, input.masterCount).map(
+    (target): SrvTarget => ({
+      priority: LOCAL_PRIORITY,
+      weight: input.masterWeight,
+      port: PUPPET_PORT,
+      target,
+    }),
+  );
+  const fallback = input.sites
+    .filter((s) => s !== input.site)
+    .map(
+      (s): SrvTarget => ({
+        priority: FALLBACK_PRIORITY,
+        weight: FALLBACK_WEIGHT,
+        port: PUPPET_PORT,
+        target: poolHostName(s, input.domain),
+      }),
+    );
+  return { name: puppetSrvName(input.site, input.domain), ttl: SRV_TTL, targets: [...local, ...fallback] };
+}
+
+/** `_x-puppet-ca._tcp.<site>.<domain>`: every site's agents find the one CA under their own domain. */
+export function caSrvRecord(site: string, domain: string): SrvRecordSet {
+  return {
+    name: caSrvName(site, domain),
+    ttl: SRV_TTL,
+    targets: [{ priority: 0, weight: 0, port: PUPPET_PORT, target: caHostName(domain) }],
+  };
+}
+
+/** Both SRV record sets of a site. */
+export function siteSrvRecords(input: SiteSrvInput): SrvRecordSet[] {
+  return [puppetSrvRecord(input), caSrvRecord(input.site, input.domain)];
+}

@@ -1,0 +1,86 @@
+// Security-group rules of a site, as plain data: least privilege, derived from the site catalogue so a
+// site admits the other sites' hosts before they exist. Pure, so tests sweep every rule.
+import { tierCidr } from "./cidr";
+import { POSTGRES_PORT, PUPPETDB_PORT, PUPPET_PORT } from "./naming";
+
+export const SECURITY_GROUPS = ["puppetserver", "puppetdb", "database"] as const;
+export type SecurityGroupName = (typeof SECURITY_GROUPS)[number];
+
+/** Where traffic comes from (ingress) or goes to (egress). */
+export type Peer = { readonly cidr: string } | { readonly group: SecurityGroupName };
+
+export interface Rule {
+  readonly group: SecurityGroupName;
+  readonly direction: "ingress" | "egress";
+  readonly port: number;
+  readonly peer: Peer;
+  readonly description: string;
+}
+
+export interface FirewallInput {
+  readonly site: string;
+  readonly sites: readonly { readonly name: string; readonly vpcCidr: string }[];
+  readonly primarySite: string;
+  /** Networks of agents outside the sites' VPCs. */
+  readonly agentCidrs: readonly string[];
+  /** Whether masters fetch the control repository over SSH (port 22 out) rather than HTTPS. */
+  readonly gitOverSsh: boolean;
+}
+
+const ANYWHERE = "0.0.0.0/0";
+
+export function firewallRules(input: FirewallInput): Rule[] {
+  const others = input.sites.filter((s) => s.name !== input.site);
+  const primary = input.sites.find((s) => s.name === input.primarySite);
+  if (!primary) {
+    throw new Error(`primarySite ${input.primarySite} is not among the sites: ${input.sites.map((s) => s.name).join(", ")}`);
+  }
+  const rules: Rule[] = [];
+  const add = (group: SecurityGroupName, direction: Rule["direction"], port: number, peer: Peer, description: string) =>
+    rules.push({ group, direction, port, peer, description });
+
+  // Puppet servers (CA and compile masters): agents of every site, and the configured agent networks.
+  for (const s of input.sites) {
+    add("puppetserver", "ingress", PUPPET_PORT, { cidr: s.vpcCidr }, `Puppet agents and servers in ${s.name}`);
+  }
+  for (const cidr of input.agentCidrs) {
+    add("puppetserver", "ingress", PUPPET_PORT, { cidr }, "Puppet agents (agentCidrs)");
+  }
+  const caTier = tierCidr(primary.vpcCidr, "servers");
+  add("puppetserver", "egress", PUPPET_PORT, { cidr: caTier }, `The CA in ${primary.name}`);
+  add("puppetserver", "egress", PUPPETDB_PORT, { group: "puppetdb" }, `PuppetDB in ${input.site}`);
+  for (const s of others) {
+    add("puppetserver", "egress", PUPPETDB_PORT, { cidr: tierCidr(s.vpcCidr, "data") }, `PuppetDB in ${s.name}`);
+  }
+  if (input.gitOverSsh) {
+    add("puppetserver", "egress", 22, { cidr: ANYWHERE }, "Control repository over SSH");
+  }
+
+  // PuppetDB: only Puppet servers, local by group and remote by their server tier.
+  add("puppetdb", "ingress", PUPPETDB_PORT, { group: "puppetserver" }, `Puppet servers in ${input.site}`);
+  for (const s of others) {
+    add("puppetdb", "ingress", PUPPETDB_PORT, { cidr: tierCidr(s.vpcCidr, "servers") }, `Puppet servers in ${s.name}`);
+  }
+  add("puppetdb", "egress", PUPPET_PORT, { cidr: caTier }, `The CA in ${primary.name} (certificate)`);
+  if (input.site === input.primarySite) {
+    add("puppetdb", "egress", POSTGRES_PORT, { group: "database" }, "The PuppetDB database");
+  } else {
+    add("puppetdb", "egress", POSTGRES_PORT, { cidr: tierCidr(primary.vpcCidr, "data") }, `The PuppetDB database in ${primary.name}`);
+  }
+
+  // The database lives in the primary: only PuppetDB hosts, local by group, remote by their data tier.
+  if (input.site === input.primarySite) {
+    add("database", "ingress", POSTGRES_PORT, { group: "puppetdb" }, `PuppetDB in ${input.site}`);
+    for (const s of others) {
+      add("database", "ingress", POSTGRES_PORT, { cidr: tierCidr(s.vpcCidr, "data") }, `PuppetDB in ${s.name}`);
+    }
+  }
+
+  // Packages (Debian's mirrors answer on HTTP and HTTPS, apt checks signatures), AWS APIs (SSM,
+  // Secrets Manager) and the control repository over HTTPS.
+  for (const group of ["puppetserver", "puppetdb"] as const) {
+    add(group, "egress", 443, { cidr: ANYWHERE }, "HTTPS: packages, AWS APIs, control repository");
+    add(group, "egress", 80, { cidr: ANYWHERE }, "HTTP: Debian package mirrors");
+  }
+  return rules;
+}

@@ -1,0 +1,9 @@
+// Host configuration of the deployment: pure functions from plain host settings to cloud-init user
+// data and configuration file text. No Pulumi here, so the lab and the tests render exactly what
+// EC2 instances receive.
+export * from "./types";
+export { renderUserData, USER_DATA_LIMIT } from "./userdata";
+export { renderAgentConfig, renderServerPuppetConf, HTTP_CONNECT_TIMEOUT } from "./puppetconf";
+export { hostFiles, hostSettings, HostFile } from "./files";
+export { ALL_SCRIPTS, SCRIPTS_DIR, entryScript } from "./scripts";
+export { CONF_DIR, LIB_DIR } from "./paths";

@@ -1,0 +1,22 @@
+// Where rendered files land on a host. User data stages everything under CONF_DIR and the role's
+// script installs each file into the package's own place, so the lab can stage the same files in a
+// directory of its choosing (PUPPET_MULTISITE_CONF_DIR) and run the same scripts.
+
+/** Staged settings and configuration files. */
+export const CONF_DIR = "/etc/puppet-multisite";
+/** Host scripts (this module's `scripts/` directory). */
+export const LIB_DIR = "/usr/local/lib/puppet-multisite";
+/** Debian 12's Puppet configuration directory. */
+export const PUPPET_CONFDIR = "/etc/puppet";
+/** Debian 12's puppetserver directory (conf.d, services.d, the autosigner). */
+export const PUPPETSERVER_DIR = "/etc/puppet/puppetserver";
+/** Debian 12's PuppetDB directory. */
+export const PUPPETDB_DIR = "/etc/puppetdb";
+/** Debian 12's code directory: environments live under `environments/`. */
+export const CODE_DIR = "/etc/puppet/code";
+/** Log directory of the autosigner (written by puppetserver's user). */
+export const LOG_DIR = "/var/log/puppet-multisite";
+/** Port every Puppet server listens on. */
+export const PUPPET_PORT = 8140;
+/** Port PuppetDB serves HTTPS on. */
+export const PUPPETDB_PORT = 8081;

@@ -1,0 +1,111 @@
+// puppet.conf of every role and of agents, and the files the Puppet settings point at
+// (puppetdb.conf, routes.yaml, csr_attributes.yaml).
+import { stringify } from "yaml";
+import { IniSettings, renderIni } from "./ini";
+import { CODE_DIR, LIB_DIR, PUPPETSERVER_DIR, PUPPET_CONFDIR, PUPPET_PORT } from "./paths";
+import { AUTH_ROLES, AgentSite, HostConfig, HostRole } from "./types";
+
+/**
+ * A dead master should cost seconds: the connect timeout is paid once per service an agent looks
+ * up (catalog, fileserver, report), and the 2-minute default makes that minutes per run.
+ */
+export const HTTP_CONNECT_TIMEOUT = "5s";
+
+/**
+ * Settings every host and agent shares. A kept-alive connection after a certificate request hangs
+ * until Jetty's idle timeout (30 s); not keeping connections alive removes that stall.
+ */
+const CONNECTION_SETTINGS: IniSettings = {
+  http_connect_timeout: HTTP_CONNECT_TIMEOUT,
+  http_keepalive_timeout: 0,
+};
+
+/** Where the autosigner is installed on the CA (beside its policy and challenge files). */
+export const AUTOSIGN_PATH = `${PUPPETSERVER_DIR}/autosign.rb`;
+
+/**
+ * Shows the deployed commit in every catalog and report. Puppet replaces `$environment` with the
+ * agent's environment; puppetserver splits the command into words without a shell. Not `git`
+ * itself: puppetserver's user would hit git's ownership check on the root-owned checkout.
+ */
+export const CONFIG_VERSION = `${LIB_DIR}/config-version.sh ${CODE_DIR}/environments/$environment`;
+
+/** The `[main]` puppet.conf of an agent in `site`: SRV records of its site first, then server_list. */
+export function renderAgentConfig(site: AgentSite): string {
+  if (site.serverList.length === 0) {
+    throw new Error(
+      `serverList of site ${site.site} is empty: agents need at least one fallback server for when SRV lookups fail`,
+    );
+  }
+  return renderIni([
+    [
+      "main",
+      {
+        // No static `server`: it does not mix with SRV records (upstream scaling guide).
+        use_srv_records: true,
+        srv_domain: `${site.site}.${site.domain}`,
+        server_list: site.serverList.map((s) => `${s}:${PUPPET_PORT}`),
+        ca_server: site.caServer,
+        ...CONNECTION_SETTINGS,
+      },
+    ],
+  ]);
+}
+
+/** puppet.conf of a Puppet server or PuppetDB host. */
+export function renderServerPuppetConf(host: HostConfig): string {
+  const main: IniSettings = {
+    certname: host.certname,
+    ca_server: host.caServer,
+    ...CONNECTION_SETTINGS,
+  };
+  switch (host.role) {
+    case "ca":
+      return renderIni([
+        ["main", { ...main, dns_alt_names: nonEmpty(host.dnsAltNames) }],
+        ["server", { autosign: AUTOSIGN_PATH }],
+      ]);
+    case "compile-master":
+      return renderIni([
+        ["main", { ...main, dns_alt_names: nonEmpty(host.dnsAltNames) }],
+        [
+          "server",
+          {
+            storeconfigs: true,
+            storeconfigs_backend: "puppetdb",
+            reports: "puppetdb",
+            route_file: `${PUPPET_CONFDIR}/routes.yaml`,
+            config_version: CONFIG_VERSION,
+          },
+        ],
+      ]);
+    case "puppetdb":
+      // Only `puppet ssl bootstrap` runs here, so the CA is the only server it talks to.
+      return renderIni([["main", { ...main, server: host.caServer }]]);
+  }
+}
+
+function nonEmpty(names: readonly string[]): readonly string[] | undefined {
+  return names.length > 0 ? names : undefined;
+}
+
+/** puppetdb.conf of a compile master: PuppetDB URLs in order, catalogs compile while PuppetDB is down. */
+export function renderPuppetdbConf(urls: readonly string[]): string {
+  if (urls.length === 0) {
+    throw new Error("puppetdbUrls is empty: a compile master needs at least one PuppetDB URL");
+  }
+  return renderIni([["main", { server_urls: urls, soft_write_failure: true }]]);
+}
+
+/** Facts go to PuppetDB, with a local YAML cache the server reads back. */
+export function renderRoutesYaml(): string {
+  return stringify({ server: { facts: { terminus: "puppetdb", cache: "yaml" } } });
+}
+
+/**
+ * The public part of csr_attributes.yaml. The challenge password is added at boot from the secret
+ * (see `request_certificate` in scripts/lib.sh), so it never appears in user data.
+ */
+export function renderCsrAttributes(role: HostRole): string {
+  return stringify({ extension_requests: { pp_auth_role: AUTH_ROLES[role] } });
+}

@@ -1,0 +1,29 @@
+// The host scripts are real files in ./scripts, read at render time: the lab runs the very same
+// files, and shellcheck checks them where they live.
+import { readFileSync } from "fs";
+import { join } from "path";
+import { HostRole } from "./types";
+
+export const SCRIPTS_DIR = join(__dirname, "scripts");
+
+/** Scripts every role installs; the entry point of each role is `<role>.sh`. */
+const COMMON = ["lib.sh"] as const;
+const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
+  ca: ["ca.sh", "autosign.rb"],
+  "compile-master": ["compile-master.sh", "code-sync.sh", "crl-refresh.sh", "config-version.sh"],
+  puppetdb: ["puppetdb.sh"],
+};
+
+/** Every script file of this module, for tests and the lab. */
+export const ALL_SCRIPTS: readonly string[] = [...COMMON, ...Object.values(BY_ROLE).flat()];
+
+export function entryScript(role: HostRole): string {
+  return `${role}.sh`;
+}
+
+export function roleScripts(role: HostRole): ReadonlyArray<{ name: string; content: string }> {
+  return [...COMMON, ...BY_ROLE[role]].map((name) => ({
+    name,
+    content: readFileSync(join(SCRIPTS_DIR, name), "utf8"),
+  }));
+}

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The Puppet CA: puppetserver with the CA service on, an imported CA (key from Secrets Manager,
+# certificate from the rendered configuration) and policy-based autosigning. Idempotent: a second
+# run finds the CA imported and the files in place, and changes nothing.
+set -euo pipefail
+PM_SCRIPT=ca
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+load_settings
+require_settings CERTNAME CA_KEY_SECRET_NAME CA_KEY_SECRET_REGION CHALLENGE_SECRET_NAME \
+  CHALLENGE_SECRET_REGION
+install -d -m 0700 "$PM_STATE_DIR"
+install_packages puppetserver puppet-agent ruby openssl curl awscli
+
+install_config() {
+  install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
+  install_file "$PM_CONF_DIR/puppetserver/ca.conf" "$PUPPETSERVER_DIR/conf.d/ca.conf" 0644
+  install_file "$PM_CONF_DIR/puppetserver/ca.cfg" "$PUPPETSERVER_DIR/services.d/ca.cfg" 0644
+  install_file "$PM_CONF_DIR/default-puppetserver" "$DEFAULTS_DIR/puppetserver" 0644
+  install_file "$PM_CONF_DIR/autosign-policy.json" "$PUPPETSERVER_DIR/autosign-policy.json" 0644
+  install_file "$PM_LIB_DIR/autosign.rb" "$PUPPETSERVER_DIR/autosign.rb" 0755
+}
+
+# The autosigner runs as the puppet user, so the challenge file is root-owned, group puppet, 0640:
+# unreadable to anyone else. It is read from the secret at every boot, so rotating it takes a reboot.
+install_challenge() {
+  secret_to_file "$CHALLENGE_SECRET_NAME" "$CHALLENGE_SECRET_REGION" "$PUPPETSERVER_DIR/autosign-challenge" puppet
+}
+
+# Builds the CRL the import needs (one per certificate in the bundle: the root's own) from the
+# CA key, then imports. Runs only before the first import: afterwards the CA owns its CRL, and
+# regenerating it would drop revocations.
+import_ca() {
+  local cadir work key
+  cadir=$(puppet_cmd config print --section server cadir)
+  if [[ -s $cadir/ca_key.pem && -s $cadir/ca_crt.pem ]]; then
+    log "CA already imported in $cadir"
+    return 0
+  fi
+  work=$(umask 077 && mktemp -d "$PM_STATE_DIR/ca-import.XXXXXX")
+  # shellcheck disable=SC2064 # expand work now: the trap must remove this directory
+  trap "rm -rf '$work'" EXIT
+  key="$work/ca_key.pem"
+  secret_to_file "$CA_KEY_SECRET_NAME" "$CA_KEY_SECRET_REGION" "$key"
+  openssl rsa -in "$key" -check -noout >/dev/null 2>&1 ||
+    die "secret $CA_KEY_SECRET_NAME is not an unencrypted RSA key (puppetserver ca import needs one)"
+  [[ $(openssl x509 -in "$PM_CONF_DIR/ca.pem" -noout -pubkey) == $(openssl rsa -in "$key" -pubout 2>/dev/null) ]] ||
+    die "secret $CA_KEY_SECRET_NAME does not match the CA certificate in $PM_CONF_DIR/ca.pem"
+  : >"$work/index.txt"
+  echo 1000 >"$work/crlnumber"
+  cat >"$work/openssl.cnf" <<CNF
+[ca]
+default_ca = puppet_ca
+[puppet_ca]
+database = $work/index.txt
+crlnumber = $work/crlnumber
+default_md = sha256
+default_crl_days = 3650
+crl_extensions = crl_ext
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+CNF
+  openssl ca -batch -gencrl -config "$work/openssl.cnf" -keyfile "$key" -cert "$PM_CONF_DIR/ca.pem" \
+    -out "$work/ca_crl.pem" 2>/dev/null || die "could not build the CA's CRL from its key"
+  log "importing the CA into $cadir"
+  puppetserver ca import --config "$PUPPET_CONFDIR/puppet.conf" --cert-bundle "$PM_CONF_DIR/ca.pem" \
+    --crl-chain "$work/ca_crl.pem" --private-key "$key"
+  chown -R puppet:puppet "$cadir"
+  rm -rf "$work"
+  trap - EXIT
+  CHANGED=1
+}
+
+install_config
+install_challenge
+import_ca
+install -d -o puppet -g puppet -m 0750 /var/log/puppet-multisite
+service_up puppetserver "$CHANGED"
+log "CA $CERTNAME configured"

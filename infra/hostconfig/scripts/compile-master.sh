@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# A compile master: puppetserver with the CA service disabled, a certificate from the CA (requested
+# with the challenge and pp_auth_role, autosigned), PuppetDB termini, and code synced from the
+# control repository on a timer. Idempotent: a second run finds everything in place.
+set -euo pipefail
+PM_SCRIPT="compile-master"
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+load_settings
+require_settings CERTNAME CA_SERVER CHALLENGE_SECRET_NAME CHALLENGE_SECRET_REGION CONTROL_REPO_URL \
+  CONTROL_REPO_BRANCH
+install -d -m 0700 "$PM_STATE_DIR"
+install_packages puppetserver puppet-agent puppet-terminus-puppetdb r10k git ruby curl awscli
+
+install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
+install_file "$PM_CONF_DIR/puppetdb.conf" "$PUPPET_CONFDIR/puppetdb.conf" 0644
+install_file "$PM_CONF_DIR/routes.yaml" "$PUPPET_CONFDIR/routes.yaml" 0644
+install_file "$PM_CONF_DIR/puppetserver/ca.cfg" "$PUPPETSERVER_DIR/services.d/ca.cfg" 0644
+install_file "$PM_CONF_DIR/default-puppetserver" "$DEFAULTS_DIR/puppetserver" 0644
+
+# Waits (with backoff and a log line per try) until the CA answers, then asks for the certificate.
+request_certificate
+ssldir=$(puppet_cmd config print --section main ssldir)
+# puppetserver runs as puppet and serves from the agent's ssldir.
+if id puppet >/dev/null 2>&1; then
+  chown -R puppet:puppet "$ssldir"
+fi
+
+# Code first, so the master never answers with an empty production environment.
+"$PM_LIB_DIR/code-sync.sh"
+
+if systemd_running; then
+  for unit in puppet-multisite-sync.service puppet-multisite-sync.timer; do
+    install_file "$PM_CONF_DIR/systemd/$unit" "$SYSTEMD_DIR/$unit" 0644
+  done
+  systemctl daemon-reload
+  systemctl enable --now puppet-multisite-sync.timer
+else
+  log "no systemd: run $PM_LIB_DIR/code-sync.sh and crl-refresh.sh every ${CONTROL_REPO_SYNC_MINUTES:-5} minutes"
+fi
+
+service_up puppetserver "$CHANGED"
+log "compile master $CERTNAME configured"

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Shared helpers of the host scripts. Sourced, never run. Every setting comes from the host's
+# settings file (written by user data) or the environment, so the same scripts run on EC2 and in the
+# lab, where the PUPPET_MULTISITE_* variables below point them at other directories and secrets.
+# shellcheck disable=SC2034 # variables are used by the scripts that source this file
+
+# Rendered settings and configuration files staged by user data.
+PM_CONF_DIR="${PUPPET_MULTISITE_CONF_DIR:-/etc/puppet-multisite}"
+# Where secrets are written at boot: root-only, outside the staged configuration.
+PM_STATE_DIR="${PUPPET_MULTISITE_STATE_DIR:-/var/lib/puppet-multisite}"
+PM_LIB_DIR="${PUPPET_MULTISITE_LIB_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}"
+# Debian 12 package paths; overridable so a lab can run several hosts on one machine.
+PUPPET_CONFDIR="${PUPPET_CONFDIR:-/etc/puppet}"
+PUPPETSERVER_DIR="${PUPPETSERVER_DIR:-/etc/puppet/puppetserver}"
+PUPPETDB_DIR="${PUPPETDB_DIR:-/etc/puppetdb}"
+DEFAULTS_DIR="${PUPPET_MULTISITE_DEFAULTS_DIR:-/etc/default}"
+SYSTEMD_DIR="${PUPPET_MULTISITE_SYSTEMD_DIR:-/etc/systemd/system}"
+
+log() {
+  printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${PM_SCRIPT:-puppet-multisite}" "$*" >&2
+}
+
+die() {
+  log "ERROR: $*"
+  exit 1
+}
+
+# Reads the host's settings. Variables already in the environment win, so a lab can override one.
+load_settings() {
+  local file="$PM_CONF_DIR/host.env" line key
+  [[ -r $file ]] || die "settings file $file is missing: user data writes it (lab: set PUPPET_MULTISITE_CONF_DIR)"
+  while IFS= read -r line; do
+    [[ $line =~ ^([A-Z_][A-Z0-9_]*)= ]] || continue
+    key="${BASH_REMATCH[1]}"
+    if [[ -z ${!key+set} ]]; then
+      eval "$line"
+      # shellcheck disable=SC2163 # exporting the variable named by key
+      export "$key"
+    fi
+  done <"$file"
+}
+
+require_settings() {
+  local name
+  for name in "$@"; do
+    [[ -n ${!name:-} ]] || die "setting $name is empty in $PM_CONF_DIR/host.env"
+  done
+}
+
+# retry ATTEMPTS FIRST_DELAY MAX_DELAY WHAT -- COMMAND...: exponential backoff with a log line per
+# failure, so a host that waits for a peer says what it waits for instead of failing.
+retry() {
+  local attempts=$1 delay=$2 max_delay=$3 what=$4 n=1 rc
+  shift 4
+  [[ ${1:-} == -- ]] && shift
+  while true; do
+    if "$@"; then
+      return 0
+    else
+      rc=$?
+    fi
+    if ((n >= attempts)); then
+      log "$what: failed $n times (last exit $rc), giving up"
+      return "$rc"
+    fi
+    log "$what: attempt $n/$attempts failed (exit $rc), retrying in ${delay}s"
+    sleep "$delay"
+    n=$((n + 1))
+    delay=$((delay * 2 > max_delay ? max_delay : delay * 2))
+  done
+}
+
+# The one secrets adapter: prints secret NAME (read in REGION) on stdout, without a trailing newline.
+# PUPPET_MULTISITE_SECRETS_DIR=<dir> reads <dir>/<name> instead of Secrets Manager (lab, tests).
+secret_get() {
+  local name=$1 region=$2 value
+  if [[ -n ${PUPPET_MULTISITE_SECRETS_DIR:-} ]]; then
+    value=$(<"$PUPPET_MULTISITE_SECRETS_DIR/$name") || die "secret $name not found in PUPPET_MULTISITE_SECRETS_DIR"
+  else
+    value=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$name" \
+      --query SecretString --output text) || return 1
+  fi
+  [[ -n $value ]] || die "secret $name is empty"
+  printf '%s' "$value"
+}
+
+# secret_to_file NAME REGION DEST [GROUP]: DEST is mode 0600 (0640 with GROUP) before the value is
+# written, so the secret is never readable by others, not even for an instant.
+secret_to_file() {
+  local name=$1 region=$2 dest=$3 group=${4:-} tmp
+  mkdir -p "$(dirname "$dest")"
+  tmp=$(umask 077 && mktemp "$dest.XXXXXX")
+  if ! retry 10 2 60 "reading secret $name" -- secret_get "$name" "$region" >"$tmp"; then
+    rm -f "$tmp"
+    die "cannot read secret $name in $region (check the instance role)"
+  fi
+  if [[ -n $group ]]; then
+    chgrp "$group" "$tmp"
+    chmod 0640 "$tmp"
+  fi
+  mv -f "$tmp" "$dest"
+}
+
+# install_file SRC DEST MODE [OWNER:GROUP]: copies only when the content differs and sets CHANGED=1
+# then, so callers restart services only after a real change.
+CHANGED=0
+install_file() {
+  local src=$1 dest=$2 mode=$3 owner=${4:-}
+  [[ -r $src ]] || die "staged file $src is missing"
+  mkdir -p "$(dirname "$dest")"
+  if [[ ! -e $dest ]] || ! cmp -s "$src" "$dest"; then
+    install -m "$mode" "$src" "$dest.pm-new"
+    mv -f "$dest.pm-new" "$dest"
+    CHANGED=1
+    log "installed $dest"
+  fi
+  chmod "$mode" "$dest"
+  [[ -z $owner ]] || chown "$owner" "$dest"
+}
+
+# Package installs: Debian 12's own packages by default; PACKAGE_SOURCE (an apt "deb ..." line) adds a
+# mirror. PUPPET_MULTISITE_SKIP_INSTALL=1 skips installs where the packages are already there (lab).
+install_packages() {
+  local missing=() pkg
+  if [[ ${PUPPET_MULTISITE_SKIP_INSTALL:-0} == 1 ]]; then
+    log "skipping package install (PUPPET_MULTISITE_SKIP_INSTALL=1): $*"
+    return 0
+  fi
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  ((${#missing[@]})) || return 0
+  if [[ -n ${PACKAGE_SOURCE:-} ]]; then
+    printf '%s\n' "$PACKAGE_SOURCE" >/etc/apt/sources.list.d/puppet-multisite.list
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # PuppetDB talks to RDS, not to a local database that dbconfig-common would set up.
+  echo 'puppetdb puppetdb/dbconfig-install boolean false' | debconf-set-selections
+  # Package scripts would start puppetserver before its configuration is in place, and a
+  # puppetserver with the default configuration creates a CA of its own: keep services stopped.
+  local policy=/usr/sbin/policy-rc.d own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    own_policy=1
+  fi
+  log "installing packages: ${missing[*]}"
+  retry 5 5 60 "apt-get update" -- apt-get update -q
+  retry 5 5 60 "apt-get install" -- apt-get install -y -q --no-install-recommends "${missing[@]}"
+  ((own_policy == 0)) || rm -f "$policy"
+}
+
+# Runs puppet against this host's configuration directory (the lab gives each host its own).
+puppet_cmd() {
+  local subcommand=$1
+  shift
+  puppet "$subcommand" "$@" --confdir "$PUPPET_CONFDIR"
+}
+
+systemd_running() {
+  [[ -d /run/systemd/system ]]
+}
+
+# Starts or restarts a service after its configuration is in place. Without systemd (the lab) the
+# caller starts servers itself: this only says so.
+service_up() {
+  local name=$1 changed=$2
+  if [[ ${PUPPET_MULTISITE_SKIP_START:-0} == 1 ]] || ! systemd_running; then
+    log "not starting $name here (no systemd or PUPPET_MULTISITE_SKIP_START=1): start it by hand"
+    return 0
+  fi
+  systemctl enable "$name" >/dev/null 2>&1 || true
+  if ((changed)); then
+    log "restarting $name after a configuration change"
+    systemctl restart "$name"
+  else
+    systemctl start "$name"
+  fi
+}
+
+# Asks the CA for this host's certificate: csr_attributes.yaml carries the challenge (read from the
+# secret at this moment, removed once the certificate is signed) and the pp_auth_role extension.
+# The CA certificate comes from the rendered configuration, so the CA is verified, not trusted on
+# first use.
+request_certificate() {
+  local ssldir certname csr_attrs="$PUPPET_CONFDIR/csr_attributes.yaml" challenge
+  certname="${CERTNAME:?}"
+  ssldir=$(puppet_cmd config print --section main ssldir)
+  if [[ -s $ssldir/certs/$certname.pem ]]; then
+    log "certificate for $certname already present"
+    rm -f "$csr_attrs"
+    return 0
+  fi
+  install -d -m 0771 "$ssldir" "$ssldir/certs"
+  install -m 0644 "$PM_CONF_DIR/ca.pem" "$ssldir/certs/ca.pem"
+  challenge="$PM_STATE_DIR/challenge"
+  secret_to_file "$CHALLENGE_SECRET_NAME" "$CHALLENGE_SECRET_REGION" "$challenge"
+  (umask 077 && ruby -ryaml -e '
+    attrs = YAML.safe_load(File.read(ARGV[0])) || {}
+    attrs["custom_attributes"] = { "1.2.840.113549.1.9.7" => File.read(ARGV[1]).strip }
+    File.write(ARGV[2], YAML.dump(attrs))' "$PM_CONF_DIR/csr_attributes.yaml" "$challenge" "$csr_attrs")
+  rm -f "$challenge"
+  wait_for_ca
+  retry "${PUPPET_MULTISITE_CERT_ATTEMPTS:-30}" 5 120 "certificate request for $certname" -- \
+    puppet_cmd ssl bootstrap --waitforcert 0
+  rm -f "$csr_attrs"
+  log "certificate for $certname signed by $CA_SERVER"
+}
+
+wait_for_ca() {
+  retry "${PUPPET_MULTISITE_CA_ATTEMPTS:-60}" 5 120 "waiting for CA $CA_SERVER:8140" -- \
+    curl -fsS --max-time 10 -o /dev/null --cacert "$PM_CONF_DIR/ca.pem" \
+    "https://$CA_SERVER:8140/status/v1/simple"
+}

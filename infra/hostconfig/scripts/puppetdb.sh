@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# A PuppetDB server: its certificate from the CA (CSR with challenge and pp_auth_role, autosigned),
+# the shared RDS database (password from Secrets Manager, written at boot into a file only puppetdb
+# can read), and the allowlist of Puppet servers. Exactly one PuppetDB of the deployment migrates
+# the schema. Idempotent: a second run finds everything in place.
+set -euo pipefail
+PM_SCRIPT=puppetdb
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+load_settings
+require_settings CERTNAME CA_SERVER CHALLENGE_SECRET_NAME CHALLENGE_SECRET_REGION DB_HOST DB_PORT \
+  DB_NAME DB_USER DB_PASSWORD_SECRET_NAME DB_PASSWORD_SECRET_REGION PUPPETDB_MIGRATE
+install -d -m 0700 "$PM_STATE_DIR"
+install_packages puppetdb puppet-agent postgresql-client ruby curl awscli
+
+confd="$PUPPETDB_DIR/conf.d"
+# The package's INI files set the same keys as ours; trapperkeeper refuses duplicate entries.
+for packaged in config.ini jetty.ini database.ini; do
+  if [[ -e $confd/$packaged ]]; then
+    rm -f "$confd/$packaged"
+    CHANGED=1
+    log "removed packaged $confd/$packaged (replaced by puppet-multisite files)"
+  fi
+done
+for file in config.conf jetty.conf database.conf; do
+  install_file "$PM_CONF_DIR/puppetdb/$file" "$confd/$file" 0644
+done
+install_file "$PM_CONF_DIR/puppetdb/certificate-allowlist" "$PUPPETDB_DIR/certificate-allowlist" 0644
+install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
+install_file "$PM_CONF_DIR/default-puppetdb" "$DEFAULTS_DIR/puppetdb" 0644
+
+# The password goes into its own HOCON file (trapperkeeper merges conf.d), written with JSON string
+# escaping by ruby so any generated password stays one valid value.
+write_password_file() {
+  local password="$PM_STATE_DIR/db-password" dest="$confd/database-password.conf" tmp
+  secret_to_file "$DB_PASSWORD_SECRET_NAME" "$DB_PASSWORD_SECRET_REGION" "$password"
+  tmp=$(umask 077 && mktemp "$dest.XXXXXX")
+  ruby -rjson -e 'print JSON.pretty_generate("database" => { "password" => File.read(ARGV[0]).chomp })' \
+    "$password" >"$tmp"
+  if getent group puppetdb >/dev/null; then
+    chgrp puppetdb "$tmp"
+  fi
+  chmod 0640 "$tmp"
+  if [[ -e $dest ]] && cmp -s "$tmp" "$dest"; then
+    rm -f "$tmp"
+  else
+    mv -f "$tmp" "$dest"
+    CHANGED=1
+    log "wrote $dest"
+  fi
+}
+
+# PuppetDB 8 needs pg_trgm, and its own migration may lack the rights to create it: the migrating
+# PuppetDB creates it first (a no-op when present). The password travels in a 0600 PGPASSFILE, not
+# in the environment or on a command line.
+ensure_pg_trgm() {
+  local passfile="$PM_STATE_DIR/pgpass"
+  (umask 077 && printf '%s:%s:%s:%s:%s\n' "$DB_HOST" "$DB_PORT" "$DB_NAME" "$DB_USER" \
+    "$(sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' "$PM_STATE_DIR/db-password")" >"$passfile")
+  retry "${PUPPET_MULTISITE_DB_ATTEMPTS:-30}" 5 60 "creating pg_trgm in $DB_NAME on $DB_HOST" -- \
+    env PGPASSFILE="$passfile" PGSSLMODE="${DB_SSLMODE:-require}" PGCONNECT_TIMEOUT=10 \
+    psql -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d "$DB_NAME" -v ON_ERROR_STOP=1 -qAt \
+    -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm'
+  rm -f "$passfile"
+}
+
+# PuppetDB serves TLS with a certificate of its own from the CA, copied where jetty.conf points.
+install_certificate() {
+  local ssldir
+  request_certificate
+  ssldir=$(puppet_cmd config print --section main ssldir)
+  install -d -m 0750 "$PUPPETDB_DIR/ssl"
+  install_file "$ssldir/certs/ca.pem" "$PUPPETDB_DIR/ssl/ca.pem" 0644
+  install_file "$ssldir/certs/$CERTNAME.pem" "$PUPPETDB_DIR/ssl/public.pem" 0644
+  install_file "$ssldir/private_keys/$CERTNAME.pem" "$PUPPETDB_DIR/ssl/private.pem" 0600
+  install_file "$ssldir/crl.pem" "$PUPPETDB_DIR/ssl/crl.pem" 0644
+  if id puppetdb >/dev/null 2>&1; then
+    chown -R puppetdb:puppetdb "$PUPPETDB_DIR/ssl"
+  fi
+}
+
+write_password_file
+if [[ $PUPPETDB_MIGRATE == true ]]; then
+  ensure_pg_trgm
+fi
+rm -f "$PM_STATE_DIR/db-password"
+install_certificate
+service_up puppetdb "$CHANGED"
+log "PuppetDB $CERTNAME configured (migrate=$PUPPETDB_MIGRATE)"

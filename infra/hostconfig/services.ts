@@ -1,0 +1,99 @@
+// Files of the Java services: Puppet Server's HOCON and bootstrap files, PuppetDB's HOCON files,
+// and the `/etc/default` files that size their heaps.
+import { renderEnvFile } from "./envfile";
+import { renderHocon } from "./hocon";
+import { LOG_DIR, PUPPETDB_DIR, PUPPETDB_PORT, PUPPETSERVER_DIR } from "./paths";
+import { AUTH_ROLES, CaHost, PuppetdbHost } from "./types";
+
+/** The CA must accept masters' CSRs with alt names and pp_auth_role, or signing fails (409). */
+export function renderCaConf(): string {
+  return renderHocon({
+    "certificate-authority": {
+      "allow-subject-alt-names": true,
+      "allow-authorization-extensions": true,
+    },
+  });
+}
+
+/** services.d/ca.cfg: the CA service on the CA, the disabled stand-in on compile masters. */
+export function renderCaServices(caEnabled: boolean): string {
+  const ca = caEnabled
+    ? "puppetlabs.services.ca.certificate-authority-service/certificate-authority-service"
+    : "puppetlabs.services.ca.certificate-authority-disabled-service/certificate-authority-disabled-service";
+  return `${ca}\npuppetlabs.trapperkeeper.services.watcher.filesystem-watch-service/filesystem-watch-service\n`;
+}
+
+/** `/etc/default/puppetserver` as Debian ships it, with the heap sized for the instance. */
+export function renderPuppetserverDefaults(heapMb: number): string {
+  return renderEnvFile(
+    {
+      JAVA_ARGS: `-Xms${heapMb}m -Xmx${heapMb}m -Djruby.logger.class=com.puppetlabs.jruby_utils.jruby.Slf4jLogger`,
+      JAVA_ARGS_CLI: "",
+      TK_ARGS: "",
+      INSTALL_DIR: "/usr/share/puppetserver",
+      CONFIG: `${PUPPETSERVER_DIR}/conf.d`,
+      BOOTSTRAP_CONFIG: `${PUPPETSERVER_DIR}/services.d`,
+    },
+    "Rendered by puppet-multisite; puppetserver's init script and unit read it.",
+  );
+}
+
+/** `/etc/default/puppetdb` with the heap sized for the instance. */
+export function renderPuppetdbDefaults(heapMb: number): string {
+  return renderEnvFile(
+    { JAVA_ARGS: `-Xmx${heapMb}m` },
+    "Rendered by puppet-multisite; puppetdb's init script and unit read it.",
+  );
+}
+
+/** The autosigner's policy: which pp_auth_role values it signs and which may carry alt names. */
+export function renderAutosignPolicy(host: CaHost): string {
+  // Read by autosign.rb with Ruby's JSON parser: the HOCON renderer writes plain JSON.
+  return renderHocon({
+    domain: host.domain,
+    authRoles: [AUTH_ROLES["compile-master"], AUTH_ROLES.puppetdb],
+    altNameRoles: [AUTH_ROLES["compile-master"]],
+    logFile: `${LOG_DIR}/autosign.log`,
+  });
+}
+
+/** PuppetDB's conf.d files; the password is added at boot in a file of its own. */
+export function renderPuppetdbFiles(host: PuppetdbHost): Record<string, string> {
+  const ssl = `${PUPPETDB_DIR}/ssl`;
+  const db = host.database;
+  const sslMode = db.sslMode ?? "require";
+  return {
+    "config.conf": renderHocon({
+      global: { vardir: "/var/lib/puppetdb", "logging-config": `${PUPPETDB_DIR}/logback.xml` },
+      puppetdb: { "certificate-allowlist": `${PUPPETDB_DIR}/certificate-allowlist` },
+      "command-processing": {},
+    }),
+    "jetty.conf": renderHocon({
+      jetty: {
+        // Plain HTTP for local tools only; masters use TLS with their certificates.
+        host: "127.0.0.1",
+        port: 8080,
+        "ssl-host": "0.0.0.0",
+        "ssl-port": PUPPETDB_PORT,
+        "ssl-key": `${ssl}/private.pem`,
+        "ssl-cert": `${ssl}/public.pem`,
+        "ssl-ca-cert": `${ssl}/ca.pem`,
+        "ssl-crl-path": `${ssl}/crl.pem`,
+        "access-log-config": `${PUPPETDB_DIR}/request-logging.xml`,
+      },
+    }),
+    "database.conf": renderHocon({
+      database: {
+        subname: `//${db.host}:${db.port}/${db.name}?sslmode=${sslMode}`,
+        username: db.user,
+        // PuppetDB's schema wants the string, not a boolean.
+        migrate: String(host.migrate),
+      },
+    }),
+  };
+}
+
+/** One certname per line: the Puppet servers PuppetDB accepts commands and queries from. */
+export function renderCertificateAllowlist(certnames: readonly string[]): string {
+  return `${[...new Set(certnames)].join("\n")}\n`;
+}

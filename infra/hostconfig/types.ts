@@ -1,0 +1,103 @@
+// What a host needs to know at first boot. Everything here is plain data: no Pulumi types, no secret
+// values. Secrets are named (Secrets Manager secret names, read at boot with the instance role), never
+// carried, so rendered user data can be shown in plans and stored in EC2 without leaking anything.
+
+export type HostRole = "ca" | "compile-master" | "puppetdb";
+
+/** Value of the `pp_auth_role` certificate extension the CA's autosigner expects for each role. */
+export const AUTH_ROLES: Readonly<Record<HostRole, string>> = {
+  ca: "puppet-ca",
+  "compile-master": "puppet-compile-master",
+  puppetdb: "puppetdb",
+};
+
+/** Where the host reads a secret at boot. */
+export interface SecretRef {
+  /** Secrets Manager secret name (replicas in other regions share it). */
+  readonly name: string;
+  /** Region to read it from: the host's own region, where a replica lives. */
+  readonly region: string;
+}
+
+export interface ControlRepo {
+  readonly url: string;
+  readonly branch: string;
+  readonly syncIntervalMinutes: number;
+}
+
+/** Settings every host shares. */
+export interface HostCommon {
+  /** The host's certname and DNS name (FQDN). */
+  readonly certname: string;
+  readonly site: string;
+  readonly domain: string;
+  /** AWS region of the host. */
+  readonly region: string;
+  /** Name of the CA host (`ca.<domain>`). */
+  readonly caServer: string;
+  /** PEM of the CA certificate: public, lets hosts verify the CA instead of trusting on first use. */
+  readonly caCertificatePem: string;
+  /** Secret holding the autosign challenge, put into the host's CSR (never into user data). */
+  readonly challengeSecret: SecretRef;
+  /** JVM heap of the host's Puppet service, in MiB. */
+  readonly heapMb: number;
+  /**
+   * An apt source line (`deb <url> <suite> <component>`) added before packages are installed.
+   * Default: none, Debian 12's own `puppetserver`, `puppetdb`, `puppet-agent` and
+   * `puppet-terminus-puppetdb` from the image's configured archive.
+   */
+  readonly packageSource?: string;
+}
+
+export interface CaHost extends HostCommon {
+  readonly role: "ca";
+  /** Secret holding the CA private key (PEM, RSA), imported before puppetserver first starts. */
+  readonly caKeySecret: SecretRef;
+  /** Extra names of the CA's own certificate. */
+  readonly dnsAltNames: readonly string[];
+}
+
+export interface CompileMasterHost extends HostCommon {
+  readonly role: "compile-master";
+  /** Every name agents use for this master (its own, its pool's, the generic name). */
+  readonly dnsAltNames: readonly string[];
+  /** PuppetDB URLs in the order the master tries them: its own site's first. */
+  readonly puppetdbUrls: readonly string[];
+  readonly controlRepo: ControlRepo;
+}
+
+export interface PuppetdbHost extends HostCommon {
+  readonly role: "puppetdb";
+  readonly database: {
+    readonly host: string;
+    readonly port: number;
+    readonly name: string;
+    readonly user: string;
+    /** Secret holding the database password. */
+    readonly passwordSecret: SecretRef;
+    /** libpq/JDBC `sslmode` towards the database. Default `require` (encrypted, as RDS expects). */
+    readonly sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
+  };
+  /** Whether this PuppetDB runs schema migrations: exactly one PuppetDB of the deployment does. */
+  readonly migrate: boolean;
+  /** Certnames allowed to talk to PuppetDB that are known when the host is built: the CA and the
+   * masters of this PuppetDB's own site. */
+  readonly certificateAllowlist: readonly string[];
+  /**
+   * `_x-puppet._tcp` SRV records of every site. Their priority-0 targets are the sites' compile
+   * masters, whose number other stacks do not know: the host adds them to the allowlist at boot and
+   * refreshes them on a timer, so growing a pool in another site needs no change here.
+   */
+  readonly allowlistSrvRecords?: readonly string[];
+}
+
+export type HostConfig = CaHost | CompileMasterHost | PuppetdbHost;
+
+/** What an agent in a site needs in the `[main]` section of its puppet.conf. */
+export interface AgentSite {
+  readonly site: string;
+  readonly domain: string;
+  /** Server names an agent tries in order when SRV lookups fail. */
+  readonly serverList: readonly string[];
+  readonly caServer: string;
+}

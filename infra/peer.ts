@@ -1,0 +1,61 @@
+// The only module that creates a StackReference: a secondary site reads what the primary owns (CA,
+// database, zone, VPC). The outputs are awaited and checked before the secondary creates anything, so
+// a primary that is missing an output (not deployed yet, or an older version) fails with one clear
+// message instead of half a deployment.
+import * as pulumi from "@pulumi/pulumi";
+
+/** Outputs the primary site exports and every secondary reads. */
+export interface PrimaryOutputs {
+  readonly region: string;
+  readonly vpcId: string;
+  readonly vpcCidr: string;
+  /** Private route tables of the primary's VPC: the secondary adds its peering routes to them. */
+  readonly privateRouteTableIds: string[];
+  readonly zoneId: string;
+  readonly caHost: string;
+  readonly caCertificatePem: string;
+  readonly challengeSecretName: string;
+  readonly puppetdbHost: string;
+  readonly databaseHost: string;
+  readonly databasePort: number;
+  readonly databaseName: string;
+  readonly databaseUser: string;
+  readonly databaseSecretName: string;
+}
+
+export const PRIMARY_OUTPUT_NAMES = [
+  "region",
+  "vpcId",
+  "vpcCidr",
+  "privateRouteTableIds",
+  "zoneId",
+  "caHost",
+  "caCertificatePem",
+  "challengeSecretName",
+  "puppetdbHost",
+  "databaseHost",
+  "databasePort",
+  "databaseName",
+  "databaseUser",
+  "databaseSecretName",
+] as const satisfies readonly (keyof PrimaryOutputs)[];
+
+/** Reads and checks the primary's outputs through a stack reference. */
+export async function readPrimary(peerStack: string): Promise<PrimaryOutputs> {
+  const ref = new pulumi.StackReference("primary", { name: peerStack });
+  const values: Record<string, unknown> = {};
+  const missing: string[] = [];
+  for (const name of PRIMARY_OUTPUT_NAMES) {
+    const details = await ref.getOutputDetails(name);
+    const value = details.value ?? details.secretValue;
+    if (value === undefined || value === null) missing.push(name);
+    values[name] = value;
+  }
+  if (missing.length > 0) {
+    throw new Error(
+      `config peerStack: stack ${JSON.stringify(peerStack)} has no output ${missing.map((m) => JSON.stringify(m)).join(", ")}; ` +
+        `deploy the primary site first (pulumi up on that stack) or correct peerStack`,
+    );
+  }
+  return values as unknown as PrimaryOutputs;
+}

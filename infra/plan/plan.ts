@@ -1,0 +1,151 @@
+// The offline plan: runs the program for one stack under mocks, with that stack's config, and records
+// every resource it registers (type, name, parent, dependencies, inputs) and the stack's outputs.
+// Secrets are replaced by "[secret]". A secondary's stack reference is fed the planned outputs of the
+// stack it names, planned first.
+import * as pulumi from "@pulumi/pulumi";
+import { PlanMocks } from "./mocks";
+import { StackConfig, readStackConfig } from "./stack-config";
+
+export const SECRET = "[secret]";
+
+export interface PlannedResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  readonly parent: string | null;
+  readonly dependencies: string[];
+  readonly inputs: Record<string, unknown>;
+  readonly protect: boolean;
+  readonly custom: boolean;
+  readonly provider: string | null;
+}
+
+export interface Plan {
+  readonly stack: string;
+  readonly resources: PlannedResource[];
+  readonly outputs: Record<string, unknown>;
+}
+
+export interface PlanOptions {
+  /** The program to plan; defaults to the real one (imported after the mocks are set). */
+  readonly program?: () => Promise<Record<string, unknown>>;
+  /** Config to use instead of reading the stack's files. */
+  readonly config?: StackConfig;
+  /** Planned outputs of other stacks, by the name a StackReference uses. */
+  readonly peers?: Readonly<Record<string, Record<string, unknown>>>;
+}
+
+const SIG = pulumi.runtime.specialSigKey;
+
+/** Replaces secrets with "[secret]" and resource references with their URN, recursively. */
+export function redact(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redact);
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (obj[SIG] === pulumi.runtime.specialSecretSig) return SECRET;
+    if (obj[SIG] === pulumi.runtime.specialResourceSig) return obj.urn;
+    if (obj[SIG] === pulumi.runtime.specialOutputValueSig) {
+      return obj.secret ? SECRET : redact(obj.value);
+    }
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, redact(v)]));
+  }
+  return value;
+}
+
+type Registration = Parameters<pulumi.runtime.Mocks["newResource"]>[0];
+
+/** Plans one stack. The Pulumi runtime is global: plans run one after the other, never interleaved. */
+export async function planStack(stack: string, options: PlanOptions = {}): Promise<Plan> {
+  const cfg = options.config ?? readStackConfig(stack);
+  const region = cfg.config["aws:region"] ?? "us-east-1";
+  const mocks = new PlanMocks(region, options.peers);
+  const resources: PlannedResource[] = [];
+
+  await pulumi.runtime.setMocks(mocks, cfg.project, cfg.stack, false);
+  pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
+  const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  const register = monitor.registerResource.bind(monitor);
+  const read = monitor.readResource.bind(monitor);
+  const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
+  let stackOutputs: Record<string, unknown> = {};
+  // The stack's outputs as the engine receives them: serialized, so secrets are still marked.
+  monitor.registerResourceOutputs = (req, callback) => {
+    if (req.getUrn().includes("::pulumi:pulumi:Stack::")) {
+      const outputs = req.getOutputs();
+      stackOutputs = outputs ? (redact(pulumi.runtime.deserializeProperties(outputs)) as Record<string, unknown>) : {};
+    }
+    registerOutputs(req, callback);
+  };
+  monitor.registerResource = (req, callback) =>
+    register(req, (err, resp) => {
+      if (!err && resp) resources.push(record(req, resp.getUrn()));
+      callback(err, resp);
+    });
+  monitor.readResource = (req, callback) =>
+    read(req, (err, resp) => {
+      if (!err && resp) resources.push(record(req, resp.getUrn(), true));
+      callback(err, resp);
+    });
+
+  const failures: unknown[] = [];
+  const onRejection = (reason: unknown) => failures.push(reason);
+  process.on("unhandledRejection", onRejection);
+  try {
+    const program = options.program ?? (await import("../program")).main;
+    await pulumi.runtime.runInPulumiStack(program);
+    await pulumi.runtime.disconnect();
+    if (failures.length > 0) throw failures[0];
+    return { stack, resources, outputs: stackOutputs };
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+}
+
+/** Plans a stack and, first, the stacks it references through `peerStack` (by the last path part). */
+export async function planWithPeers(stack: string, planned = new Map<string, Plan>()): Promise<Map<string, Plan>> {
+  const cfg = readStackConfig(stack);
+  const peerStack = cfg.config[`${cfg.project}:peerStack`];
+  const peers: Record<string, Record<string, unknown>> = {};
+  if (peerStack !== undefined) {
+    const local = peerStack.split("/").pop()!;
+    if (local === stack) throw new Error(`stack ${stack}: peerStack ${peerStack} names the stack itself`);
+    if (!planned.has(local)) await planWithPeers(local, planned);
+    peers[peerStack] = planned.get(local)!.outputs;
+  }
+  planned.set(stack, await planStack(stack, { config: cfg, peers }));
+  return planned;
+}
+
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom?(): boolean;
+  getProtect?(): boolean;
+  getProvider(): string;
+  getDependenciesList?(): string[];
+  getObject?(): unknown;
+  getProperties?(): unknown;
+}
+interface MonitorLike {
+  registerResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void;
+  readResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void;
+  registerResourceOutputs(req: { getUrn(): string; getOutputs(): Struct | undefined }, cb: (err: unknown) => void): void;
+}
+type Struct = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+
+function record(req: RegisterRequest, urn: string, read = false): PlannedResource {
+  const struct = (read ? req.getProperties?.() : req.getObject?.()) as Struct | undefined;
+  const inputs = struct ? (pulumi.runtime.deserializeProperties(struct) as Registration["inputs"]) : {};
+  return {
+    urn,
+    type: req.getType(),
+    name: req.getName(),
+    parent: req.getParent() || null,
+    dependencies: [...new Set(req.getDependenciesList?.() ?? [])].sort(),
+    inputs: redact(inputs) as Record<string, unknown>,
+    protect: req.getProtect?.() ?? false,
+    custom: req.getCustom?.() ?? true,
+    provider: req.getProvider() || null,
+  };
+}

@@ -1,0 +1,52 @@
+// One mocks helper for every test: runs a program (a component, or the whole stack) under the plan's
+// mocks and returns what it registered, with every input already resolved.
+import { Plan, PlannedResource, planStack } from "../infra/plan/plan";
+import { StackConfig, readProjectName } from "../infra/plan/stack-config";
+
+export interface Run extends Plan {
+  /** Resources of a type token, e.g. `aws:ec2/instance:Instance`. */
+  ofType(type: string): PlannedResource[];
+  /** The one resource with this logical name. */
+  named(name: string): PlannedResource;
+  /** Resources whose parent chain reaches the resource with this logical name. */
+  under(name: string): PlannedResource[];
+}
+
+export function withQueries(plan: Plan): Run {
+  const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
+  return {
+    ...plan,
+    ofType: (type) => plan.resources.filter((r) => r.type === type),
+    named(name) {
+      const found = plan.resources.filter((r) => r.name === name);
+      if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+      return found[0];
+    },
+    under(name) {
+      const root = this.named(name).urn;
+      return plan.resources.filter((r) => {
+        for (let p = r.parent; p; p = byUrn.get(p)?.parent ?? null) if (p === root) return true;
+        return false;
+      });
+    },
+  };
+}
+
+/** Runs `program` under mocks; what it returns becomes the outputs. */
+export async function runProgram(
+  program: () => unknown,
+  options: { stack?: string; region?: string; config?: Record<string, string> } = {},
+): Promise<Run> {
+  const stack = options.stack ?? "test";
+  const config: StackConfig = {
+    project: readProjectName(),
+    stack,
+    config: { "aws:region": options.region ?? "us-east-1", ...options.config },
+    secretKeys: [],
+  };
+  const plan = await planStack(stack, {
+    config,
+    program: async () => ((await program()) ?? {}) as Record<string, unknown>,
+  });
+  return withQueries(plan);
+}
