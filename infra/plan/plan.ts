@@ -26,6 +26,17 @@ export interface Plan {
   readonly outputs: Record<string, unknown>;
 }
 
+/** A plan that failed, with what had been registered by then (a bad config: nothing but the stack). */
+export class PlanError extends Error {
+  constructor(
+    readonly cause: unknown,
+    readonly resources: readonly PlannedResource[],
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+    this.name = "PlanError";
+  }
+}
+
 export interface PlanOptions {
   /** The program to plan; defaults to the real one (imported after the mocks are set). */
   readonly program?: () => Promise<Record<string, unknown>>;
@@ -92,9 +103,18 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   process.on("unhandledRejection", onRejection);
   try {
     const program = options.program ?? (await import("../program")).main;
-    await pulumi.runtime.runInPulumiStack(program);
+    // An error thrown by the program is caught here rather than inside the stack resource, where it
+    // would also surface as an unhandled rejection; it is rethrown once the runtime is drained.
+    let programError: unknown;
+    await pulumi.runtime.runInPulumiStack(() =>
+      program().catch((err: unknown) => {
+        programError = err;
+        return {};
+      }),
+    );
     await pulumi.runtime.disconnect();
-    if (failures.length > 0) throw failures[0];
+    const failure = programError ?? failures[0];
+    if (failure !== undefined) throw new PlanError(failure, resources);
     return { stack, resources, outputs: stackOutputs };
   } finally {
     process.off("unhandledRejection", onRejection);

@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { CertificateAuthority } from "../../infra/components/certificate-authority";
+import { SECRET } from "../../infra/plan/plan";
+import { runProgram, userDataFiles } from "../harness";
+import { DOMAIN, caHost } from "./fixtures";
+
+const ca = (protect?: boolean, host = caHost()) =>
+  new CertificateAuthority("site-a-ca", {
+    host,
+    subnetId: "subnet-1",
+    securityGroupIds: ["sg-1"],
+    instanceType: "m6i.large",
+    ami: "ami-0123456789abcdef0",
+    kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/primary",
+    replicaKmsKeyArns: { "eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/replica" },
+    protect,
+  });
+
+describe("CertificateAuthority", () => {
+  it("makes an RSA CA certificate puppetserver can import", async () => {
+    const run = await runProgram(() => void ca());
+    const [key] = run.ofType("tls:index/privateKey:PrivateKey");
+    expect(key.inputs).toMatchObject({ algorithm: "RSA", rsaBits: 4096 });
+    const [cert] = run.ofType("tls:index/selfSignedCert:SelfSignedCert");
+    expect(cert.inputs).toMatchObject({
+      isCaCertificate: true,
+      setSubjectKeyId: true,
+      subject: { commonName: `Puppet CA: ca.${DOMAIN}` },
+    });
+    expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing"]));
+    expect(cert.inputs.privateKeyPem).toBe(SECRET);
+  });
+
+  it("keeps the key and the challenge secret, in KMS-encrypted secrets replicated to the other region", async () => {
+    const run = await runProgram(() => void ca());
+    const secrets = run.ofType("aws:secretsmanager/secret:Secret");
+    expect(secrets.map((s) => s.inputs.name).sort()).toEqual([
+      "puppet-multisite/site-a/ca-key",
+      "puppet-multisite/site-a/challenge",
+    ]);
+    for (const secret of secrets) {
+      expect(secret.inputs.kmsKeyId).toBe("arn:aws:kms:us-east-1:123456789012:key/primary");
+      expect(secret.inputs.replicas).toEqual([
+        { region: "eu-west-1", kmsKeyId: "arn:aws:kms:eu-west-1:123456789012:key/replica" },
+      ]);
+    }
+    const versions = run.ofType("aws:secretsmanager/secretVersion:SecretVersion");
+    expect(versions).toHaveLength(2);
+    for (const v of versions) expect(v.inputs.secretString).toBe(SECRET);
+    const [challenge] = run.ofType("random:index/randomPassword:RandomPassword");
+    expect(challenge.inputs).toMatchObject({ length: 40, special: false });
+  });
+
+  it("lets only the CA host's role read the key", async () => {
+    const run = await runProgram(() => void ca());
+    const policies = run.ofType("aws:secretsmanager/secretPolicy:SecretPolicy");
+    expect(policies).toHaveLength(1);
+    const [keySecret] = run.ofType("aws:secretsmanager/secret:Secret").filter((s) => s.name.includes("key-secret"));
+    expect(policies[0].dependencies).toContain(keySecret.urn);
+    const doc = JSON.parse(policies[0].inputs.policy as string) as { Statement: Record<string, unknown>[] };
+    const [caRole] = run.ofType("aws:iam/role:Role");
+    expect(doc.Statement[0]).toMatchObject({
+      Effect: "Deny",
+      Principal: "*",
+      Action: "secretsmanager:GetSecretValue",
+      Condition: { StringNotEquals: { "aws:PrincipalArn": [`arn:aws:iam::123456789012:role/${caRole.name}`] } },
+    });
+  });
+
+  it("runs the CA host with the CA enabled, its certificate in user data and no secret value", async () => {
+    const run = await runProgram(() => void ca());
+    const [instance] = run.ofType("aws:ec2/instance:Instance");
+    const userData = instance.inputs.userData as string;
+    expect(userData).not.toContain("planned-");
+    expect(userData).not.toContain("PRIVATE KEY");
+    const files = userDataFiles(userData);
+    expect(Object.values(files).join("\n")).toContain("(planned site-a-ca-cert)");
+    const services = files["/etc/puppet-multisite/puppetserver/ca.cfg"];
+    expect(services).toContain("certificate-authority-service/certificate-authority-service");
+    expect(services).not.toContain("disabled");
+  });
+
+  it("protects the key, certificate, challenge, secrets and host by default", async () => {
+    const run = await runProgram(() => void ca());
+    const protectedTypes = run.resources.filter((r) => r.protect).map((r) => r.type);
+    expect(protectedTypes).toEqual(
+      expect.arrayContaining([
+        "tls:index/privateKey:PrivateKey",
+        "tls:index/selfSignedCert:SelfSignedCert",
+        "random:index/randomPassword:RandomPassword",
+        "aws:secretsmanager/secret:Secret",
+        "aws:ec2/instance:Instance",
+      ]),
+    );
+    const unprotected = await runProgram(() => void ca(false));
+    expect(unprotected.resources.filter((r) => r.protect)).toEqual([]);
+  });
+
+  it("fails when the key and the challenge would share a secret", async () => {
+    const host = caHost();
+    await expect(
+      runProgram(() => void ca(true, { ...host, caKeySecret: host.challengeSecret })),
+    ).rejects.toThrow("the CA key and the challenge need different secrets");
+  });
+});

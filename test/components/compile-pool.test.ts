@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { CompileMasterPool } from "../../infra/components/compile-pool";
+import { runProgram, userDataFiles } from "../harness";
+import { DOMAIN, masterHost } from "./fixtures";
+
+const pool = (count: number, subnets = ["subnet-a", "subnet-b"]) =>
+  new CompileMasterPool("site-a-masters", {
+    balancerName: "site-a-masters",
+    members: Array.from({ length: count }, (_, i) => ({ hostName: masterHost(i + 1).certname, config: masterHost(i + 1) })),
+    vpcId: "vpc-1",
+    subnetIds: subnets,
+    securityGroupIds: ["sg-1"],
+    instanceType: "m6i.xlarge",
+    ami: "ami-0123456789abcdef0",
+    readsSecrets: [{ name: "puppet-multisite/site-a/challenge", region: "us-east-1" }],
+  });
+
+describe("CompileMasterPool", () => {
+  it("spreads N masters round-robin over the subnets, each with the CA disabled", async () => {
+    const run = await runProgram(() => void pool(3));
+    const instances = run.ofType("aws:ec2/instance:Instance");
+    expect(instances).toHaveLength(3);
+    expect(instances.map((i) => i.inputs.subnetId)).toEqual(["subnet-a", "subnet-b", "subnet-a"]);
+    expect(instances.every((i) => i.inputs.instanceType === "m6i.xlarge")).toBe(true);
+    for (const [i, instance] of instances.entries()) {
+      const files = userDataFiles(instance.inputs.userData as string);
+      expect(files["/etc/puppet-multisite/puppetserver/ca.cfg"]).toContain("certificate-authority-disabled-service");
+      expect(files["/etc/puppet-multisite/puppet.conf"]).toContain(`ca_server = ca.${DOMAIN}`);
+      expect(files["/etc/puppet-multisite/puppet.conf"]).toContain(
+        `dns_alt_names = master-${i + 1}.site-a.${DOMAIN},pool.site-a.${DOMAIN},puppet.${DOMAIN}`,
+      );
+    }
+  });
+
+  it("balances 8140 over TCP with an HTTPS /status/v1/simple health check", async () => {
+    const run = await runProgram(() => void pool(2));
+    const [lb] = run.ofType("aws:lb/loadBalancer:LoadBalancer");
+    expect(lb.inputs).toMatchObject({ loadBalancerType: "network", internal: true, subnets: ["subnet-a", "subnet-b"] });
+    const [tg] = run.ofType("aws:lb/targetGroup:TargetGroup");
+    expect(tg.inputs).toMatchObject({
+      port: 8140,
+      protocol: "TCP",
+      healthCheck: { protocol: "HTTPS", path: "/status/v1/simple", port: "8140", matcher: "200" },
+    });
+    const [listener] = run.ofType("aws:lb/listener:Listener");
+    expect(listener.inputs).toMatchObject({ port: 8140, protocol: "TCP" });
+    expect(run.ofType("aws:lb/targetGroupAttachment:TargetGroupAttachment")).toHaveLength(2);
+  });
+
+  it("keeps load balancer names within AWS's 32 characters", async () => {
+    const run = await runProgram(
+      () =>
+        new CompileMasterPool("p", {
+          balancerName: "a-very-long-site-name-for-a-region-masters",
+          members: [{ hostName: masterHost(1).certname, config: masterHost(1) }],
+          vpcId: "vpc-1",
+          subnetIds: ["subnet-a"],
+          securityGroupIds: [],
+          instanceType: "m6i.large",
+          ami: "ami-0123456789abcdef0",
+          readsSecrets: [],
+        }) && undefined,
+    );
+    for (const r of [...run.ofType("aws:lb/loadBalancer:LoadBalancer"), ...run.ofType("aws:lb/targetGroup:TargetGroup")]) {
+      expect((r.inputs.name as string).length).toBeLessThanOrEqual(32);
+    }
+  });
+
+  it("fails when the pool is empty", async () => {
+    await expect(runProgram(() => void pool(0))).rejects.toThrow("a pool needs at least one compile master, got 0");
+  });
+
+  it("fails when there is no subnet", async () => {
+    await expect(runProgram(() => void pool(1, []))).rejects.toThrow("subnetIds must name at least one subnet");
+  });
+
+  it("fails when two masters share a name", async () => {
+    await expect(
+      runProgram(
+        () =>
+          void new CompileMasterPool("p", {
+            balancerName: "p",
+            members: [1, 1].map((i) => ({ hostName: masterHost(i).certname, config: masterHost(i) })),
+            vpcId: "vpc-1",
+            subnetIds: ["subnet-a"],
+            securityGroupIds: [],
+            instanceType: "m6i.large",
+            ami: "ami-0123456789abcdef0",
+            readsSecrets: [],
+          }),
+      ),
+    ).rejects.toThrow(`got master-1.site-a.${DOMAIN} twice`);
+  });
+});

@@ -1,0 +1,67 @@
+import { describe, expect, it } from "vitest";
+import { PuppetDatabase, PuppetDatabaseArgs } from "../../infra/components/database";
+import { SECRET } from "../../infra/plan/plan";
+import { runProgram } from "../harness";
+
+const args = (overrides: Partial<PuppetDatabaseArgs> = {}): PuppetDatabaseArgs => ({
+  engineVersion: "15",
+  instanceClass: "db.m6g.large",
+  allocatedStorageGb: 50,
+  backupRetentionDays: 7,
+  subnetIds: ["subnet-d1", "subnet-d2"],
+  securityGroupIds: ["sg-db"],
+  passwordSecretName: "puppet-multisite/site-a/database",
+  kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/primary",
+  replicaKmsKeyArns: { "eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/replica" },
+  ...overrides,
+});
+
+describe("PuppetDatabase", () => {
+  it("is a Multi-AZ, encrypted, private PostgreSQL that keeps backups and a final snapshot", async () => {
+    const run = await runProgram(() => void new PuppetDatabase("site-a-database", args()));
+    const [db] = run.ofType("aws:rds/instance:Instance");
+    expect(db.inputs).toMatchObject({
+      engine: "postgres",
+      engineVersion: "15",
+      multiAz: true,
+      storageEncrypted: true,
+      publiclyAccessible: false,
+      backupRetentionPeriod: 7,
+      deletionProtection: true,
+      skipFinalSnapshot: false,
+      finalSnapshotIdentifier: "site-a-database-final",
+      vpcSecurityGroupIds: ["sg-db"],
+    });
+    expect(db.protect).toBe(true);
+    const [params] = run.ofType("aws:rds/parameterGroup:ParameterGroup");
+    expect(params.inputs).toMatchObject({ family: "postgres15", parameters: [{ name: "rds.force_ssl", value: "1" }] });
+  });
+
+  it("keeps the password secret in RDS and in the replicated secret", async () => {
+    const run = await runProgram(() => void new PuppetDatabase("site-a-database", args()));
+    expect(run.ofType("aws:rds/instance:Instance")[0].inputs.password).toBe(SECRET);
+    const [secret] = run.ofType("aws:secretsmanager/secret:Secret");
+    expect(secret.inputs).toMatchObject({ name: "puppet-multisite/site-a/database", replicas: [{ region: "eu-west-1" }] });
+    expect(run.ofType("aws:secretsmanager/secretVersion:SecretVersion")[0].inputs.secretString).toBe(SECRET);
+  });
+
+  it("can be left unprotected for throwaway stacks", async () => {
+    const run = await runProgram(() => void new PuppetDatabase("d", args({ protect: false })));
+    const [db] = run.ofType("aws:rds/instance:Instance");
+    expect(db.protect).toBe(false);
+    expect(db.inputs.deletionProtection).toBe(false);
+    expect(db.inputs.skipFinalSnapshot).toBe(false);
+  });
+
+  it("fails when the engine is older than PuppetDB supports", async () => {
+    await expect(runProgram(() => void new PuppetDatabase("d", args({ engineVersion: "13" })))).rejects.toThrow(
+      "engineVersion must be a PostgreSQL major version of 14 or later (PuppetDB 8 needs 14+), got: 13",
+    );
+  });
+
+  it("fails when backups are kept less than 7 days", async () => {
+    await expect(runProgram(() => void new PuppetDatabase("d", args({ backupRetentionDays: 1 })))).rejects.toThrow(
+      "backupRetentionDays must be between 7 and 35 inclusive, got: 1",
+    );
+  });
+});

@@ -1,0 +1,54 @@
+// Host settings for component tests, shaped like site-a of the real deployment.
+import { CaHost, CompileMasterHost, HostCommon, PuppetdbHost } from "../../infra/hostconfig/types";
+
+export const DOMAIN = "puppet.example.internal";
+export const CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
+
+export function common(certname: string, region = "us-east-1"): HostCommon {
+  return {
+    certname,
+    site: "site-a",
+    domain: DOMAIN,
+    region,
+    caServer: `ca.${DOMAIN}`,
+    caCertificatePem: CA_PEM,
+    challengeSecret: { name: "puppet-multisite/site-a/challenge", region },
+    heapMb: 2048,
+  };
+}
+
+export function caHost(): Omit<CaHost, "caCertificatePem"> {
+  return {
+    ...common(`ca.${DOMAIN}`),
+    role: "ca",
+    caKeySecret: { name: "puppet-multisite/site-a/ca-key", region: "us-east-1" },
+    dnsAltNames: [`ca.${DOMAIN}`],
+  };
+}
+
+export function masterHost(index: number): CompileMasterHost {
+  return {
+    ...common(`master-${index}.site-a.${DOMAIN}`),
+    role: "compile-master",
+    dnsAltNames: [`master-${index}.site-a.${DOMAIN}`, `pool.site-a.${DOMAIN}`, `puppet.${DOMAIN}`],
+    puppetdbUrls: [`https://puppetdb.site-a.${DOMAIN}:8081`, `https://puppetdb.site-b.${DOMAIN}:8081`],
+    controlRepo: { url: "https://git.example.com/puppet/control-repo.git", branch: "production", syncIntervalMinutes: 5 },
+  };
+}
+
+export function puppetdbHost(): PuppetdbHost {
+  return {
+    ...common(`puppetdb.site-a.${DOMAIN}`),
+    role: "puppetdb",
+    database: {
+      host: "db.example.rds.amazonaws.com",
+      port: 5432,
+      name: "puppetdb",
+      user: "puppetdb",
+      passwordSecret: { name: "puppet-multisite/site-a/database", region: "us-east-1" },
+    },
+    migrate: true,
+    certificateAllowlist: [`ca.${DOMAIN}`, `master-1.site-a.${DOMAIN}`],
+    allowlistSrvRecords: [`_x-puppet._tcp.site-a.${DOMAIN}`, `_x-puppet._tcp.site-b.${DOMAIN}`],
+  };
+}

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { SiteNetwork } from "../../infra/components/network";
+import { FirewallInput } from "../../infra/firewall";
+import { runProgram } from "../harness";
+
+const sites = [
+  { name: "site-a", vpcCidr: "10.40.0.0/16" },
+  { name: "site-b", vpcCidr: "10.50.0.0/16" },
+];
+const firewall = (site: string): FirewallInput => ({
+  site,
+  sites,
+  primarySite: "site-a",
+  agentCidrs: ["172.20.0.0/16"],
+  gitOverSsh: false,
+});
+
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
+
+describe("SiteNetwork", () => {
+  it("carves public, server and data subnets in every AZ, each private AZ behind its own NAT", async () => {
+    const run = await runProgram(() => {
+      new SiteNetwork("site-a-network", { cidr: "10.40.0.0/16", azCount: 3, firewall: firewall("site-a") });
+    });
+    const subnets = run.ofType("aws:ec2/subnet:Subnet");
+    expect(subnets.map((s) => s.inputs.cidrBlock).sort()).toEqual(
+      [
+        "10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20",
+        "10.40.64.0/20", "10.40.80.0/20", "10.40.96.0/20",
+        "10.40.128.0/20", "10.40.144.0/20", "10.40.160.0/20",
+      ].sort(),
+    );
+    expect(new Set(subnets.map((s) => s.inputs.availabilityZone))).toEqual(
+      new Set(["us-east-1a", "us-east-1b", "us-east-1c"]),
+    );
+    expect(subnets.every((s) => s.inputs.mapPublicIpOnLaunch === false)).toBe(true);
+    expect(run.ofType("aws:ec2/natGateway:NatGateway")).toHaveLength(3);
+    const privateTables = run.ofType("aws:ec2/routeTable:RouteTable").filter((t) => t.name.includes("private"));
+    expect(privateTables).toHaveLength(3);
+    for (const table of privateTables) {
+      const routes = table.inputs.routes as { cidrBlock: string; natGatewayId?: string }[];
+      expect(routes).toEqual([{ cidrBlock: "0.0.0.0/0", natGatewayId: expect.stringMatching(/nat/) }]);
+    }
+  });
+
+  it("opens no port to the Internet and no SSH at all", async () => {
+    const run = await runProgram(() => {
+      new SiteNetwork("site-a-network", { cidr: "10.40.0.0/16", azCount: 2, firewall: firewall("site-a") });
+    });
+    const ingress = run.ofType(INGRESS);
+    expect(ingress.length).toBeGreaterThan(0);
+    for (const rule of ingress) {
+      expect(rule.inputs.cidrIpv4, rule.name).not.toBe("0.0.0.0/0");
+      expect(rule.inputs.fromPort, rule.name).not.toBe(22);
+      expect(rule.inputs.fromPort).toBe(rule.inputs.toPort);
+      expect(rule.inputs.ipProtocol).toBe("tcp");
+    }
+    for (const rule of run.ofType(EGRESS)) {
+      if (rule.inputs.cidrIpv4 === "0.0.0.0/0") expect([80, 443]).toContain(rule.inputs.fromPort);
+    }
+    // Security groups carry no inline rules, so AWS's default allow-all egress is gone.
+    for (const group of run.ofType("aws:ec2/securityGroup:SecurityGroup")) {
+      expect(group.inputs.egress).toEqual([]);
+      expect(group.inputs.ingress).toEqual([]);
+    }
+  });
+
+  it("admits 8140 from both sites' VPCs and the agent networks only", async () => {
+    const run = await runProgram(() => {
+      new SiteNetwork("site-a-network", { cidr: "10.40.0.0/16", azCount: 2, firewall: firewall("site-a") });
+    });
+    const puppet = run.ofType(INGRESS).filter((r) => r.inputs.fromPort === 8140);
+    expect(puppet.map((r) => r.inputs.cidrIpv4).sort()).toEqual(["10.40.0.0/16", "10.50.0.0/16", "172.20.0.0/16"]);
+  });
+
+  it("peers a secondary with the primary, accepting in the primary's region, with routes both ways", async () => {
+    const run = await runProgram(
+      () => {
+        new SiteNetwork("site-b-network", {
+          cidr: "10.50.0.0/16",
+          azCount: 2,
+          firewall: firewall("site-b"),
+          peer: { vpcId: "vpc-primary", cidr: "10.40.0.0/16", region: "us-east-1", routeTableIds: ["rtb-a1", "rtb-a2"] },
+        });
+      },
+      { region: "eu-west-1" },
+    );
+    const [connection] = run.ofType("aws:ec2/vpcPeeringConnection:VpcPeeringConnection");
+    expect(connection.inputs).toMatchObject({ peerVpcId: "vpc-primary", peerRegion: "us-east-1" });
+    const [accepter] = run.ofType("aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter");
+    expect(accepter.inputs.autoAccept).toBe(true);
+    const [provider] = run.ofType("pulumi:providers:aws");
+    expect(provider.inputs.region).toBe("us-east-1");
+    expect(accepter.provider).toContain(provider.urn);
+
+    const routes = run.ofType("aws:ec2/route:Route");
+    const toPeer = routes.filter((r) => r.inputs.destinationCidrBlock === "10.40.0.0/16");
+    const fromPeer = routes.filter((r) => r.inputs.destinationCidrBlock === "10.50.0.0/16");
+    expect(toPeer).toHaveLength(2);
+    expect(fromPeer.map((r) => r.inputs.routeTableId).sort()).toEqual(["rtb-a1", "rtb-a2"]);
+    expect(fromPeer.every((r) => r.provider?.includes(provider.urn))).toBe(true);
+    expect(toPeer.every((r) => r.provider === null || !r.provider.includes(provider.urn))).toBe(true);
+  });
+
+  it("gives a secondary no database security group", async () => {
+    const run = await runProgram(() => {
+      new SiteNetwork("site-b-network", { cidr: "10.50.0.0/16", azCount: 2, firewall: firewall("site-b") });
+    }, { region: "eu-west-1" });
+    expect(run.ofType("aws:ec2/securityGroup:SecurityGroup").map((g) => g.name).sort()).toEqual([
+      "site-b-network-puppetdb",
+      "site-b-network-puppetserver",
+    ]);
+  });
+
+  it("fails when asked for fewer than two AZs", async () => {
+    await expect(
+      runProgram(() => {
+        new SiteNetwork("n", { cidr: "10.40.0.0/16", azCount: 1, firewall: firewall("site-a") });
+      }),
+    ).rejects.toThrow("azCount must be between 2 and 4, got: 1");
+  });
+});

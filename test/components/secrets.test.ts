@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { ReplicatedSecret } from "../../infra/components/replicated-secret";
+import { SecretsKey } from "../../infra/components/secrets-key";
+import { SECRET } from "../../infra/plan/plan";
+import { runProgram } from "../harness";
+
+describe("SecretsKey", () => {
+  it("is a rotated multi-Region key with a protected replica in every other region, made there", async () => {
+    const run = await runProgram(() => void new SecretsKey("site-a-secrets", { replicaRegions: ["eu-west-1", "ap-southeast-2"] }));
+    const [key] = run.ofType("aws:kms/key:Key");
+    expect(key.inputs).toMatchObject({ multiRegion: true, enableKeyRotation: true });
+    expect(key.protect).toBe(true);
+    const replicas = run.ofType("aws:kms/replicaKey:ReplicaKey");
+    expect(replicas).toHaveLength(2);
+    const providers = run.ofType("pulumi:providers:aws");
+    expect(providers.map((p) => p.inputs.region).sort()).toEqual(["ap-southeast-2", "eu-west-1"]);
+    for (const replica of replicas) {
+      const region = replica.name.replace("site-a-secrets-replica-", "");
+      const provider = providers.find((p) => p.inputs.region === region)!;
+      expect(replica.provider).toContain(provider.urn);
+      expect(replica.protect).toBe(true);
+    }
+  });
+});
+
+describe("ReplicatedSecret", () => {
+  it("stores the value as a secret, never in plain text", async () => {
+    const run = await runProgram(
+      () =>
+        void new ReplicatedSecret("s", {
+          secretName: "puppet-multisite/site-a/challenge",
+          description: "d",
+          value: "plain-text-value-from-test",
+          kmsKeyArn: "arn:key",
+          replicas: {},
+        }),
+    );
+    expect(JSON.stringify(run.resources)).not.toContain("plain-text-value-from-test");
+    expect(run.ofType("aws:secretsmanager/secretVersion:SecretVersion")[0].inputs.secretString).toBe(SECRET);
+    expect(run.ofType("aws:secretsmanager/secretPolicy:SecretPolicy")).toHaveLength(0);
+    expect(run.ofType("aws:secretsmanager/secret:Secret")[0].inputs).toMatchObject({ recoveryWindowInDays: 30, kmsKeyId: "arn:key" });
+  });
+});

@@ -1,0 +1,262 @@
+// Whole-stack tests: the real program with the real stack files, site-b's stack reference fed with
+// site-a's planned outputs, exactly as `npm run plan` does.
+import { beforeAll, describe, expect, it } from "vitest";
+import { Plan, PlanError, SECRET, planStack, planWithPeers } from "../infra/plan/plan";
+import { readStackConfig } from "../infra/plan/stack-config";
+import { Run, userDataFiles, withQueries } from "./harness";
+
+const DOMAIN = "puppet.example.internal";
+let a: Run;
+let b: Run;
+
+beforeAll(async () => {
+  const plans = await planWithPeers("site-b");
+  a = withQueries(plans.get("site-a")!);
+  b = withQueries(plans.get("site-b")!);
+});
+
+function count(run: Plan): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return counts;
+}
+
+function srv(run: Run): Record<string, string[]> {
+  return Object.fromEntries(
+    run
+      .ofType("aws:route53/record:Record")
+      .filter((r) => r.inputs.type === "SRV")
+      .map((r) => [r.inputs.name as string, r.inputs.records as string[]]),
+  );
+}
+
+describe("site-a (primary)", () => {
+  it("owns the CA, the database, the zone and the secrets key, and builds a 2-master pool", () => {
+    expect(count(a)).toMatchObject({
+      "puppet:ca:CertificateAuthority": 1,
+      "puppet:database:PuppetDatabase": 1,
+      "puppet:secrets:SecretsKey": 1,
+      "aws:route53/zone:Zone": 1,
+      "aws:rds/instance:Instance": 1,
+      "aws:ec2/instance:Instance": 4, // CA, two masters, PuppetDB
+      "aws:lb/loadBalancer:LoadBalancer": 1,
+      "aws:secretsmanager/secret:Secret": 3,
+      "aws:ec2/subnet:Subnet": 6,
+      "aws:ec2/natGateway:NatGateway": 2,
+    });
+    expect(count(a)["pulumi:pulumi:StackReference"]).toBeUndefined();
+    expect(count(a)["aws:ec2/vpcPeeringConnection:VpcPeeringConnection"]).toBeUndefined();
+  });
+
+  it("publishes its SRV records: local masters at priority 0, site-b's pool at priority 1, and the CA", () => {
+    expect(srv(a)).toEqual({
+      [`_x-puppet._tcp.site-a.${DOMAIN}`]: [
+        `0 10 8140 master-1.site-a.${DOMAIN}`,
+        `0 10 8140 master-2.site-a.${DOMAIN}`,
+        `1 10 8140 pool.site-b.${DOMAIN}`,
+      ],
+      [`_x-puppet-ca._tcp.site-a.${DOMAIN}`]: [`0 0 8140 ca.${DOMAIN}`],
+    });
+  });
+
+  it("exports every output a secondary reads, and no secret", () => {
+    expect(Object.keys(a.outputs)).toEqual(
+      expect.arrayContaining(["vpcId", "zoneId", "caCertificatePem", "databaseHost", "databaseSecretName", "privateRouteTableIds"]),
+    );
+    expect(JSON.stringify(a.outputs)).not.toContain(SECRET);
+    expect(a.outputs.agentPuppetConf).toContain(`srv_domain = site-a.${DOMAIN}`);
+  });
+});
+
+describe("site-b (secondary)", () => {
+  it("reads site-a through one stack reference named by config and builds no CA, database or zone", () => {
+    const refs = b.ofType("pulumi:pulumi:StackReference");
+    expect(refs.map((r) => r.inputs.name)).toEqual(["organization/puppet-multisite/site-a"]);
+    const counts = count(b);
+    for (const type of ["puppet:ca:CertificateAuthority", "aws:rds/instance:Instance", "aws:route53/zone:Zone", "aws:kms/key:Key"]) {
+      expect(counts[type], type).toBeUndefined();
+    }
+    expect(counts["aws:ec2/instance:Instance"]).toBe(3); // two masters, PuppetDB
+  });
+
+  it("uses site-a's zone, VPC and route tables", () => {
+    const [association] = b.ofType("aws:route53/zoneAssociation:ZoneAssociation");
+    expect(association.inputs.zoneId).toBe(a.outputs.zoneId);
+    const [peering] = b.ofType("aws:ec2/vpcPeeringConnection:VpcPeeringConnection");
+    expect(peering.inputs).toMatchObject({ peerVpcId: a.outputs.vpcId, peerRegion: "us-east-1" });
+    const back = b.ofType("aws:ec2/route:Route").filter((r) => r.inputs.destinationCidrBlock === "10.50.0.0/16");
+    expect(back.map((r) => r.inputs.routeTableId).sort()).toEqual([...(a.outputs.privateRouteTableIds as string[])].sort());
+  });
+
+  it("publishes its SRV records: local masters at priority 0, site-a's pool at priority 1, and the CA", () => {
+    expect(srv(b)).toEqual({
+      [`_x-puppet._tcp.site-b.${DOMAIN}`]: [
+        `0 10 8140 master-1.site-b.${DOMAIN}`,
+        `0 10 8140 master-2.site-b.${DOMAIN}`,
+        `1 10 8140 pool.site-a.${DOMAIN}`,
+      ],
+      [`_x-puppet-ca._tcp.site-b.${DOMAIN}`]: [`0 0 8140 ca.${DOMAIN}`],
+    });
+  });
+
+  it("gives its masters site-a's CA certificate and its own PuppetDB first", () => {
+    for (const instance of b.ofType("aws:ec2/instance:Instance").filter((i) => i.name.includes("masters"))) {
+      const files = userDataFiles(instance.inputs.userData as string);
+      expect(files["/etc/puppet-multisite/ca.pem"]).toBe(a.outputs.caCertificatePem);
+      expect(files["/etc/puppet-multisite/puppetdb.conf"]).toContain(
+        `server_urls = https://puppetdb.site-b.${DOMAIN}:8081,https://puppetdb.site-a.${DOMAIN}:8081`,
+      );
+      expect(files["/etc/puppet-multisite/puppetdb.conf"]).toContain("soft_write_failure = true");
+    }
+  });
+});
+
+describe("both sites", () => {
+  const both = () => [...a.resources, ...b.resources];
+
+  it("run every compile master with the CA disabled, and only the CA with it enabled", () => {
+    for (const instance of both().filter((r) => r.type === "aws:ec2/instance:Instance")) {
+      const services = userDataFiles(instance.inputs.userData as string)["/etc/puppet-multisite/puppetserver/ca.cfg"];
+      const role = (instance.inputs.tags as Record<string, string>)["puppet:role"];
+      if (role === "compile-master") expect(services, instance.name).toContain("certificate-authority-disabled-service");
+      if (role === "ca") expect(services).toContain("certificate-authority-service/certificate-authority-service");
+    }
+  });
+
+  it("give every instance no public address, IMDSv2 and an encrypted root volume", () => {
+    const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
+    expect(instances).toHaveLength(7);
+    for (const i of instances) {
+      expect(i.inputs.associatePublicIpAddress, i.name).toBe(false);
+      expect(i.inputs.metadataOptions, i.name).toMatchObject({ httpTokens: "required" });
+      expect(i.inputs.rootBlockDevice, i.name).toMatchObject({ encrypted: true });
+    }
+  });
+
+  it("open no SSH and nothing to the Internet: a sweep over every security-group rule", () => {
+    const rules = both().filter((r) => r.type.startsWith("aws:vpc/securityGroup"));
+    expect(rules.length).toBeGreaterThan(20);
+    const allowed: Record<number, RegExp> = {
+      8140: /^(10\.40\.0\.0\/16|10\.50\.0\.0\/16|172\.2[01]\.0\.0\/16|10\.40\.64\.0\/18)$/,
+      8081: /^(10\.[45]0\.(64|128)\.0\/18)$/,
+      5432: /^(10\.[45]0\.128\.0\/18)$/,
+      80: /^0\.0\.0\.0\/0$/,
+      443: /^0\.0\.0\.0\/0$/,
+    };
+    for (const rule of rules) {
+      const port = rule.inputs.fromPort as number;
+      expect(port, rule.name).not.toBe(22);
+      expect(rule.inputs.toPort, rule.name).toBe(port);
+      expect(Object.keys(allowed).map(Number), rule.name).toContain(port);
+      const ingress = rule.type.endsWith("IngressRule");
+      if (ingress) expect(rule.inputs.cidrIpv4, rule.name).not.toBe("0.0.0.0/0");
+      if (rule.inputs.cidrIpv4 !== undefined) expect(rule.inputs.cidrIpv4, rule.name).toMatch(allowed[port]);
+      else expect(rule.inputs.referencedSecurityGroupId, rule.name).toBeTruthy();
+    }
+  });
+
+  it("encrypt and protect the database", () => {
+    const [db] = a.ofType("aws:rds/instance:Instance");
+    expect(db.inputs).toMatchObject({ storageEncrypted: true, deletionProtection: true, multiAz: true, skipFinalSnapshot: false });
+    expect(db.inputs.backupRetentionPeriod).toBeGreaterThanOrEqual(7);
+    expect(db.protect).toBe(true);
+  });
+
+  it("protect the stateful resources: CA key and certificate, their secrets, the database, the zone", () => {
+    const protectedTypes = new Set(a.resources.filter((r) => r.protect).map((r) => r.type));
+    for (const type of [
+      "tls:index/privateKey:PrivateKey",
+      "tls:index/selfSignedCert:SelfSignedCert",
+      "aws:secretsmanager/secret:Secret",
+      "aws:rds/instance:Instance",
+      "aws:route53/zone:Zone",
+      "aws:kms/key:Key",
+    ]) {
+      expect(protectedTypes.has(type), type).toBe(true);
+    }
+  });
+
+  it("keep secrets secret: no planned secret value appears in any input or output", () => {
+    const text = JSON.stringify([a.resources, a.outputs, b.resources, b.outputs]);
+    expect(text).not.toMatch(/planned-[0-9a-f]{8}/); // random passwords under the mocks
+    expect(text).not.toContain("PRIVATE KEY");
+    for (const r of both().filter((x) => x.type === "aws:secretsmanager/secretVersion:SecretVersion")) {
+      expect(r.inputs.secretString).toBe(SECRET);
+    }
+  });
+});
+
+describe("configuration", () => {
+  const withConfig = (stack: string, change: (c: Record<string, string>) => void) => {
+    const cfg = readStackConfig(stack);
+    const config = { ...cfg.config };
+    change(config);
+    return { ...cfg, config };
+  };
+
+  it("fails when a secondary has no peer stack, before creating any resource", async () => {
+    const cfg = withConfig("site-b", (c) => delete c["puppet-multisite:peerStack"]);
+    const err = await planStack("site-b", { config: cfg }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlanError);
+    expect((err as PlanError).message).toContain("config peerStack: got nothing (the key is not set)");
+    expect((err as PlanError).resources.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
+  });
+
+  it("fails when the primary's stack lacks an output the secondary reads, before creating anything else", async () => {
+    const { zoneId: _zone, caCertificatePem: _ca, ...partial } = a.outputs;
+    const err = await planStack("site-b", {
+      config: readStackConfig("site-b"),
+      peers: { "organization/puppet-multisite/site-a": partial },
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toContain(
+      'config peerStack: stack "organization/puppet-multisite/site-a" has no output "zoneId", "caCertificatePem"',
+    );
+    expect((err as PlanError).resources.map((r) => r.type).sort()).toEqual(["pulumi:pulumi:Stack", "pulumi:pulumi:StackReference"]);
+  });
+
+  it("fails when the peer stack describes another site than the primary in the catalogue", async () => {
+    const err = await planStack("site-b", {
+      config: readStackConfig("site-b"),
+      peers: { "organization/puppet-multisite/site-a": { ...a.outputs, vpcCidr: "10.99.0.0/16" } },
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toContain("output vpcCidr of organization/puppet-multisite/site-a is \"10.99.0.0/16\" but sites.site-a.vpcCidr is \"10.40.0.0/16\"");
+  });
+
+  it("fails when a key is unknown (a typo), naming the keys there are", async () => {
+    const cfg = withConfig("site-a", (c) => (c["puppet-multisite:master"] = '{"count": 3}'));
+    await expect(planStack("site-a", { config: cfg })).rejects.toThrow(
+      /config puppet-multisite:master: .*unknown key; the keys are: sites, masters/,
+    );
+  });
+
+  it("fails when the pool is empty", async () => {
+    const cfg = withConfig("site-a", (c) => (c["puppet-multisite:masters"] = '{"count": 0}'));
+    await expect(planStack("site-a", { config: cfg })).rejects.toThrow("config masters.count: got 0; expected a whole number from 1 to 250");
+  });
+
+  it("adds a third site with one more stack's config and no code change", async () => {
+    const sites = JSON.stringify({
+      "site-a": { region: "us-east-1", vpcCidr: "10.40.0.0/16" },
+      "site-b": { region: "eu-west-1", vpcCidr: "10.50.0.0/16" },
+      "site-c": { region: "ap-southeast-2", vpcCidr: "10.60.0.0/16" },
+    });
+    const cfg = withConfig("site-b", (c) => {
+      c["puppet-multisite:sites"] = sites;
+      c["aws:region"] = "ap-southeast-2";
+      c["puppet-multisite:masters"] = '{"count": 3}';
+    });
+    const plan = withQueries(
+      await planStack("site-c", {
+        config: { ...cfg, stack: "site-c" },
+        peers: { "organization/puppet-multisite/site-a": a.outputs },
+      }),
+    );
+    expect(srv(plan)[`_x-puppet._tcp.site-c.${DOMAIN}`]).toEqual([
+      `0 10 8140 master-1.site-c.${DOMAIN}`,
+      `0 10 8140 master-2.site-c.${DOMAIN}`,
+      `0 10 8140 master-3.site-c.${DOMAIN}`,
+      `1 10 8140 pool.site-a.${DOMAIN}`,
+      `1 10 8140 pool.site-b.${DOMAIN}`,
+    ]);
+  });
+});
