@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, RawConfig, Settings, parseSettings } from "./settings";
 
 /** Keys whose values are structured (YAML maps or lists in the stack files). */
-const OBJECT_KEYS = ["sites", "masters", "database", "controlRepo", "agentCidrs"] as const;
+const OBJECT_KEYS = ["sites", "masters", "database", "controlRepo"] as const;
 /** Keys whose values are plain strings, numbers or booleans. */
 const SCALAR_KEYS = [
   "domain",

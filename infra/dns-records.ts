@@ -4,6 +4,7 @@ import {
   PUPPET_PORT,
   caHostName,
   caSrvName,
+  isDomain,
   masterHostNames,
   poolHostName,
   puppetSrvName,
@@ -41,6 +42,10 @@ export function srvValue(t: SrvTarget): string {
     if (!Number.isInteger(value) || value < 0 || value > max) {
       throw new RangeError(`SRV ${field} must be between 0 and ${max} inclusive, got: ${value}`);
     }
+  }
+  // Agents connect to the target by name (and check its certificate against it): never an address.
+  if (!isDomain(t.target) || /^[\d.]+$/.test(t.target)) {
+    throw new RangeError(`SRV target must be a host name, got: ${JSON.stringify(t.target)}`);
   }
   return `${t.priority} ${t.weight} ${t.port} ${t.target}`;
 }

@@ -19,12 +19,11 @@ export interface Rule {
 
 export interface FirewallInput {
   readonly site: string;
-  readonly sites: readonly { readonly name: string; readonly vpcCidr: string }[];
+  /** Every site, with the agent networks outside the VPCs that belong to it. */
+  readonly sites: readonly { readonly name: string; readonly vpcCidr: string; readonly agentCidrs: readonly string[] }[];
   readonly primarySite: string;
-  /** Networks of agents outside the sites' VPCs. */
-  readonly agentCidrs: readonly string[];
-  /** Whether masters fetch the control repository over SSH (port 22 out) rather than HTTPS. */
-  readonly gitOverSsh: boolean;
+  /** Port masters fetch the control repository from when it is not HTTPS (SSH, usually 22). */
+  readonly gitSshPort?: number;
 }
 
 const ANYWHERE = "0.0.0.0/0";
@@ -43,8 +42,11 @@ export function firewallRules(input: FirewallInput): Rule[] {
   for (const s of input.sites) {
     add("puppetserver", "ingress", PUPPET_PORT, { cidr: s.vpcCidr }, `Puppet agents and servers in ${s.name}`);
   }
-  for (const cidr of input.agentCidrs) {
-    add("puppetserver", "ingress", PUPPET_PORT, { cidr }, "Puppet agents (agentCidrs)");
+  // Every site's agent networks: they reach the one CA, and fail over to any site.
+  for (const s of input.sites) {
+    for (const cidr of s.agentCidrs) {
+      add("puppetserver", "ingress", PUPPET_PORT, { cidr }, `Puppet agents of ${s.name} (agentCidrs)`);
+    }
   }
   const caTier = tierCidr(primary.vpcCidr, "servers");
   add("puppetserver", "egress", PUPPET_PORT, { cidr: caTier }, `The CA in ${primary.name}`);
@@ -52,8 +54,8 @@ export function firewallRules(input: FirewallInput): Rule[] {
   for (const s of others) {
     add("puppetserver", "egress", PUPPETDB_PORT, { cidr: tierCidr(s.vpcCidr, "data") }, `PuppetDB in ${s.name}`);
   }
-  if (input.gitOverSsh) {
-    add("puppetserver", "egress", 22, { cidr: ANYWHERE }, "Control repository over SSH");
+  if (input.gitSshPort !== undefined) {
+    add("puppetserver", "egress", input.gitSshPort, { cidr: ANYWHERE }, "Control repository over SSH");
   }
 
   // PuppetDB: only Puppet servers, local by group and remote by their server tier.

@@ -3,6 +3,19 @@
 // and the PR preview derive exactly the names the program creates.
 import { createHash } from "node:crypto";
 
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** A lower-case DNS label: what site names must be, since they become part of host names. */
+export function isDnsLabel(value: string): boolean {
+  return DNS_LABEL.test(value);
+}
+
+/** A lower-case domain of at least two labels. */
+export function isDomain(value: string): boolean {
+  const labels = value.split(".");
+  return value.length <= 253 && labels.length >= 2 && labels.every(isDnsLabel);
+}
+
 /** Port every Puppet server (CA and compile masters) listens on. */
 export const PUPPET_PORT = 8140;
 /** Port PuppetDB listens on for HTTPS. */

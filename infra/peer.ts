@@ -47,7 +47,7 @@ export async function readPrimary(peerStack: string): Promise<PrimaryOutputs> {
   const missing: string[] = [];
   for (const name of PRIMARY_OUTPUT_NAMES) {
     const details = await ref.getOutputDetails(name);
-    const value = details.value ?? details.secretValue;
+    const value: unknown = details.value ?? details.secretValue;
     if (value === undefined || value === null) missing.push(name);
     values[name] = value;
   }

@@ -1,6 +1,9 @@
 // The typed, validated settings of one site's stack. Pure: `config.ts` reads `pulumi.Config` and
 // hands the raw values here, so validation runs before any resource exists and tests call it directly.
 import { MAX_AZS, VPC_PREFIX, cidrsOverlap, parseCidr, prefixLength } from "./cidr";
+import { isDnsLabel, isDomain } from "./naming";
+
+export { isDnsLabel, isDomain };
 
 export type SiteRole = "primary" | "secondary";
 
@@ -11,6 +14,12 @@ export interface SiteEntry {
   readonly region: string;
   /** The site's VPC, a /16 that overlaps no other site's. */
   readonly vpcCidr: string;
+  /**
+   * Networks outside the VPCs whose agents belong to this site (data centres, offices). Every site
+   * admits them on 8140: they get certificates from the one CA and fail over to the other sites, so
+   * they must be routed to every site's VPC (Direct Connect gateway or Transit Gateway). Default none.
+   */
+  readonly agentCidrs: readonly string[];
 }
 
 export interface MasterSettings {
@@ -58,8 +67,6 @@ export interface Settings {
   readonly peerStack?: string;
   /** Availability zones used (2-4). Default 2. */
   readonly azCount: number;
-  /** Extra networks whose agents may reach port 8140 (the sites' VPCs always can). Default none. */
-  readonly agentCidrs: readonly string[];
   readonly masters: MasterSettings;
   /** Instance type of the CA host. Default `m6i.large`. */
   readonly caInstanceType: string;
@@ -123,17 +130,7 @@ function describe(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
-
-export function isDnsLabel(value: string): boolean {
-  return DNS_LABEL.test(value);
-}
-
-export function isDomain(value: string): boolean {
-  const labels = value.split(".");
-  return value.length <= 253 && labels.length >= 2 && labels.every(isDnsLabel);
-}
 
 /** Validates raw configuration and resolves defaults; throws ConfigError on the first bad value. */
 export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
@@ -175,15 +172,6 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
     );
   }
   const azCount = reader.integer("availabilityZoneCount", DEFAULTS.azCount, 2, MAX_AZS);
-  const agentCidrs = reader.list("agentCidrs", (v, key) => {
-    if (!parseCidr(v)) throw new ConfigError(key, v, "expected an IPv4 CIDR in network form, such as 10.60.0.0/16");
-    if (v === "0.0.0.0/0") throw new ConfigError(key, v, "Puppet servers are never open to the whole Internet; name the agents' networks");
-    const vpc = sites.find((s) => s.vpcCidr === v);
-    if (vpc) throw new ConfigError(key, v, `every site's VPC is already allowed (sites.${vpc.name}.vpcCidr); list only networks outside the sites`);
-    return v;
-  });
-  const duplicate = agentCidrs.find((c, i) => agentCidrs.indexOf(c) !== i);
-  if (duplicate) throw new ConfigError("agentCidrs", duplicate, "each network may be listed once");
 
   const masters = reader.section("masters");
   const database = reader.section("database");
@@ -198,7 +186,6 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
     role,
     peerStack: role === "secondary" ? peerStack : undefined,
     azCount,
-    agentCidrs,
     masters: {
       count: masters.integer("count", DEFAULTS.masters.count, 1, MAX_MASTERS),
       instanceType: masters.string("instanceType", DEFAULTS.masters.instanceType, instanceType),
@@ -220,9 +207,9 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
     },
     controlRepo: {
       url: controlRepo.string("url", undefined, (v) =>
-        /^(https:\/\/[^\s/]+\/\S+|ssh:\/\/\S+|[\w.-]+@[\w.-]+:\S+)$/.test(v)
+        /^(https:\/\/[^\s/]+\/\S+|ssh:\/\/([^@/\s]+@)?[^:/\s]+(:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?\/\S+|[\w.-]+@[\w.-]+:\S+)$/.test(v)
           ? undefined
-          : "expected a git URL: https://host/path, ssh://host/path or user@host:path",
+          : "expected a git URL: https://host/path, ssh://[user@]host[:port]/path or user@host:path",
       ),
       branch: controlRepo.string("branch", DEFAULTS.controlRepo.branch, (v) =>
         /^[A-Za-z0-9_][\w./-]*$/.test(v) && !v.includes("..") ? undefined : "expected a git branch name",
@@ -258,6 +245,13 @@ function parseSites(reader: Reader): SiteEntry[] {
       vpcCidr: entry.string("vpcCidr", undefined, (v) =>
         parseCidr(v) && prefixLength(v) === VPC_PREFIX ? undefined : "expected an IPv4 /16 in network form, such as 10.40.0.0/16",
       ),
+      agentCidrs: entry.list("agentCidrs", (v, itemKey) => {
+        if (!parseCidr(v)) throw new ConfigError(itemKey, v, "expected an IPv4 CIDR in network form, such as 172.20.0.0/16");
+        if (prefixLength(v) < 8) {
+          throw new ConfigError(itemKey, v, "Puppet servers are never open to the whole Internet; name the agents' networks (/8 or longer)");
+        }
+        return v;
+      }),
     };
   });
   for (const [i, a] of sites.entries()) {
@@ -269,6 +263,17 @@ function parseSites(reader: Reader): SiteEntry[] {
           `overlaps sites.${a.name}.vpcCidr (${a.vpcCidr}); peered VPCs need disjoint CIDRs`,
         );
       }
+    }
+  }
+  // Agent networks lie outside every VPC (those are always admitted) and do not overlap each other.
+  const networks = [
+    ...sites.map((s) => ({ key: `sites.${s.name}.vpcCidr`, cidr: s.vpcCidr })),
+    ...sites.flatMap((s) => s.agentCidrs.map((cidr, i) => ({ key: `sites.${s.name}.agentCidrs[${i}]`, cidr }))),
+  ];
+  for (const [i, n] of networks.entries()) {
+    const clash = networks.slice(0, i).find((m) => cidrsOverlap(m.cidr, n.cidr));
+    if (clash && n.key.includes("agentCidrs")) {
+      throw new ConfigError(n.key, n.cidr, `overlaps ${clash.key} (${clash.cidr}); list each agent network once, outside the sites' VPCs`);
     }
   }
   return sites;

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { gitSshPort } from "../control-repo";
 import { siteSrvRecords } from "../dns-records";
 import { renderAgentConfig } from "../hostconfig";
 import { CompileMasterHost, HostCommon, PuppetdbHost, SecretRef } from "../hostconfig/types";
@@ -82,8 +83,7 @@ export class Site extends pulumi.ComponentResource {
           site,
           sites: s.sites,
           primarySite: s.primarySite,
-          agentCidrs: s.agentCidrs,
-          gitOverSsh: !s.controlRepo.url.startsWith("https://"),
+          gitSshPort: gitSshPort(s.controlRepo.url),
         },
         peer: peer && {
           vpcId: peer.vpcId,

@@ -74,7 +74,13 @@ export function hostSettings(host: HostConfig): EnvVars {
 /** systemd units of the code sync: a oneshot service on a timer (the lab calls the scripts itself). */
 export function renderSyncUnits(host: CompileMasterHost): { service: string; timer: string } {
   const service: IniDocument = [
-    ["Unit", { Description: "Deploy the control repository and refresh the CRL", After: "network-online.target" }],
+    [
+      "Unit",
+      {
+        Description: "Deploy the control repository and refresh the CRL",
+        After: "network-online.target",
+      },
+    ],
     [
       "Service",
       {
@@ -137,7 +143,9 @@ function roleFiles(host: HostConfig): Record<string, string> {
         "csr_attributes.yaml": renderCsrAttributes(host.role),
         "default-puppetdb": renderPuppetdbDefaults(host.heapMb),
         "puppetdb/certificate-allowlist": renderCertificateAllowlist(host.certificateAllowlist),
-        ...Object.fromEntries(Object.entries(pdb).map(([name, text]) => [`puppetdb/${name}`, text])),
+        ...Object.fromEntries(
+          Object.entries(pdb).map(([name, text]) => [`puppetdb/${name}`, text]),
+        ),
       };
     }
   }

@@ -2,7 +2,7 @@
 // (puppetdb.conf, routes.yaml, csr_attributes.yaml).
 import { stringify } from "yaml";
 import { IniSettings, renderIni } from "./ini";
-import { CODE_DIR, LIB_DIR, PUPPETSERVER_DIR, PUPPET_CONFDIR, PUPPET_PORT } from "./paths";
+import { PUPPETSERVER_DIR, PUPPET_CONFDIR, PUPPET_PORT } from "./paths";
 import { AUTH_ROLES, AgentSite, HostConfig, HostRole } from "./types";
 
 /**
@@ -22,13 +22,6 @@ const CONNECTION_SETTINGS: IniSettings = {
 
 /** Where the autosigner is installed on the CA (beside its policy and challenge files). */
 export const AUTOSIGN_PATH = `${PUPPETSERVER_DIR}/autosign.rb`;
-
-/**
- * Shows the deployed commit in every catalog and report. Puppet replaces `$environment` with the
- * agent's environment; puppetserver splits the command into words without a shell. Not `git`
- * itself: puppetserver's user would hit git's ownership check on the root-owned checkout.
- */
-export const CONFIG_VERSION = `${LIB_DIR}/config-version.sh ${CODE_DIR}/environments/$environment`;
 
 /** The `[main]` puppet.conf of an agent in `site`: SRV records of its site first, then server_list. */
 export function renderAgentConfig(site: AgentSite): string {
@@ -75,7 +68,8 @@ export function renderServerPuppetConf(host: HostConfig): string {
             storeconfigs_backend: "puppetdb",
             reports: "puppetdb",
             route_file: `${PUPPET_CONFDIR}/routes.yaml`,
-            config_version: CONFIG_VERSION,
+            // No config_version: Puppet 7 refuses it in puppet.conf; code-sync.sh sets it in the
+            // deployed environment's environment.conf.
           },
         ],
       ]);

@@ -10,7 +10,7 @@ export const SCRIPTS_DIR = join(__dirname, "scripts");
 const COMMON = ["lib.sh"] as const;
 const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
   ca: ["ca.sh", "autosign.rb"],
-  "compile-master": ["compile-master.sh", "code-sync.sh", "crl-refresh.sh", "config-version.sh"],
+  "compile-master": ["compile-master.sh", "code-sync.sh", "crl-refresh.sh"],
   puppetdb: ["puppetdb.sh"],
 };
 

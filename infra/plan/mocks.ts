@@ -10,6 +10,11 @@ export const MOCK_ACCOUNT = "123456789012";
 /** Outputs of a stack referenced by name, as a StackReference would read them. */
 export type StackOutputsByName = Readonly<Record<string, Record<string, unknown>>>;
 
+/** A string input, or the fallback when the input is unset or not a string. */
+function text(value: unknown, fallback: string): string {
+  return typeof value === "string" ? value : fallback;
+}
+
 function hash(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex");
 }
@@ -53,7 +58,10 @@ export class PlanMocks implements pulumi.runtime.Mocks {
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
       case "aws:ssm/getParameter:getParameter":
-        return { name: args.inputs.name, type: "String", value: `ami-${hash(String(args.inputs.name), region).slice(0, 17)}` };
+      {
+        const name = text((args.inputs as Record<string, unknown>).name, "");
+        return { name, type: "String", value: `ami-${hash(name, region).slice(0, 17)}` };
+      }
       default:
         throw new Error(`no mock for the call ${args.token}; add it to infra/plan/mocks.ts`);
     }
@@ -67,7 +75,7 @@ export class PlanMocks implements pulumi.runtime.Mocks {
   }
 
   private stackReference(name: string, inputs: Record<string, unknown>) {
-    const stack = String(inputs.name ?? name);
+    const stack = text(inputs.name, name);
     const outputs = this.stackOutputs[stack];
     if (!outputs) {
       throw new Error(`stack reference ${stack}: no planned outputs for it (known: ${Object.keys(this.stackOutputs).join(", ") || "none"})`);
@@ -87,13 +95,13 @@ export class PlanMocks implements pulumi.runtime.Mocks {
         return { privateIp: this.addressIn(String(inputs.subnetId)), publicIp: "" };
       case "aws:lb/loadBalancer:LoadBalancer":
         return {
-          dnsName: `${String(inputs.name ?? name)}-${digest.slice(0, 10)}.elb.${region}.amazonaws.com`,
+          dnsName: `${text(inputs.name, name)}-${digest.slice(0, 10)}.elb.${region}.amazonaws.com`,
           zoneId: `Z${digest.slice(0, 13).toUpperCase()}`,
         };
       case "aws:rds/instance:Instance":
         return {
           address: `${name}.${digest.slice(0, 12)}.${region}.rds.amazonaws.com`,
-          endpoint: `${name}.${digest.slice(0, 12)}.${region}.rds.amazonaws.com:${String(inputs.port ?? 5432)}`,
+          endpoint: `${name}.${digest.slice(0, 12)}.${region}.rds.amazonaws.com:${typeof inputs.port === "number" ? inputs.port : 5432}`,
           port: inputs.port ?? 5432,
         };
       case "aws:route53/zone:Zone":

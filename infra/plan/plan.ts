@@ -63,8 +63,6 @@ export function redact(value: unknown): unknown {
   return value;
 }
 
-type Registration = Parameters<pulumi.runtime.Mocks["newResource"]>[0];
-
 /** Plans one stack. The Pulumi runtime is global: plans run one after the other, never interleaved. */
 export async function planStack(stack: string, options: PlanOptions = {}): Promise<Plan> {
   const cfg = options.config ?? readStackConfig(stack);
@@ -156,7 +154,7 @@ type Struct = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
 
 function record(req: RegisterRequest, urn: string, read = false): PlannedResource {
   const struct = (read ? req.getProperties?.() : req.getObject?.()) as Struct | undefined;
-  const inputs = struct ? (pulumi.runtime.deserializeProperties(struct) as Registration["inputs"]) : {};
+  const inputs: unknown = struct ? pulumi.runtime.deserializeProperties(struct) : {};
   return {
     urn,
     type: req.getType(),

@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_settings
 require_settings CONTROL_REPO_URL CONTROL_REPO_BRANCH
 
-envdir=$(puppet_cmd config print --section server environmentpath | cut -d: -f1)
+envdir="${PUPPET_ENVIRONMENTPATH:-$(puppet_cmd config print --section server environmentpath | cut -d: -f1)}"
 deploys="$envdir/.deploys"
 mirror="$deploys/mirror.git"
 live="$envdir/production"
@@ -33,6 +33,21 @@ fi
 commit=$(git -C "$mirror" rev-parse --verify "refs/heads/$CONTROL_REPO_BRANCH^{commit}") ||
   die "branch $CONTROL_REPO_BRANCH not found in $CONTROL_REPO_URL"
 
+# Every catalog and report names the deployed commit. Puppet 7 accepts config_version only in
+# environment.conf; a control repository that sets its own keeps it. The command is a file of the
+# deployment, so it needs no arguments and never asks git (puppetserver's user would trip over git's
+# ownership check on this root-owned checkout).
+set_config_version() {
+  local dir=$1 conf="$1/environment.conf"
+  if [[ -f $conf ]] && grep -Eq '^[[:space:]]*config_version[[:space:]]*=' "$conf"; then
+    log "the control repository sets its own config_version"
+    return 0
+  fi
+  printf '#!/bin/sh\necho "%s (%s)"\n' "${commit:0:12}" "$CONTROL_REPO_BRANCH" >"$dir/.config-version"
+  chmod 0755 "$dir/.config-version"
+  printf 'config_version = %s\n' "$dir/.config-version" >>"$conf"
+}
+
 target="$deploys/$commit"
 if [[ $(readlink "$live" 2>/dev/null) == "$target" ]]; then
   log "production already at $commit"
@@ -50,7 +65,7 @@ if [[ ! -f $target/.deployed ]]; then
       die "the control repository has a Puppetfile but r10k is not installed"
     fi
   fi
-  # Read by config-version.sh: the commit every catalog of this environment reports.
+  set_config_version "$target"
   printf '%s %s\n' "$commit" "$CONTROL_REPO_BRANCH" >"$target/.deployed"
 fi
 if [[ -d $live && ! -L $live ]]; then

@@ -50,23 +50,24 @@ require_settings() {
 # retry ATTEMPTS FIRST_DELAY MAX_DELAY WHAT -- COMMAND...: exponential backoff with a log line per
 # failure, so a host that waits for a peer says what it waits for instead of failing.
 retry() {
-  local attempts=$1 delay=$2 max_delay=$3 what=$4 n=1 rc
+  # Underscored names: bash scoping is dynamic, and the retried command must not see our counters.
+  local _attempts=$1 _delay=$2 _max_delay=$3 _what=$4 _n=1 _rc
   shift 4
   [[ ${1:-} == -- ]] && shift
   while true; do
     if "$@"; then
       return 0
     else
-      rc=$?
+      _rc=$?
     fi
-    if ((n >= attempts)); then
-      log "$what: failed $n times (last exit $rc), giving up"
-      return "$rc"
+    if ((_n >= _attempts)); then
+      log "$_what: failed $_n times (last exit $_rc), giving up"
+      return "$_rc"
     fi
-    log "$what: attempt $n/$attempts failed (exit $rc), retrying in ${delay}s"
-    sleep "$delay"
-    n=$((n + 1))
-    delay=$((delay * 2 > max_delay ? max_delay : delay * 2))
+    log "$_what: attempt $_n/$_attempts failed (exit $_rc), retrying in ${_delay}s"
+    sleep "$_delay"
+    _n=$((_n + 1))
+    _delay=$((_delay * 2 > _max_delay ? _max_delay : _delay * 2))
   done
 }
 
@@ -75,7 +76,8 @@ retry() {
 secret_get() {
   local name=$1 region=$2 value
   if [[ -n ${PUPPET_MULTISITE_SECRETS_DIR:-} ]]; then
-    value=$(<"$PUPPET_MULTISITE_SECRETS_DIR/$name") || die "secret $name not found in PUPPET_MULTISITE_SECRETS_DIR"
+    [[ -r $PUPPET_MULTISITE_SECRETS_DIR/$name ]] || die "secret $name not found in PUPPET_MULTISITE_SECRETS_DIR"
+    value=$(<"$PUPPET_MULTISITE_SECRETS_DIR/$name")
   else
     value=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$name" \
       --query SecretString --output text) || return 1

@@ -1,0 +1,88 @@
+// Reading rendered user data back, and running the real tools the tests check it with.
+import { spawnSync } from "child_process";
+import { gunzipSync } from "zlib";
+import { it } from "vitest";
+import { parse as parseIni } from "ini";
+import { parse } from "yaml";
+
+export interface ParsedUserData {
+  files: Map<string, { content: string; permissions: string }>;
+  runcmd: unknown[];
+}
+
+/** Parses `#cloud-config` user data and decodes every `gz+b64` file. */
+export function parseUserData(userData: string): ParsedUserData {
+  const doc = parse(userData) as {
+    write_files: Array<{ path: string; content: string; permissions?: string; encoding?: string }>;
+    runcmd: unknown[];
+  };
+  const files = new Map<string, { content: string; permissions: string }>();
+  for (const f of doc.write_files) {
+    const content =
+      f.encoding === "gz+b64"
+        ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8")
+        : f.content;
+    files.set(f.path, { content, permissions: f.permissions ?? "0644" });
+  }
+  return { files, runcmd: doc.runcmd };
+}
+
+export function fileOf(parsed: ParsedUserData, path: string): string {
+  const file = parsed.files.get(path);
+  if (!file)
+    throw new Error(`user data has no ${path}; it has ${[...parsed.files.keys()].join(", ")}`);
+  return file.content;
+}
+
+/** A parsed INI or JSON document: sections (objects) of settings, typed loosely for assertions. */
+export type Doc = Record<string, Record<string, unknown>>;
+
+export function iniDoc(text: string): Doc {
+  return parseIni(text);
+}
+
+export function jsonDoc(text: string): Doc {
+  return JSON.parse(text) as Doc;
+}
+
+export function hasTool(tool: string): boolean {
+  return spawnSync("sh", ["-c", `command -v ${tool}`], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * A test that needs a real tool. In CI a missing tool fails the test (the CI script must install
+ * it); elsewhere the test is skipped with the reason in its name.
+ */
+export function itWithTools(
+  tools: readonly string[],
+  name: string,
+  fn: () => void,
+  timeout = 60_000,
+): void {
+  const missing = tools.filter((t) => !hasTool(t));
+  if (missing.length === 0) {
+    it(name, fn, timeout);
+  } else if (process.env.CI) {
+    it(name, () => {
+      throw new Error(
+        `${missing.join(", ")} not installed: CI must install the Debian packages (cloud-init, shellcheck, puppet-agent, openssl, ruby)`,
+      );
+    });
+  } else {
+    it.skip(`${name} [skipped: ${missing.join(", ")} not installed]`, fn);
+  }
+}
+
+export function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+) {
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    input: opts.input,
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+  });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}

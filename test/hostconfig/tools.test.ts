@@ -1,0 +1,161 @@
+// The rendered files checked by the real Debian tools: cloud-init's schema, Puppet's own settings
+// parser, shellcheck. In CI a missing tool fails these tests (see helpers.itWithTools).
+import { mkdtempSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { describe, expect } from "vitest";
+import {
+  ALL_SCRIPTS,
+  SCRIPTS_DIR,
+  renderAgentConfig,
+  renderUserData,
+} from "../../infra/hostconfig";
+import { ALL_HOSTS, CA, agentSite, caHost, masterHost, puppetdbHost } from "./fixtures";
+import { fileOf, itWithTools, parseUserData, run } from "./helpers";
+
+const work = mkdtempSync(join(tmpdir(), "pm-tools-"));
+
+function writeTemp(name: string, content: string): string {
+  const path = join(work, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+/** `puppet config print` of several settings, parsed into a map. */
+function puppetPrint(
+  configFile: string,
+  section: string,
+  settings: string[],
+): Record<string, string> {
+  const confdir = mkdtempSync(join(work, "confdir-"));
+  const r = run("puppet", [
+    "config",
+    "print",
+    "--confdir",
+    confdir,
+    "--config",
+    configFile,
+    "--section",
+    section,
+    ...settings,
+  ]);
+  expect(r.status, r.stderr).toBe(0);
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split("\n")
+      .map((line) => {
+        const i = line.indexOf(" = ");
+        return [line.slice(0, i), line.slice(i + 3)];
+      }),
+  );
+}
+
+describe("cloud-init schema", () => {
+  for (const host of ALL_HOSTS) {
+    itWithTools(["cloud-init"], `accepts the user data of ${host.certname}`, () => {
+      const file = writeTemp(`${host.certname}.yaml`, renderUserData(host));
+      const r = run("cloud-init", ["schema", "--config-file", file]);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/Valid (cloud-config|schema)/);
+    });
+  }
+});
+
+describe("puppet.conf as Puppet reads it", () => {
+  itWithTools(["puppet"], "agent config of each site", () => {
+    for (const site of ["site-a", "site-b"] as const) {
+      const other = site === "site-a" ? "site-b" : "site-a";
+      const file = writeTemp(`agent-${site}.conf`, renderAgentConfig(agentSite(site)));
+      expect(
+        puppetPrint(file, "main", [
+          "use_srv_records",
+          "srv_domain",
+          "server_list",
+          "ca_server",
+          "http_connect_timeout",
+          "http_keepalive_timeout",
+        ]),
+      ).toEqual({
+        use_srv_records: "true",
+        srv_domain: `${site}.puppet.example.internal`,
+        server_list: `pool.${site}.puppet.example.internal:8140,pool.${other}.puppet.example.internal:8140`,
+        ca_server: CA,
+        http_connect_timeout: "5",
+        http_keepalive_timeout: "0",
+      });
+    }
+  });
+
+  itWithTools(["puppet"], "CA puppet.conf", () => {
+    const file = writeTemp(
+      "ca.conf",
+      fileOf(parseUserData(renderUserData(caHost)), "/etc/puppet-multisite/puppet.conf"),
+    );
+    expect(
+      puppetPrint(file, "server", ["certname", "ca_server", "autosign", "dns_alt_names"]),
+    ).toEqual({
+      certname: CA,
+      ca_server: CA,
+      autosign: "/etc/puppet/puppetserver/autosign.rb",
+      dns_alt_names: `${CA},ca.site-a.puppet.example.internal`,
+    });
+  });
+
+  itWithTools(["puppet"], "compile master puppet.conf", () => {
+    const host = masterHost("site-b", 2);
+    const file = writeTemp(
+      "master.conf",
+      fileOf(parseUserData(renderUserData(host)), "/etc/puppet-multisite/puppet.conf"),
+    );
+    expect(
+      puppetPrint(file, "server", [
+        "certname",
+        "ca_server",
+        "dns_alt_names",
+        "storeconfigs",
+        "storeconfigs_backend",
+        "reports",
+        "route_file",
+        "http_connect_timeout",
+        "http_keepalive_timeout",
+      ]),
+    ).toEqual({
+      certname: "master-2.site-b.puppet.example.internal",
+      ca_server: CA,
+      dns_alt_names:
+        "master-2.site-b.puppet.example.internal,pool.site-b.puppet.example.internal,puppet.puppet.example.internal",
+      storeconfigs: "true",
+      storeconfigs_backend: "puppetdb",
+      reports: "puppetdb",
+      route_file: "/etc/puppet/routes.yaml",
+      http_connect_timeout: "5",
+      http_keepalive_timeout: "0",
+    });
+  });
+
+  itWithTools(["puppet"], "PuppetDB host puppet.conf", () => {
+    const file = writeTemp(
+      "pdb.conf",
+      fileOf(
+        parseUserData(renderUserData(puppetdbHost("site-a"))),
+        "/etc/puppet-multisite/puppet.conf",
+      ),
+    );
+    expect(puppetPrint(file, "main", ["certname", "server", "ca_server"])).toEqual({
+      certname: "puppetdb.site-a.puppet.example.internal",
+      server: CA,
+      ca_server: CA,
+    });
+  });
+});
+
+describe("shellcheck", () => {
+  for (const script of ALL_SCRIPTS.filter((s) => s.endsWith(".sh"))) {
+    itWithTools(["shellcheck"], `passes ${script}`, () => {
+      // scripts/.shellcheckrc lets shellcheck follow `source lib.sh` from any directory.
+      const r = run("shellcheck", ["-x", join(SCRIPTS_DIR, script)]);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+    });
+  }
+});

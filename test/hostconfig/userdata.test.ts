@@ -1,0 +1,209 @@
+import { randomBytes } from "crypto";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import {
+  AUTH_ROLES,
+  CONF_DIR,
+  LIB_DIR,
+  USER_DATA_LIMIT,
+  renderUserData,
+} from "../../infra/hostconfig";
+import {
+  ALL_HOSTS,
+  CA,
+  FAKE_CA_KEY_MARKER,
+  FAKE_CHALLENGE,
+  FAKE_DB_PASSWORD,
+  caHost,
+  masterHost,
+  puppetdbHost,
+} from "./fixtures";
+import { fileOf, iniDoc, jsonDoc, parseUserData } from "./helpers";
+
+const conf = (name: string) => `${CONF_DIR}/${name}`;
+
+describe("user data of every role", () => {
+  for (const host of ALL_HOSTS) {
+    describe(host.certname, () => {
+      const userData = renderUserData(host);
+      const parsed = parseUserData(userData);
+
+      it("is a #cloud-config document under EC2's 16 KB limit", () => {
+        expect(userData.startsWith("#cloud-config\n")).toBe(true);
+        expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT);
+      });
+
+      it("runs exactly one entry-point script, its role's, which it also writes", () => {
+        expect(parsed.runcmd).toEqual([[`${LIB_DIR}/${host.role}.sh`]]);
+        expect(parsed.files.get(`${LIB_DIR}/${host.role}.sh`)?.permissions).toBe("0755");
+        expect(fileOf(parsed, `${LIB_DIR}/lib.sh`)).toContain("secret_get()");
+      });
+
+      it("names its secrets and never carries a secret value", () => {
+        const all = [userData, ...[...parsed.files.values()].map((f) => f.content)].join("\n");
+        for (const secret of [
+          FAKE_CHALLENGE,
+          FAKE_DB_PASSWORD,
+          FAKE_CA_KEY_MARKER,
+          "PRIVATE KEY",
+        ]) {
+          expect(all).not.toContain(secret);
+        }
+        const env = fileOf(parsed, conf("host.env"));
+        expect(env).toContain(`CHALLENGE_SECRET_NAME='${host.challengeSecret.name}'`);
+        expect(env).toContain(`CHALLENGE_SECRET_REGION='${host.challengeSecret.region}'`);
+      });
+
+      it("verifies the CA with the rendered certificate", () => {
+        expect(fileOf(parsed, conf("ca.pem"))).toBe(host.caCertificatePem);
+      });
+
+      it("points puppet.conf at the CA with short connection timeouts", () => {
+        const main = iniDoc(fileOf(parsed, conf("puppet.conf"))).main;
+        expect(main.certname).toBe(host.certname);
+        expect(main.ca_server).toBe(CA);
+        expect(main.http_connect_timeout).toBe("5s");
+        expect(main.http_keepalive_timeout).toBe("0");
+      });
+    });
+  }
+});
+
+describe("CA user data", () => {
+  const parsed = parseUserData(renderUserData(caHost));
+
+  it("enables the CA service and allows alt names and auth extensions", () => {
+    expect(fileOf(parsed, conf("puppetserver/ca.cfg"))).toMatch(
+      /^puppetlabs\.services\.ca\.certificate-authority-service\/certificate-authority-service$/m,
+    );
+    expect(jsonDoc(fileOf(parsed, conf("puppetserver/ca.conf")))).toEqual({
+      "certificate-authority": {
+        "allow-subject-alt-names": true,
+        "allow-authorization-extensions": true,
+      },
+    });
+  });
+
+  it("autosigns through the policy executable, never `true`", () => {
+    const ini = iniDoc(fileOf(parsed, conf("puppet.conf")));
+    expect(ini.server.autosign).toBe("/etc/puppet/puppetserver/autosign.rb");
+    expect(fileOf(parsed, `${LIB_DIR}/autosign.rb`)).toContain("1.2.840.113549.1.9.7");
+    const policy = jsonDoc(fileOf(parsed, conf("autosign-policy.json")));
+    expect(policy.domain).toBe("puppet.example.internal");
+    expect(policy.authRoles).toEqual([AUTH_ROLES["compile-master"], AUTH_ROLES.puppetdb]);
+    expect(policy.altNameRoles).toEqual([AUTH_ROLES["compile-master"]]);
+  });
+
+  it("names the CA key secret and sizes the heap", () => {
+    const env = fileOf(parsed, conf("host.env"));
+    expect(env).toContain("CA_KEY_SECRET_NAME='puppet-multisite/ca-key'");
+    expect(fileOf(parsed, conf("default-puppetserver"))).toContain(
+      "JAVA_ARGS='-Xms2048m -Xmx2048m ",
+    );
+  });
+});
+
+describe("compile master user data", () => {
+  const host = masterHost("site-a", 1);
+  const parsed = parseUserData(renderUserData(host));
+  const ini = iniDoc(fileOf(parsed, conf("puppet.conf")));
+
+  it("disables the CA service", () => {
+    const cfg = fileOf(parsed, conf("puppetserver/ca.cfg"));
+    expect(cfg).toContain(
+      "certificate-authority-disabled-service/certificate-authority-disabled-service",
+    );
+    expect(cfg).not.toMatch(/certificate-authority-service\/certificate-authority-service/);
+  });
+
+  it("asks for every name agents use and the compile-master role", () => {
+    expect(String(ini.main.dns_alt_names).split(",")).toEqual([
+      "master-1.site-a.puppet.example.internal",
+      "pool.site-a.puppet.example.internal",
+      "puppet.puppet.example.internal",
+    ]);
+    expect(parse(fileOf(parsed, conf("csr_attributes.yaml")))).toEqual({
+      extension_requests: { pp_auth_role: "puppet-compile-master" },
+    });
+  });
+
+  it("stores catalogs, facts and reports in PuppetDB, local site first, soft failures", () => {
+    expect(ini.server.storeconfigs).toBe(true);
+    expect(ini.server.storeconfigs_backend).toBe("puppetdb");
+    expect(ini.server.reports).toBe("puppetdb");
+    expect(ini.server.route_file).toBe("/etc/puppet/routes.yaml");
+    const pdb = iniDoc(fileOf(parsed, conf("puppetdb.conf"))).main;
+    expect(String(pdb.server_urls).split(",")).toEqual([
+      "https://puppetdb.site-a.puppet.example.internal:8081",
+      "https://puppetdb.site-b.puppet.example.internal:8081",
+    ]);
+    expect(pdb.soft_write_failure).toBe(true);
+    expect(parse(fileOf(parsed, conf("routes.yaml")))).toEqual({
+      server: { facts: { terminus: "puppetdb", cache: "yaml" } },
+    });
+  });
+
+  it("deploys the control repository on a timer and reports the deployed commit", () => {
+    const env = fileOf(parsed, conf("host.env"));
+    expect(env).toContain("CONTROL_REPO_URL='https://git.example.internal/puppet/control.git'");
+    expect(env).toContain("CONTROL_REPO_BRANCH='production'");
+    // Puppet 7 refuses config_version in puppet.conf: code-sync.sh writes it to environment.conf.
+    expect(ini.server.config_version).toBeUndefined();
+    const timer = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-sync.timer")));
+    expect(timer.Timer.OnUnitActiveSec).toBe("5min");
+    const service = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-sync.service")));
+    expect(service.Service.ExecStart).toBe(`-${LIB_DIR}/code-sync.sh`);
+    expect(service.Service.ExecStartPost).toBe(`${LIB_DIR}/crl-refresh.sh`);
+    for (const script of ["code-sync.sh", "crl-refresh.sh"]) {
+      expect(parsed.files.get(`${LIB_DIR}/${script}`)?.permissions).toBe("0755");
+    }
+  });
+});
+
+describe("PuppetDB user data", () => {
+  for (const site of ["site-a", "site-b"] as const) {
+    const host = puppetdbHost(site);
+    const parsed = parseUserData(renderUserData(host));
+
+    it(`${site}: database settings without the password, migrate only on the migrating one`, () => {
+      const db = jsonDoc(fileOf(parsed, conf("puppetdb/database.conf"))).database;
+      expect(db).toEqual({
+        subname:
+          "//puppetdb.cluster-abc123.us-east-1.rds.amazonaws.com:5432/puppetdb?sslmode=require",
+        username: "puppetdb",
+        migrate: site === "site-a" ? "true" : "false",
+      });
+      const env = fileOf(parsed, conf("host.env"));
+      expect(env).toContain("DB_PASSWORD_SECRET_NAME='puppet-multisite/puppetdb-db-password'");
+      expect(env).toContain(`PUPPETDB_MIGRATE='${site === "site-a"}'`);
+    });
+
+    it(`${site}: TLS from the CA and an allowlist of every Puppet server`, () => {
+      const jetty = jsonDoc(fileOf(parsed, conf("puppetdb/jetty.conf"))).jetty;
+      expect(jetty["ssl-port"]).toBe(8081);
+      expect(jetty["ssl-cert"]).toBe("/etc/puppetdb/ssl/public.pem");
+      const config = jsonDoc(fileOf(parsed, conf("puppetdb/config.conf")));
+      expect(config.puppetdb["certificate-allowlist"]).toBe("/etc/puppetdb/certificate-allowlist");
+      expect(fileOf(parsed, conf("puppetdb/certificate-allowlist")).trim().split("\n")).toEqual(
+        host.certificateAllowlist,
+      );
+      expect(parse(fileOf(parsed, conf("csr_attributes.yaml")))).toEqual({
+        extension_requests: { pp_auth_role: "puppetdb" },
+      });
+    });
+  }
+});
+
+describe("user data limits", () => {
+  it("fails, naming the host and the size, when the rendered files outgrow 16 KB", () => {
+    // Random text does not compress, like a real certificate chain.
+    const huge = { ...caHost, caCertificatePem: randomBytes(15_000).toString("base64") };
+    expect(() => renderUserData(huge)).toThrow(
+      /ca\.puppet\.example\.internal is \d+ bytes, over EC2's 16384-byte limit/,
+    );
+  });
+
+  it("renders the same text for the same host (no timestamps in gzip)", () => {
+    expect(renderUserData(caHost)).toBe(renderUserData(caHost));
+  });
+});
