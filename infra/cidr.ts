@@ -38,7 +38,8 @@ export function prefixLength(cidr: string): number {
 }
 
 function block(base: string, index: number, prefix: number): string {
-  const start = new Address4(base).startAddress().bigInt() + BigInt(index) * (1n << BigInt(32 - prefix));
+  const start =
+    new Address4(base).startAddress().bigInt() + BigInt(index) * (1n << BigInt(32 - prefix));
   return `${Address4.fromBigInt(start).address}/${prefix}`;
 }
 

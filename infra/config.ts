@@ -29,7 +29,11 @@ export function loadSettings(): Settings {
   for (const fullKey of Object.keys(pulumi.runtime.allConfig())) {
     const key = fullKey.startsWith(namespace) ? fullKey.slice(namespace.length) : undefined;
     if (key !== undefined && !CONFIG_KEYS.includes(key)) {
-      throw new ConfigError(fullKey, "(set)", `unknown key; the keys are: ${CONFIG_KEYS.join(", ")}`);
+      throw new ConfigError(
+        fullKey,
+        "(set)",
+        `unknown key; the keys are: ${CONFIG_KEYS.join(", ")}`,
+      );
     }
   }
   const raw: Record<string, unknown> = {};

@@ -74,15 +74,17 @@ export function puppetSrvRecord(input: SiteSrvInput): SrvRecordSet {
   );
   const fallback = input.sites
     .filter((s) => s !== input.site)
-    .map(
-      (s): SrvTarget => ({
-        priority: FALLBACK_PRIORITY,
-        weight: FALLBACK_WEIGHT,
-        port: PUPPET_PORT,
-        target: poolHostName(s, input.domain),
-      }),
-    );
-  return { name: puppetSrvName(input.site, input.domain), ttl: SRV_TTL, targets: [...local, ...fallback] };
+    .map((s): SrvTarget => ({
+      priority: FALLBACK_PRIORITY,
+      weight: FALLBACK_WEIGHT,
+      port: PUPPET_PORT,
+      target: poolHostName(s, input.domain),
+    }));
+  return {
+    name: puppetSrvName(input.site, input.domain),
+    ttl: SRV_TTL,
+    targets: [...local, ...fallback],
+  };
 }
 
 /** `_x-puppet-ca._tcp.<site>.<domain>`: every site's agents find the one CA under their own domain. */

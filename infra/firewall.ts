@@ -20,69 +20,137 @@ export interface Rule {
 export interface FirewallInput {
   readonly site: string;
   /** Every site, with the agent networks outside the VPCs that belong to it. */
-  readonly sites: readonly { readonly name: string; readonly vpcCidr: string; readonly agentCidrs: readonly string[] }[];
+  readonly sites: readonly {
+    readonly name: string;
+    readonly vpcCidr: string;
+    readonly agentCidrs: readonly string[];
+  }[];
   readonly primarySite: string;
   /** Port masters fetch the control repository from when it is not HTTPS (SSH, usually 22). */
   readonly gitSshPort?: number;
 }
 
 const ANYWHERE = "0.0.0.0/0";
+const WEB_PORTS: readonly number[] = [80, 443];
 
 export function firewallRules(input: FirewallInput): Rule[] {
   const others = input.sites.filter((s) => s.name !== input.site);
   const primary = input.sites.find((s) => s.name === input.primarySite);
   if (!primary) {
-    throw new Error(`primarySite ${input.primarySite} is not among the sites: ${input.sites.map((s) => s.name).join(", ")}`);
+    throw new Error(
+      `primarySite ${input.primarySite} is not among the sites: ${input.sites.map((s) => s.name).join(", ")}`,
+    );
   }
   const rules: Rule[] = [];
-  const add = (group: SecurityGroupName, direction: Rule["direction"], port: number, peer: Peer, description: string) =>
-    rules.push({ group, direction, port, peer, description });
+  const add = (
+    group: SecurityGroupName,
+    direction: Rule["direction"],
+    port: number,
+    peer: Peer,
+    description: string,
+  ) => rules.push({ group, direction, port, peer, description });
 
   // Puppet servers (CA and compile masters): agents of every site, and the configured agent networks.
   for (const s of input.sites) {
-    add("puppetserver", "ingress", PUPPET_PORT, { cidr: s.vpcCidr }, `Puppet agents and servers in ${s.name}`);
+    add(
+      "puppetserver",
+      "ingress",
+      PUPPET_PORT,
+      { cidr: s.vpcCidr },
+      `Puppet agents and servers in ${s.name}`,
+    );
   }
   // Every site's agent networks: they reach the one CA, and fail over to any site.
   for (const s of input.sites) {
     for (const cidr of s.agentCidrs) {
-      add("puppetserver", "ingress", PUPPET_PORT, { cidr }, `Puppet agents of ${s.name} (agentCidrs)`);
+      add(
+        "puppetserver",
+        "ingress",
+        PUPPET_PORT,
+        { cidr },
+        `Puppet agents of ${s.name} (agentCidrs)`,
+      );
     }
   }
   const caTier = tierCidr(primary.vpcCidr, "servers");
   add("puppetserver", "egress", PUPPET_PORT, { cidr: caTier }, `The CA in ${primary.name}`);
   add("puppetserver", "egress", PUPPETDB_PORT, { group: "puppetdb" }, `PuppetDB in ${input.site}`);
   for (const s of others) {
-    add("puppetserver", "egress", PUPPETDB_PORT, { cidr: tierCidr(s.vpcCidr, "data") }, `PuppetDB in ${s.name}`);
+    add(
+      "puppetserver",
+      "egress",
+      PUPPETDB_PORT,
+      { cidr: tierCidr(s.vpcCidr, "data") },
+      `PuppetDB in ${s.name}`,
+    );
   }
-  if (input.gitSshPort !== undefined) {
-    add("puppetserver", "egress", input.gitSshPort, { cidr: ANYWHERE }, "Control repository over SSH");
+  // HTTP and HTTPS are open to anywhere already (below): SSH on those ports needs no rule of its own.
+  if (input.gitSshPort !== undefined && !WEB_PORTS.includes(input.gitSshPort)) {
+    add(
+      "puppetserver",
+      "egress",
+      input.gitSshPort,
+      { cidr: ANYWHERE },
+      "Control repository over SSH",
+    );
   }
 
   // PuppetDB: only Puppet servers, local by group and remote by their server tier.
-  add("puppetdb", "ingress", PUPPETDB_PORT, { group: "puppetserver" }, `Puppet servers in ${input.site}`);
+  add(
+    "puppetdb",
+    "ingress",
+    PUPPETDB_PORT,
+    { group: "puppetserver" },
+    `Puppet servers in ${input.site}`,
+  );
   for (const s of others) {
-    add("puppetdb", "ingress", PUPPETDB_PORT, { cidr: tierCidr(s.vpcCidr, "servers") }, `Puppet servers in ${s.name}`);
+    add(
+      "puppetdb",
+      "ingress",
+      PUPPETDB_PORT,
+      { cidr: tierCidr(s.vpcCidr, "servers") },
+      `Puppet servers in ${s.name}`,
+    );
   }
-  add("puppetdb", "egress", PUPPET_PORT, { cidr: caTier }, `The CA in ${primary.name} (certificate)`);
+  add(
+    "puppetdb",
+    "egress",
+    PUPPET_PORT,
+    { cidr: caTier },
+    `The CA in ${primary.name} (certificate)`,
+  );
   if (input.site === input.primarySite) {
     add("puppetdb", "egress", POSTGRES_PORT, { group: "database" }, "The PuppetDB database");
   } else {
-    add("puppetdb", "egress", POSTGRES_PORT, { cidr: tierCidr(primary.vpcCidr, "data") }, `The PuppetDB database in ${primary.name}`);
+    add(
+      "puppetdb",
+      "egress",
+      POSTGRES_PORT,
+      { cidr: tierCidr(primary.vpcCidr, "data") },
+      `The PuppetDB database in ${primary.name}`,
+    );
   }
 
   // The database lives in the primary: only PuppetDB hosts, local by group, remote by their data tier.
   if (input.site === input.primarySite) {
     add("database", "ingress", POSTGRES_PORT, { group: "puppetdb" }, `PuppetDB in ${input.site}`);
     for (const s of others) {
-      add("database", "ingress", POSTGRES_PORT, { cidr: tierCidr(s.vpcCidr, "data") }, `PuppetDB in ${s.name}`);
+      add(
+        "database",
+        "ingress",
+        POSTGRES_PORT,
+        { cidr: tierCidr(s.vpcCidr, "data") },
+        `PuppetDB in ${s.name}`,
+      );
     }
   }
 
   // Packages (Debian's mirrors answer on HTTP and HTTPS, apt checks signatures), AWS APIs (SSM,
   // Secrets Manager) and the control repository over HTTPS.
   for (const group of ["puppetserver", "puppetdb"] as const) {
-    add(group, "egress", 443, { cidr: ANYWHERE }, "HTTPS: packages, AWS APIs, control repository");
-    add(group, "egress", 80, { cidr: ANYWHERE }, "HTTP: Debian package mirrors");
+    const [http, https] = WEB_PORTS;
+    add(group, "egress", https, { cidr: ANYWHERE }, "HTTPS: packages, AWS APIs, control repository");
+    add(group, "egress", http, { cidr: ANYWHERE }, "HTTP: Debian package mirrors");
   }
   return rules;
 }

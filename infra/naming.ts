@@ -96,7 +96,11 @@ export function boundedName(name: string, max = 32): string {
 }
 
 /** Secrets Manager name of one of the deployment's secrets, owned by the primary site. */
-export function secretName(project: string, primarySite: string, secret: "ca-key" | "challenge" | "database"): string {
+export function secretName(
+  project: string,
+  primarySite: string,
+  secret: "ca-key" | "challenge" | "database",
+): string {
   return `${project}/${primarySite}/${secret}`;
 }
 

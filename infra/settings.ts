@@ -136,7 +136,9 @@ const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
   const reader = new Reader(raw);
   const domain = reader.string("domain", undefined, (v) =>
-    isDomain(v) ? undefined : "expected a DNS domain of lower-case labels, such as puppet.example.internal",
+    isDomain(v)
+      ? undefined
+      : "expected a DNS domain of lower-case labels, such as puppet.example.internal",
   );
   const sites = parseSites(reader);
   const siteName = reader.string("siteName", ctx.stack, (v) =>
@@ -158,11 +160,15 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
     );
   }
   const primarySite = reader.string("primarySite", sites[0].name, (v) =>
-    sites.some((s) => s.name === v) ? undefined : `expected one of the sites: ${sites.map((s) => s.name).join(", ")}`,
+    sites.some((s) => s.name === v)
+      ? undefined
+      : `expected one of the sites: ${sites.map((s) => s.name).join(", ")}`,
   );
   const role: SiteRole = siteName === primarySite ? "primary" : "secondary";
   const peerStack = reader.optionalString("peerStack", (v) =>
-    /^([\w.-]+\/){0,2}[\w.-]+$/.test(v) ? undefined : "expected a stack name: <org>/<project>/<stack> or <stack>",
+    /^([\w.-]+\/){0,2}[\w.-]+$/.test(v)
+      ? undefined
+      : "expected a stack name: <org>/<project>/<stack> or <stack>",
   );
   if (role === "secondary" && peerStack === undefined) {
     throw new ConfigError(
@@ -173,9 +179,9 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
   }
   const azCount = reader.integer("availabilityZoneCount", DEFAULTS.azCount, 2, MAX_AZS);
 
-  const masters = reader.section("masters");
-  const database = reader.section("database");
-  const controlRepo = reader.section("controlRepo");
+  const masters = reader.section("masters", ["count", "instanceType", "srvWeight"]);
+  const database = reader.section("database", ["instanceClass", "engineVersion", "allocatedStorageGb", "backupRetentionDays"]);
+  const controlRepo = reader.section("controlRepo", ["url", "branch", "syncIntervalMinutes"]);
   return {
     project: ctx.project,
     stack: ctx.stack,
@@ -192,32 +198,61 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
       srvWeight: masters.integer("srvWeight", DEFAULTS.masters.srvWeight, 0, 65535),
     },
     caInstanceType: reader.string("caInstanceType", DEFAULTS.caInstanceType, instanceType),
-    puppetdbInstanceType: reader.string("puppetdbInstanceType", DEFAULTS.puppetdbInstanceType, instanceType),
+    puppetdbInstanceType: reader.string(
+      "puppetdbInstanceType",
+      DEFAULTS.puppetdbInstanceType,
+      instanceType,
+    ),
     database: {
       instanceClass: database.string("instanceClass", DEFAULTS.database.instanceClass, (v) =>
-        /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(v) ? undefined : "expected an RDS instance class such as db.m6g.large",
+        /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(v)
+          ? undefined
+          : "expected an RDS instance class such as db.m6g.large",
       ),
       engineVersion: database.string("engineVersion", DEFAULTS.database.engineVersion, (v) =>
         (SUPPORTED_POSTGRES_MAJORS as readonly string[]).includes(v)
           ? undefined
           : `expected a PostgreSQL major version PuppetDB supports: ${SUPPORTED_POSTGRES_MAJORS.join(", ")}`,
       ),
-      allocatedStorageGb: database.integer("allocatedStorageGb", DEFAULTS.database.allocatedStorageGb, 20, 65536),
-      backupRetentionDays: database.integer("backupRetentionDays", DEFAULTS.database.backupRetentionDays, 7, 35),
+      allocatedStorageGb: database.integer(
+        "allocatedStorageGb",
+        DEFAULTS.database.allocatedStorageGb,
+        20,
+        65536,
+      ),
+      backupRetentionDays: database.integer(
+        "backupRetentionDays",
+        DEFAULTS.database.backupRetentionDays,
+        7,
+        35,
+      ),
     },
     controlRepo: {
       url: controlRepo.string("url", undefined, (v) =>
-        /^(https:\/\/[^\s/]+\/\S+|ssh:\/\/([^@/\s]+@)?[^:/\s]+(:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?\/\S+|[\w.-]+@[\w.-]+:\S+)$/.test(v)
+        /^(https:\/\/[^\s/]+\/\S+|ssh:\/\/([^@/\s]+@)?[^:/\s]+(:([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5]))?\/\S+|[\w.-]+@[\w.-]+:\S+)$/.test(
+          v,
+        )
           ? undefined
           : "expected a git URL: https://host/path, ssh://[user@]host[:port]/path or user@host:path",
       ),
       branch: controlRepo.string("branch", DEFAULTS.controlRepo.branch, (v) =>
-        /^[A-Za-z0-9_][\w./-]*$/.test(v) && !v.includes("..") ? undefined : "expected a git branch name",
+        /^[A-Za-z0-9_][\w./-]*$/.test(v) && !v.includes("..")
+          ? undefined
+          : "expected a git branch name",
       ),
-      syncIntervalMinutes: controlRepo.integer("syncIntervalMinutes", DEFAULTS.controlRepo.syncIntervalMinutes, 1, 60),
+      syncIntervalMinutes: controlRepo.integer(
+        "syncIntervalMinutes",
+        DEFAULTS.controlRepo.syncIntervalMinutes,
+        1,
+        60,
+      ),
     },
     protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
-    amiId: reader.optionalString("amiId", (v) => (/^ami-[0-9a-f]{8,17}$/.test(v) ? undefined : "expected an AMI id such as ami-0123456789abcdef0")),
+    amiId: reader.optionalString("amiId", (v) =>
+      /^ami-[0-9a-f]{8,17}$/.test(v)
+        ? undefined
+        : "expected an AMI id such as ami-0123456789abcdef0",
+    ),
     imageParameter: reader.string("imageParameter", DEFAULTS.imageParameter, (v) =>
       v.startsWith("/") ? undefined : "expected an SSM parameter path starting with /",
     ),
@@ -225,30 +260,58 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
 }
 
 function instanceType(v: string): string | undefined {
-  return /^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(v) ? undefined : "expected an EC2 instance type such as m6i.large";
+  return /^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(v)
+    ? undefined
+    : "expected an EC2 instance type such as m6i.large";
 }
 
 function parseSites(reader: Reader): SiteEntry[] {
   const raw = reader.value("sites");
-  if (raw === null || typeof raw !== "object" || Array.isArray(raw) || Object.keys(raw).length === 0) {
-    throw new ConfigError("sites", raw, "expected a map of site name to { region, vpcCidr }, with at least one site");
+  if (
+    raw === null ||
+    typeof raw !== "object" ||
+    Array.isArray(raw) ||
+    Object.keys(raw).length === 0
+  ) {
+    throw new ConfigError(
+      "sites",
+      raw,
+      "expected a map of site name to { region, vpcCidr }, with at least one site",
+    );
   }
   const sites = Object.entries(raw as Record<string, unknown>).map(([name, value]): SiteEntry => {
     const key = `sites.${name}`;
     if (!isDnsLabel(name)) {
-      throw new ConfigError(key, name, "a site name must be a DNS label: a-z, 0-9 and '-', at most 63 characters");
+      throw new ConfigError(
+        key,
+        name,
+        "a site name must be a DNS label: a-z, 0-9 and '-', at most 63 characters",
+      );
     }
-    const entry = new Reader(value, key);
+    const entry = new Reader(value, key, ["region", "vpcCidr", "agentCidrs"]);
     return {
       name,
-      region: entry.string("region", undefined, (v) => (REGION.test(v) ? undefined : "expected an AWS region such as eu-west-1")),
+      region: entry.string("region", undefined, (v) =>
+        REGION.test(v) ? undefined : "expected an AWS region such as eu-west-1",
+      ),
       vpcCidr: entry.string("vpcCidr", undefined, (v) =>
-        parseCidr(v) && prefixLength(v) === VPC_PREFIX ? undefined : "expected an IPv4 /16 in network form, such as 10.40.0.0/16",
+        parseCidr(v) && prefixLength(v) === VPC_PREFIX
+          ? undefined
+          : "expected an IPv4 /16 in network form, such as 10.40.0.0/16",
       ),
       agentCidrs: entry.list("agentCidrs", (v, itemKey) => {
-        if (!parseCidr(v)) throw new ConfigError(itemKey, v, "expected an IPv4 CIDR in network form, such as 172.20.0.0/16");
+        if (!parseCidr(v))
+          throw new ConfigError(
+            itemKey,
+            v,
+            "expected an IPv4 CIDR in network form, such as 172.20.0.0/16",
+          );
         if (prefixLength(v) < 8) {
-          throw new ConfigError(itemKey, v, "Puppet servers are never open to the whole Internet; name the agents' networks (/8 or longer)");
+          throw new ConfigError(
+            itemKey,
+            v,
+            "Puppet servers are never open to the whole Internet; name the agents' networks (/8 or longer)",
+          );
         }
         return v;
       }),
@@ -268,12 +331,18 @@ function parseSites(reader: Reader): SiteEntry[] {
   // Agent networks lie outside every VPC (those are always admitted) and do not overlap each other.
   const networks = [
     ...sites.map((s) => ({ key: `sites.${s.name}.vpcCidr`, cidr: s.vpcCidr })),
-    ...sites.flatMap((s) => s.agentCidrs.map((cidr, i) => ({ key: `sites.${s.name}.agentCidrs[${i}]`, cidr }))),
+    ...sites.flatMap((s) =>
+      s.agentCidrs.map((cidr, i) => ({ key: `sites.${s.name}.agentCidrs[${i}]`, cidr })),
+    ),
   ];
   for (const [i, n] of networks.entries()) {
     const clash = networks.slice(0, i).find((m) => cidrsOverlap(m.cidr, n.cidr));
     if (clash && n.key.includes("agentCidrs")) {
-      throw new ConfigError(n.key, n.cidr, `overlaps ${clash.key} (${clash.cidr}); list each agent network once, outside the sites' VPCs`);
+      throw new ConfigError(
+        n.key,
+        n.cidr,
+        `overlaps ${clash.key} (${clash.cidr}); list each agent network once, outside the sites' VPCs`,
+      );
     }
   }
   return sites;
@@ -285,14 +354,20 @@ type Check = (value: string) => string | undefined;
 class Reader {
   private readonly raw: Record<string, unknown>;
 
+  /** `keys`, when given, are the only keys allowed: a misspelt one would silently fall back. */
   constructor(
     raw: unknown,
     private readonly prefix = "",
+    keys?: readonly string[],
   ) {
     if (raw !== undefined && (raw === null || typeof raw !== "object" || Array.isArray(raw))) {
       throw new ConfigError(prefix, raw, "expected an object");
     }
     this.raw = (raw ?? {}) as Record<string, unknown>;
+    const unknown = keys && Object.keys(this.raw).find((k) => !keys.includes(k));
+    if (unknown !== undefined) {
+      throw new ConfigError(this.key(unknown), this.raw[unknown], `unknown key; the keys of ${prefix} are: ${keys!.join(", ")}`);
+    }
   }
 
   key(name: string): string {
@@ -303,14 +378,18 @@ class Reader {
     return this.raw[name];
   }
 
-  section(name: string): Reader {
-    return new Reader(this.raw[name], this.key(name));
+  section(name: string, keys: readonly string[]): Reader {
+    return new Reader(this.raw[name], this.key(name), keys);
   }
 
   string(name: string, fallback: string | undefined, check: Check): string {
     const value = this.raw[name] ?? fallback;
     if (typeof value !== "string" || value === "") {
-      throw new ConfigError(this.key(name), value, fallback === undefined ? "a value is required" : "expected a string");
+      throw new ConfigError(
+        this.key(name),
+        value,
+        fallback === undefined ? "a value is required" : "expected a string",
+      );
     }
     const problem = check(value);
     if (problem) throw new ConfigError(this.key(name), value, problem);

@@ -21,7 +21,8 @@ export function withQueries(plan: Plan): Run {
     ofType: (type) => plan.resources.filter((r) => r.type === type),
     named(name) {
       const found = plan.resources.filter((r) => r.name === name);
-      if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+      if (found.length !== 1)
+        throw new Error(`expected one resource named ${name}, found ${found.length}`);
       return found[0];
     },
     under(name) {
@@ -55,11 +56,15 @@ export async function runProgram(
 
 /** The files a cloud-config user data writes, decoded, by path. */
 export function userDataFiles(userData: string): Record<string, string> {
-  const doc = parse(userData) as { write_files?: { path: string; content: string; encoding?: string }[] };
+  const doc = parse(userData) as {
+    write_files?: { path: string; content: string; encoding?: string }[];
+  };
   return Object.fromEntries(
     (doc.write_files ?? []).map((f) => [
       f.path,
-      f.encoding === "gz+b64" ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8") : f.content,
+      f.encoding === "gz+b64"
+        ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8")
+        : f.content,
     ]),
   );
 }

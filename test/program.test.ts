@@ -61,7 +61,14 @@ describe("site-a (primary)", () => {
 
   it("exports every output a secondary reads, and no secret", () => {
     expect(Object.keys(a.outputs)).toEqual(
-      expect.arrayContaining(["vpcId", "zoneId", "caCertificatePem", "databaseHost", "databaseSecretName", "privateRouteTableIds"]),
+      expect.arrayContaining([
+        "vpcId",
+        "zoneId",
+        "caCertificatePem",
+        "databaseHost",
+        "databaseSecretName",
+        "privateRouteTableIds",
+      ]),
     );
     expect(JSON.stringify(a.outputs)).not.toContain(SECRET);
     expect(a.outputs.agentPuppetConf).toContain(`srv_domain = site-a.${DOMAIN}`);
@@ -73,7 +80,12 @@ describe("site-b (secondary)", () => {
     const refs = b.ofType("pulumi:pulumi:StackReference");
     expect(refs.map((r) => r.inputs.name)).toEqual(["organization/puppet-multisite/site-a"]);
     const counts = count(b);
-    for (const type of ["puppet:ca:CertificateAuthority", "aws:rds/instance:Instance", "aws:route53/zone:Zone", "aws:kms/key:Key"]) {
+    for (const type of [
+      "puppet:ca:CertificateAuthority",
+      "aws:rds/instance:Instance",
+      "aws:route53/zone:Zone",
+      "aws:kms/key:Key",
+    ]) {
       expect(counts[type], type).toBeUndefined();
     }
     expect(counts["aws:ec2/instance:Instance"]).toBe(3); // two masters, PuppetDB
@@ -84,8 +96,12 @@ describe("site-b (secondary)", () => {
     expect(association.inputs.zoneId).toBe(a.outputs.zoneId);
     const [peering] = b.ofType("aws:ec2/vpcPeeringConnection:VpcPeeringConnection");
     expect(peering.inputs).toMatchObject({ peerVpcId: a.outputs.vpcId, peerRegion: "us-east-1" });
-    const back = b.ofType("aws:ec2/route:Route").filter((r) => r.inputs.destinationCidrBlock === "10.50.0.0/16");
-    expect(back.map((r) => r.inputs.routeTableId).sort()).toEqual([...(a.outputs.privateRouteTableIds as string[])].sort());
+    const back = b
+      .ofType("aws:ec2/route:Route")
+      .filter((r) => r.inputs.destinationCidrBlock === "10.50.0.0/16");
+    expect(back.map((r) => r.inputs.routeTableId).sort()).toEqual(
+      [...(a.outputs.privateRouteTableIds as string[])].sort(),
+    );
   });
 
   it("publishes its SRV records: local masters at priority 0, site-a's pool at priority 1, and the CA", () => {
@@ -100,7 +116,9 @@ describe("site-b (secondary)", () => {
   });
 
   it("gives its masters site-a's CA certificate and its own PuppetDB first", () => {
-    for (const instance of b.ofType("aws:ec2/instance:Instance").filter((i) => i.name.includes("masters"))) {
+    for (const instance of b
+      .ofType("aws:ec2/instance:Instance")
+      .filter((i) => i.name.includes("masters"))) {
       const files = userDataFiles(instance.inputs.userData as string);
       expect(files["/etc/puppet-multisite/ca.pem"]).toBe(a.outputs.caCertificatePem);
       expect(files["/etc/puppet-multisite/puppetdb.conf"]).toContain(
@@ -116,10 +134,14 @@ describe("both sites", () => {
 
   it("run every compile master with the CA disabled, and only the CA with it enabled", () => {
     for (const instance of both().filter((r) => r.type === "aws:ec2/instance:Instance")) {
-      const services = userDataFiles(instance.inputs.userData as string)["/etc/puppet-multisite/puppetserver/ca.cfg"];
+      const services = userDataFiles(instance.inputs.userData as string)[
+        "/etc/puppet-multisite/puppetserver/ca.cfg"
+      ];
       const role = (instance.inputs.tags as Record<string, string>)["puppet:role"];
-      if (role === "compile-master") expect(services, instance.name).toContain("certificate-authority-disabled-service");
-      if (role === "ca") expect(services).toContain("certificate-authority-service/certificate-authority-service");
+      if (role === "compile-master")
+        expect(services, instance.name).toContain("certificate-authority-disabled-service");
+      if (role === "ca")
+        expect(services).toContain("certificate-authority-service/certificate-authority-service");
     }
   });
 
@@ -150,14 +172,20 @@ describe("both sites", () => {
       expect(Object.keys(allowed).map(Number), rule.name).toContain(port);
       const ingress = rule.type.endsWith("IngressRule");
       if (ingress) expect(rule.inputs.cidrIpv4, rule.name).not.toBe("0.0.0.0/0");
-      if (rule.inputs.cidrIpv4 !== undefined) expect(rule.inputs.cidrIpv4, rule.name).toMatch(allowed[port]);
+      if (rule.inputs.cidrIpv4 !== undefined)
+        expect(rule.inputs.cidrIpv4, rule.name).toMatch(allowed[port]);
       else expect(rule.inputs.referencedSecurityGroupId, rule.name).toBeTruthy();
     }
   });
 
   it("encrypt and protect the database", () => {
     const [db] = a.ofType("aws:rds/instance:Instance");
-    expect(db.inputs).toMatchObject({ storageEncrypted: true, deletionProtection: true, multiAz: true, skipFinalSnapshot: false });
+    expect(db.inputs).toMatchObject({
+      storageEncrypted: true,
+      deletionProtection: true,
+      multiAz: true,
+      skipFinalSnapshot: false,
+    });
     expect(db.inputs.backupRetentionPeriod).toBeGreaterThanOrEqual(7);
     expect(db.protect).toBe(true);
   });
@@ -180,7 +208,9 @@ describe("both sites", () => {
     const text = JSON.stringify([a.resources, a.outputs, b.resources, b.outputs]);
     expect(text).not.toMatch(/planned-[0-9a-f]{8}/); // random passwords under the mocks
     expect(text).not.toContain("PRIVATE KEY");
-    for (const r of both().filter((x) => x.type === "aws:secretsmanager/secretVersion:SecretVersion")) {
+    for (const r of both().filter(
+      (x) => x.type === "aws:secretsmanager/secretVersion:SecretVersion",
+    )) {
       expect(r.inputs.secretString).toBe(SECRET);
     }
   });
@@ -198,7 +228,9 @@ describe("configuration", () => {
     const cfg = withConfig("site-b", (c) => delete c["puppet-multisite:peerStack"]);
     const err = await planStack("site-b", { config: cfg }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PlanError);
-    expect((err as PlanError).message).toContain("config peerStack: got nothing (the key is not set)");
+    expect((err as PlanError).message).toContain(
+      "config peerStack: got nothing (the key is not set)",
+    );
     expect((err as PlanError).resources.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
   });
 
@@ -211,7 +243,10 @@ describe("configuration", () => {
     expect((err as Error).message).toContain(
       'config peerStack: stack "organization/puppet-multisite/site-a" has no output "zoneId", "caCertificatePem"',
     );
-    expect((err as PlanError).resources.map((r) => r.type).sort()).toEqual(["pulumi:pulumi:Stack", "pulumi:pulumi:StackReference"]);
+    expect((err as PlanError).resources.map((r) => r.type).sort()).toEqual([
+      "pulumi:pulumi:Stack",
+      "pulumi:pulumi:StackReference",
+    ]);
   });
 
   it("fails when the peer stack describes another site than the primary in the catalogue", async () => {
@@ -219,7 +254,9 @@ describe("configuration", () => {
       config: readStackConfig("site-b"),
       peers: { "organization/puppet-multisite/site-a": { ...a.outputs, vpcCidr: "10.99.0.0/16" } },
     }).catch((e: unknown) => e);
-    expect((err as Error).message).toContain("output vpcCidr of organization/puppet-multisite/site-a is \"10.99.0.0/16\" but sites.site-a.vpcCidr is \"10.40.0.0/16\"");
+    expect((err as Error).message).toContain(
+      'output vpcCidr of organization/puppet-multisite/site-a is "10.99.0.0/16" but sites.site-a.vpcCidr is "10.40.0.0/16"',
+    );
   });
 
   it("fails when a key is unknown (a typo), naming the keys there are", async () => {
@@ -231,7 +268,9 @@ describe("configuration", () => {
 
   it("fails when the pool is empty", async () => {
     const cfg = withConfig("site-a", (c) => (c["puppet-multisite:masters"] = '{"count": 0}'));
-    await expect(planStack("site-a", { config: cfg })).rejects.toThrow("config masters.count: got 0; expected a whole number from 1 to 250");
+    await expect(planStack("site-a", { config: cfg })).rejects.toThrow(
+      "config masters.count: got 0; expected a whole number from 1 to 250",
+    );
   });
 
   it("adds a third site with one more stack's config and no code change", async () => {

@@ -35,15 +35,25 @@ export class CertificateAuthority extends pulumi.ComponentResource {
   public readonly caKeySecretName: string;
   public readonly challengeSecretName: string;
 
-  constructor(name: string, args: CertificateAuthorityArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(
+    name: string,
+    args: CertificateAuthorityArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
     super("puppet:ca:CertificateAuthority", name, {}, opts);
     const protect = args.protect ?? true;
     const host = args.host;
     if (host.caKeySecret.name === host.challengeSecret.name) {
-      throw new Error(`CertificateAuthority ${name}: the CA key and the challenge need different secrets, got ${host.caKeySecret.name} for both`);
+      throw new Error(
+        `CertificateAuthority ${name}: the CA key and the challenge need different secrets, got ${host.caKeySecret.name} for both`,
+      );
     }
 
-    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "RSA", rsaBits: 4096 }, { parent: this, protect });
+    const key = new tls.PrivateKey(
+      `${name}-key`,
+      { algorithm: "RSA", rsaBits: 4096 },
+      { parent: this, protect },
+    );
     const certificate = new tls.SelfSignedCert(
       `${name}-cert`,
       {
@@ -81,7 +91,12 @@ export class CertificateAuthority extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const secrets = { kmsKeyArn: args.kmsKeyArn, replicas: args.replicaKmsKeyArns, protect, tags: args.tags };
+    const secrets = {
+      kmsKeyArn: args.kmsKeyArn,
+      replicas: args.replicaKmsKeyArns,
+      protect,
+      tags: args.tags,
+    };
     new ReplicatedSecret(
       `${name}-key-secret`,
       {

@@ -48,11 +48,17 @@ export class CompileMasterPool extends pulumi.ComponentResource {
       throw new Error(`CompileMasterPool ${name}: a pool needs at least one compile master, got 0`);
     }
     if (args.subnetIds.length === 0) {
-      throw new Error(`CompileMasterPool ${name}: subnetIds must name at least one subnet, got none`);
+      throw new Error(
+        `CompileMasterPool ${name}: subnetIds must name at least one subnet, got none`,
+      );
     }
-    const duplicate = args.members.find((m, i) => args.members.findIndex((o) => o.hostName === m.hostName) !== i);
+    const duplicate = args.members.find(
+      (m, i) => args.members.findIndex((o) => o.hostName === m.hostName) !== i,
+    );
     if (duplicate) {
-      throw new Error(`CompileMasterPool ${name}: every master needs its own name, got ${duplicate.hostName} twice`);
+      throw new Error(
+        `CompileMasterPool ${name}: every master needs its own name, got ${duplicate.hostName} twice`,
+      );
     }
 
     const hosts = args.members.map(
@@ -129,7 +135,10 @@ export class CompileMasterPool extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    this.masters = args.members.map((m, i) => ({ hostName: m.hostName, privateIp: hosts[i].privateIp }));
+    this.masters = args.members.map((m, i) => ({
+      hostName: m.hostName,
+      privateIp: hosts[i].privateIp,
+    }));
     this.balancerDnsName = balancer.dnsName;
     this.balancerZoneId = balancer.zoneId;
     this.balancerArn = balancer.arn;

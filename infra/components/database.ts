@@ -37,13 +37,21 @@ export class PuppetDatabase extends pulumi.ComponentResource {
   constructor(name: string, args: PuppetDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:database:PuppetDatabase", name, {}, opts);
     if (!/^\d+$/.test(args.engineVersion) || Number(args.engineVersion) < 14) {
-      throw new Error(`PuppetDatabase ${name}: engineVersion must be a PostgreSQL major version of 14 or later (PuppetDB 8 needs 14+), got: ${args.engineVersion}`);
+      throw new Error(
+        `PuppetDatabase ${name}: engineVersion must be a PostgreSQL major version of 14 or later (PuppetDB 8 needs 14+), got: ${args.engineVersion}`,
+      );
     }
     if (args.backupRetentionDays < 7 || args.backupRetentionDays > 35) {
-      throw new Error(`PuppetDatabase ${name}: backupRetentionDays must be between 7 and 35 inclusive, got: ${args.backupRetentionDays}`);
+      throw new Error(
+        `PuppetDatabase ${name}: backupRetentionDays must be between 7 and 35 inclusive, got: ${args.backupRetentionDays}`,
+      );
     }
     const protect = args.protect ?? true;
-    const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this, protect });
+    const password = new random.RandomPassword(
+      `${name}-password`,
+      { length: 40, special: false },
+      { parent: this, protect },
+    );
     new ReplicatedSecret(
       `${name}-password-secret`,
       {
@@ -57,7 +65,11 @@ export class PuppetDatabase extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const subnets = new aws.rds.SubnetGroup(`${name}-subnets`, { subnetIds: args.subnetIds, tags: args.tags }, { parent: this });
+    const subnets = new aws.rds.SubnetGroup(
+      `${name}-subnets`,
+      { subnetIds: args.subnetIds, tags: args.tags },
+      { parent: this },
+    );
     const parameters = new aws.rds.ParameterGroup(
       `${name}-params`,
       {

@@ -1,7 +1,13 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { MAX_AZS, SubnetTier, subnetCidr } from "../cidr";
-import { FirewallInput, Rule, SECURITY_GROUPS, SecurityGroupName, firewallRules } from "../firewall";
+import {
+  FirewallInput,
+  Rule,
+  SECURITY_GROUPS,
+  SecurityGroupName,
+  firewallRules,
+} from "../firewall";
 
 /** The primary site's VPC, for a secondary to peer with. */
 export interface PeerVpc {
@@ -40,12 +46,19 @@ export class SiteNetwork extends pulumi.ComponentResource {
   constructor(name: string, args: SiteNetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:network:SiteNetwork", name, {}, opts);
     if (!Number.isInteger(args.azCount) || args.azCount < 2 || args.azCount > MAX_AZS) {
-      throw new Error(`SiteNetwork ${name}: azCount must be between 2 and ${MAX_AZS}, got: ${args.azCount}`);
+      throw new Error(
+        `SiteNetwork ${name}: azCount must be between 2 and ${MAX_AZS}, got: ${args.azCount}`,
+      );
     }
     const tags = { ...args.tags };
     const vpc = new aws.ec2.Vpc(
       `${name}-vpc`,
-      { cidrBlock: args.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: { ...tags, Name: `${name}-vpc` } },
+      {
+        cidrBlock: args.cidr,
+        enableDnsHostnames: true,
+        enableDnsSupport: true,
+        tags: { ...tags, Name: `${name}-vpc` },
+      },
       { parent: this },
     );
     const azs = aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this });
@@ -62,10 +75,18 @@ export class SiteNetwork extends pulumi.ComponentResource {
         { parent: this },
       );
 
-    const igw = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, { parent: this });
+    const igw = new aws.ec2.InternetGateway(
+      `${name}-igw`,
+      { vpcId: vpc.id, tags },
+      { parent: this },
+    );
     const publicRoutes = new aws.ec2.RouteTable(
       `${name}-public`,
-      { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: { ...tags, Name: `${name}-public` } },
+      {
+        vpcId: vpc.id,
+        routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+        tags: { ...tags, Name: `${name}-public` },
+      },
       { parent: this },
     );
 
@@ -78,15 +99,27 @@ export class SiteNetwork extends pulumi.ComponentResource {
         { parent: this },
       );
       // One NAT gateway per AZ, so losing an AZ does not cut the others off from package mirrors.
-      const eip = new aws.ec2.Eip(`${name}-nat-${i + 1}`, { domain: "vpc", tags }, { parent: this });
+      const eip = new aws.ec2.Eip(
+        `${name}-nat-${i + 1}`,
+        { domain: "vpc", tags },
+        { parent: this },
+      );
       const nat = new aws.ec2.NatGateway(
         `${name}-nat-${i + 1}`,
-        { subnetId: publicSubnet.id, allocationId: eip.id, tags: { ...tags, Name: `${name}-nat-${i + 1}` } },
+        {
+          subnetId: publicSubnet.id,
+          allocationId: eip.id,
+          tags: { ...tags, Name: `${name}-nat-${i + 1}` },
+        },
         { parent: this, dependsOn: [igw] },
       );
       return new aws.ec2.RouteTable(
         `${name}-private-${i + 1}`,
-        { vpcId: vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }], tags: { ...tags, Name: `${name}-private-${i + 1}` } },
+        {
+          vpcId: vpc.id,
+          routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }],
+          tags: { ...tags, Name: `${name}-private-${i + 1}` },
+        },
         { parent: this },
       );
     });
@@ -128,7 +161,14 @@ export class SiteNetwork extends pulumi.ComponentResource {
 
     this.vpcId = vpc.id;
     if (args.peer) {
-      this.peeringConnectionId = this.peerWith(name, args.peer, vpc, privateRouteTables, args.cidr, tags);
+      this.peeringConnectionId = this.peerWith(
+        name,
+        args.peer,
+        vpc,
+        privateRouteTables,
+        args.cidr,
+        tags,
+      );
     }
     this.registerOutputs({
       vpcId: this.vpcId,
@@ -154,7 +194,10 @@ export class SiteNetwork extends pulumi.ComponentResource {
     const group = groups[rule.group];
     const peerGroup = "group" in rule.peer ? groups[rule.peer.group] : undefined;
     if (!group || ("group" in rule.peer && !peerGroup)) {
-      throw new pulumi.ResourceError(`rule ${index} refers to a security group this site does not have`, this);
+      throw new pulumi.ResourceError(
+        `rule ${index} refers to a security group this site does not have`,
+        this,
+      );
     }
     const ruleArgs = {
       securityGroupId: group.id,
@@ -162,7 +205,9 @@ export class SiteNetwork extends pulumi.ComponentResource {
       fromPort: rule.port,
       toPort: rule.port,
       description: rule.description,
-      ...("cidr" in rule.peer ? { cidrIpv4: rule.peer.cidr } : { referencedSecurityGroupId: peerGroup!.id }),
+      ...("cidr" in rule.peer
+        ? { cidrIpv4: rule.peer.cidr }
+        : { referencedSecurityGroupId: peerGroup!.id }),
     };
     const ruleName = `${name}-${rule.group}-${rule.direction}-${rule.port}-${peerLabel(rule)}`;
     if (rule.direction === "ingress") {
@@ -180,22 +225,39 @@ export class SiteNetwork extends pulumi.ComponentResource {
     cidr: string,
     tags: Record<string, string>,
   ): pulumi.Output<string> {
-    const peerProvider = new aws.Provider(`${name}-peer-region`, { region: peer.region }, { parent: this });
+    const peerProvider = new aws.Provider(
+      `${name}-peer-region`,
+      { region: peer.region },
+      { parent: this },
+    );
     const connection = new aws.ec2.VpcPeeringConnection(
       `${name}-peering`,
-      { vpcId: vpc.id, peerVpcId: peer.vpcId, peerRegion: peer.region, tags: { ...tags, Name: `${name}-peering` } },
+      {
+        vpcId: vpc.id,
+        peerVpcId: peer.vpcId,
+        peerRegion: peer.region,
+        tags: { ...tags, Name: `${name}-peering` },
+      },
       { parent: this },
     );
     const accepter = new aws.ec2.VpcPeeringConnectionAccepter(
       `${name}-peering-accepter`,
-      { vpcPeeringConnectionId: connection.id, autoAccept: true, tags: { ...tags, Name: `${name}-peering` } },
+      {
+        vpcPeeringConnectionId: connection.id,
+        autoAccept: true,
+        tags: { ...tags, Name: `${name}-peering` },
+      },
       { parent: this, provider: peerProvider },
     );
     routeTables.forEach(
       (table, i) =>
         new aws.ec2.Route(
           `${name}-to-peer-${i + 1}`,
-          { routeTableId: table.id, destinationCidrBlock: peer.cidr, vpcPeeringConnectionId: accepter.id },
+          {
+            routeTableId: table.id,
+            destinationCidrBlock: peer.cidr,
+            vpcPeeringConnectionId: accepter.id,
+          },
           { parent: this },
         ),
     );
@@ -203,7 +265,11 @@ export class SiteNetwork extends pulumi.ComponentResource {
       (tableId, i) =>
         new aws.ec2.Route(
           `${name}-from-peer-${i + 1}`,
-          { routeTableId: tableId, destinationCidrBlock: cidr, vpcPeeringConnectionId: accepter.id },
+          {
+            routeTableId: tableId,
+            destinationCidrBlock: cidr,
+            vpcPeeringConnectionId: accepter.id,
+          },
           { parent: this, provider: peerProvider },
         ),
     );
@@ -214,7 +280,9 @@ export class SiteNetwork extends pulumi.ComponentResource {
 function zoneAt(names: string[], index: number, site: string): string {
   if (index >= names.length) {
     // Found only once the region answers, so it is a resource error rather than a config error.
-    throw new Error(`${site}: availabilityZoneCount asks for ${index + 1} zones but the region has ${names.length}`);
+    throw new Error(
+      `${site}: availabilityZoneCount asks for ${index + 1} zones but the region has ${names.length}`,
+    );
   }
   return names[index];
 }

@@ -48,7 +48,11 @@ export class PuppetHost extends pulumi.ComponentResource {
         assumeRolePolicy: JSON.stringify({
           Version: "2012-10-17",
           Statement: [
-            { Effect: "Allow", Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" },
+            {
+              Effect: "Allow",
+              Principal: { Service: "ec2.amazonaws.com" },
+              Action: "sts:AssumeRole",
+            },
           ],
         }),
         tags,
@@ -67,7 +71,11 @@ export class PuppetHost extends pulumi.ComponentResource {
         { parent: this },
       );
     }
-    const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags }, { parent: this });
+    const profile = new aws.iam.InstanceProfile(
+      `${name}-profile`,
+      { role: role.name, tags },
+      { parent: this },
+    );
 
     const instance = new aws.ec2.Instance(
       `${name}-instance`,
@@ -78,7 +86,11 @@ export class PuppetHost extends pulumi.ComponentResource {
         vpcSecurityGroupIds: args.securityGroupIds,
         associatePublicIpAddress: false,
         iamInstanceProfile: profile.name,
-        metadataOptions: { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 },
+        metadataOptions: {
+          httpEndpoint: "enabled",
+          httpTokens: "required",
+          httpPutResponseHopLimit: 1,
+        },
         rootBlockDevice: {
           volumeSize: args.rootVolumeGb ?? 30,
           volumeType: "gp3",
@@ -98,12 +110,19 @@ export class PuppetHost extends pulumi.ComponentResource {
     this.instanceId = instance.id;
     this.privateIp = instance.privateIp;
     this.roleArn = role.arn;
-    this.registerOutputs({ instanceId: this.instanceId, privateIp: this.privateIp, roleArn: this.roleArn });
+    this.registerOutputs({
+      instanceId: this.instanceId,
+      privateIp: this.privateIp,
+      roleArn: this.roleArn,
+    });
   }
 }
 
 /** GetSecretValue on the named secrets (their replicas share the name), decrypt only through Secrets Manager. */
-function secretsPolicy(grants: readonly SecretGrant[], parent: pulumi.Resource): pulumi.Output<string> {
+function secretsPolicy(
+  grants: readonly SecretGrant[],
+  parent: pulumi.Resource,
+): pulumi.Output<string> {
   const identity = aws.getCallerIdentityOutput({}, { parent });
   const partition = aws.getPartitionOutput({}, { parent });
   return pulumi.all([identity.accountId, partition.partition]).apply(([account, part]) =>
@@ -115,7 +134,9 @@ function secretsPolicy(grants: readonly SecretGrant[], parent: pulumi.Resource):
           Effect: "Allow",
           Action: ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
           // Secrets Manager appends six random characters to every secret's ARN.
-          Resource: grants.map((g) => `arn:${part}:secretsmanager:${g.region}:${account}:secret:${g.name}-??????`),
+          Resource: grants.map(
+            (g) => `arn:${part}:secretsmanager:${g.region}:${account}:secret:${g.name}-??????`,
+          ),
         },
         {
           Sid: "DecryptThroughSecretsManager",
@@ -124,7 +145,9 @@ function secretsPolicy(grants: readonly SecretGrant[], parent: pulumi.Resource):
           Resource: "*",
           Condition: {
             StringEquals: {
-              "kms:ViaService": [...new Set(grants.map((g) => `secretsmanager.${g.region}.amazonaws.com`))],
+              "kms:ViaService": [
+                ...new Set(grants.map((g) => `secretsmanager.${g.region}.amazonaws.com`)),
+              ],
             },
           },
         },

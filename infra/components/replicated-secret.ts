@@ -56,7 +56,10 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
 }
 
 /** Denies reading the value to every principal but the named roles, whatever their IAM policies say. */
-function readersOnlyPolicy(secretArn: pulumi.Input<string>, readers: pulumi.Input<string>[]): pulumi.Output<string> {
+function readersOnlyPolicy(
+  secretArn: pulumi.Input<string>,
+  readers: pulumi.Input<string>[],
+): pulumi.Output<string> {
   return pulumi.jsonStringify({
     Version: "2012-10-17",
     Statement: [

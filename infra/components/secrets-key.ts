@@ -32,7 +32,11 @@ export class SecretsKey extends pulumi.ComponentResource {
       },
       { parent: this, protect },
     );
-    new aws.kms.Alias(`${name}-alias`, { name: `alias/${name}`, targetKeyId: key.keyId }, { parent: this });
+    new aws.kms.Alias(
+      `${name}-alias`,
+      { name: `alias/${name}`, targetKeyId: key.keyId },
+      { parent: this },
+    );
     this.keyArn = key.arn;
     this.replicaKeyArns = Object.fromEntries(
       args.replicaRegions.map((region) => {

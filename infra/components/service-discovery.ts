@@ -57,7 +57,9 @@ export class ServiceDiscovery extends pulumi.ComponentResource {
       args.genericName,
     ].find((n) => !n.endsWith(`.${args.domain}`));
     if (outside) {
-      throw new Error(`ServiceDiscovery ${name}: record ${outside} is outside the domain ${args.domain}`);
+      throw new Error(
+        `ServiceDiscovery ${name}: record ${outside} is outside the domain ${args.domain}`,
+      );
     }
 
     let zoneId: pulumi.Output<string>;
@@ -86,7 +88,13 @@ export class ServiceDiscovery extends pulumi.ComponentResource {
     for (const record of args.srvRecords) {
       new aws.route53.Record(
         `${name}-${record.name}`,
-        { zoneId, name: record.name, type: "SRV", ttl: record.ttl, records: record.targets.map(srvValue) },
+        {
+          zoneId,
+          name: record.name,
+          type: "SRV",
+          ttl: record.ttl,
+          records: record.targets.map(srvValue),
+        },
         { parent: this },
       );
     }
@@ -97,7 +105,11 @@ export class ServiceDiscovery extends pulumi.ComponentResource {
         { parent: this },
       );
     }
-    const poolAlias = { name: args.pool.dnsName, zoneId: args.pool.zoneId, evaluateTargetHealth: true };
+    const poolAlias = {
+      name: args.pool.dnsName,
+      zoneId: args.pool.zoneId,
+      evaluateTargetHealth: true,
+    };
     new aws.route53.Record(
       `${name}-${args.pool.hostName}`,
       { zoneId, name: args.pool.hostName, type: "A", aliases: [poolAlias] },

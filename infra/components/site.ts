@@ -95,7 +95,8 @@ export class Site extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const ami = s.amiId ?? aws.ssm.getParameterOutput({ name: s.imageParameter }, { parent: this }).value;
+    const ami =
+      s.amiId ?? aws.ssm.getParameterOutput({ name: s.imageParameter }, { parent: this }).value;
     const serverGroups = [network.securityGroup("puppetserver")];
 
     let shared: Shared;
@@ -149,7 +150,9 @@ export class Site extends pulumi.ComponentResource {
       );
       shared = {
         caCertificatePem: ca.certificatePem,
-        database: pulumi.all([database.address, database.port]).apply(([host, port]) => ({ host, port })),
+        database: pulumi
+          .all([database.address, database.port])
+          .apply(([host, port]) => ({ host, port })),
       };
     }
 
@@ -160,16 +163,14 @@ export class Site extends pulumi.ComponentResource {
         balancerName: `${site}-masters`,
         members: masterNames.map((hostName, i) => ({
           hostName,
-          config: pulumi.output(shared.caCertificatePem).apply(
-            (pem): CompileMasterHost => ({
-              ...common(hostName, HEAP_MB.master),
-              caCertificatePem: pem,
-              role: "compile-master",
-              dnsAltNames: masterAltNames(site, s.domain, i + 1),
-              puppetdbUrls: puppetdbUrls(site, siteNames, s.domain),
-              controlRepo: s.controlRepo,
-            }),
-          ),
+          config: pulumi.output(shared.caCertificatePem).apply((pem): CompileMasterHost => ({
+            ...common(hostName, HEAP_MB.master),
+            caCertificatePem: pem,
+            role: "compile-master",
+            dnsAltNames: masterAltNames(site, s.domain, i + 1),
+            puppetdbUrls: puppetdbUrls(site, siteNames, s.domain),
+            controlRepo: s.controlRepo,
+          })),
         })),
         vpcId: network.vpcId,
         subnetIds: network.serverSubnetIds,
@@ -188,17 +189,22 @@ export class Site extends pulumi.ComponentResource {
       {
         role: "puppetdb",
         hostName: puppetdbName,
-        config: pulumi.all([shared.caCertificatePem, shared.database]).apply(
-          ([pem, db]): PuppetdbHost => ({
+        config: pulumi
+          .all([shared.caCertificatePem, shared.database])
+          .apply(([pem, db]): PuppetdbHost => ({
             ...common(puppetdbName, HEAP_MB.puppetdb),
             caCertificatePem: pem,
             role: "puppetdb",
-            database: { ...db, name: DATABASE_NAME, user: DATABASE_USER, passwordSecret: ref("database") },
+            database: {
+              ...db,
+              name: DATABASE_NAME,
+              user: DATABASE_USER,
+              passwordSecret: ref("database"),
+            },
             migrate: site === s.primarySite,
             certificateAllowlist: [caHostName(s.domain), ...masterNames],
             allowlistSrvRecords: siteNames.map((x) => puppetSrvName(x, s.domain)),
-          }),
-        ),
+          })),
         subnetId: network.dataSubnetIds[0],
         securityGroupIds: [network.securityGroup("puppetdb")],
         instanceType: s.puppetdbInstanceType,
@@ -229,7 +235,11 @@ export class Site extends pulumi.ComponentResource {
           { hostName: puppetdbName, privateIp: puppetdb.privateIp },
           ...(ca ? [{ hostName: ca.hostName, privateIp: ca.privateIp }] : []),
         ],
-        pool: { hostName: poolHostName(site, s.domain), dnsName: pool.balancerDnsName, zoneId: pool.balancerZoneId },
+        pool: {
+          hostName: poolHostName(site, s.domain),
+          dnsName: pool.balancerDnsName,
+          zoneId: pool.balancerZoneId,
+        },
         genericName: genericPuppetName(s.domain),
         protect: s.protectStateful,
         tags,
@@ -241,7 +251,10 @@ export class Site extends pulumi.ComponentResource {
       site,
       domain: s.domain,
       caServer: caHostName(s.domain),
-      serverList: [poolHostName(site, s.domain), ...siteNames.filter((x) => x !== site).map((x) => poolHostName(x, s.domain))],
+      serverList: [
+        poolHostName(site, s.domain),
+        ...siteNames.filter((x) => x !== site).map((x) => poolHostName(x, s.domain)),
+      ],
     });
     const siteOutputs = {
       site,
@@ -261,31 +274,35 @@ export class Site extends pulumi.ComponentResource {
       challengeSecretName: ref("challenge").name,
       agentPuppetConf: agentConfig,
     };
-    this.outputs = (
-      ca
-        ? {
-            ...siteOutputs,
-            caKeySecretName: ca.caKeySecretName,
-            databaseHost: pulumi.output(shared.database).apply((d) => d.host),
-            databasePort: pulumi.output(shared.database).apply((d) => d.port),
-            databaseName: DATABASE_NAME,
-            databaseUser: DATABASE_USER,
-            databaseSecretName: ref("database").name,
-          }
-        : siteOutputs
-    );
+    this.outputs = ca
+      ? {
+          ...siteOutputs,
+          caKeySecretName: ca.caKeySecretName,
+          databaseHost: pulumi.output(shared.database).apply((d) => d.host),
+          databasePort: pulumi.output(shared.database).apply((d) => d.port),
+          databaseName: DATABASE_NAME,
+          databaseUser: DATABASE_USER,
+          databaseSecretName: ref("database").name,
+        }
+      : siteOutputs;
     this.registerOutputs({ outputs: this.outputs });
   }
 }
 
 /** A secondary needs the primary's outputs, and they must describe the primary the catalogue names. */
-function checkPrimary(s: Settings, primary: PrimaryOutputs | undefined): PrimaryOutputs | undefined {
+function checkPrimary(
+  s: Settings,
+  primary: PrimaryOutputs | undefined,
+): PrimaryOutputs | undefined {
   if (s.role === "primary") {
-    if (primary) throw new Error(`site ${s.site.name} is the primary (primarySite); it reads no peer stack`);
+    if (primary)
+      throw new Error(`site ${s.site.name} is the primary (primarySite); it reads no peer stack`);
     return undefined;
   }
   if (!primary) {
-    throw new Error(`site ${s.site.name} is secondary: it needs the outputs of the primary stack (config peerStack)`);
+    throw new Error(
+      `site ${s.site.name} is secondary: it needs the outputs of the primary stack (config peerStack)`,
+    );
   }
   const catalogue = s.sites.find((x) => x.name === s.primarySite)!;
   for (const [output, expected, key] of [

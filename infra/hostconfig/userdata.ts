@@ -20,6 +20,19 @@ interface WriteFile {
   encoding?: "gz+b64";
 }
 
+/** Every master carries the same scripts: each distinct file is compressed once per process. */
+const compressed = new Map<string, string>();
+
+function gzipBase64(content: string): string {
+  let gz = compressed.get(content);
+  if (gz === undefined) {
+    // gzip from Node has a fixed header (no timestamp), so the same input renders the same user data.
+    gz = gzipSync(Buffer.from(content), { level: 9 }).toString("base64");
+    compressed.set(content, gz);
+  }
+  return gz;
+}
+
 function writeFile(file: HostFile): WriteFile {
   const base = {
     path: file.path,
@@ -28,9 +41,7 @@ function writeFile(file: HostFile): WriteFile {
   if (Buffer.byteLength(file.content) <= COMPRESS_ABOVE) {
     return { ...base, content: file.content };
   }
-  // gzip from Node has a fixed header (no timestamp), so the same input renders the same user data.
-  const gz = gzipSync(Buffer.from(file.content), { level: 9 }).toString("base64");
-  return { ...base, content: gz, encoding: "gz+b64" };
+  return { ...base, content: gzipBase64(file.content), encoding: "gz+b64" };
 }
 
 export function renderUserData(host: HostConfig): string {

@@ -5,11 +5,16 @@ import { planWithPeers } from "./plan";
 import { listStacks } from "./stack-config";
 import { renderTree } from "./tree";
 
-const USAGE = "usage: npm run plan -- --stack <stack> [--json]   (stacks: " + listStacks().join(", ") + ")";
+const USAGE =
+  "usage: npm run plan -- --stack <stack> [--json]   (stacks: " + listStacks().join(", ") + ")";
 
 async function cli(): Promise<void> {
   const { values } = parseArgs({
-    options: { stack: { type: "string", short: "s" }, json: { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+    options: {
+      stack: { type: "string", short: "s" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     console.log(USAGE);

@@ -34,16 +34,24 @@ export class PlanMocks implements pulumi.runtime.Mocks {
     private readonly stackOutputs: StackOutputsByName = {},
   ) {}
 
-  newResource(args: pulumi.runtime.MockResourceArgs): { id: string | undefined; state: Record<string, unknown> } {
+  newResource(args: pulumi.runtime.MockResourceArgs): {
+    id: string | undefined;
+    state: Record<string, unknown>;
+  } {
     const inputs = args.inputs as Record<string, unknown>;
     if (args.type === "pulumi:pulumi:StackReference") {
       return this.stackReference(args.name, inputs);
     }
-    const region = typeof inputs.region === "string" ? inputs.region : this.providerRegion(args.provider);
+    const region =
+      typeof inputs.region === "string" ? inputs.region : this.providerRegion(args.provider);
     const digest = hash(args.type, args.name);
     const id = `${args.name}-${digest.slice(0, 8)}`;
     const arn = `arn:aws:${service(args.type)}:${region}:${MOCK_ACCOUNT}:${args.name}`;
-    const state: Record<string, unknown> = { ...inputs, arn, ...this.outputsOf(args.type, args.name, inputs, region, digest) };
+    const state: Record<string, unknown> = {
+      ...inputs,
+      arn,
+      ...this.outputsOf(args.type, args.name, inputs, region, digest),
+    };
     this.byId.set(id, state);
     return { id, state };
   }
@@ -52,13 +60,19 @@ export class PlanMocks implements pulumi.runtime.Mocks {
     const region = this.providerRegion(args.provider);
     switch (args.token) {
       case "aws:index/getAvailabilityZones:getAvailabilityZones":
-        return { names: ["a", "b", "c", "d"].map((z) => `${region}${z}`), zoneIds: [1, 2, 3, 4].map((z) => `az${z}`) };
+        return {
+          names: ["a", "b", "c", "d"].map((z) => `${region}${z}`),
+          zoneIds: [1, 2, 3, 4].map((z) => `az${z}`),
+        };
       case "aws:index/getCallerIdentity:getCallerIdentity":
-        return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/plan`, userId: "AIDAPLAN" };
+        return {
+          accountId: MOCK_ACCOUNT,
+          arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/plan`,
+          userId: "AIDAPLAN",
+        };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
-      case "aws:ssm/getParameter:getParameter":
-      {
+      case "aws:ssm/getParameter:getParameter": {
         const name = text((args.inputs as Record<string, unknown>).name, "");
         return { name, type: "String", value: `ami-${hash(name, region).slice(0, 17)}` };
       }
@@ -78,7 +92,9 @@ export class PlanMocks implements pulumi.runtime.Mocks {
     const stack = text(inputs.name, name);
     const outputs = this.stackOutputs[stack];
     if (!outputs) {
-      throw new Error(`stack reference ${stack}: no planned outputs for it (known: ${Object.keys(this.stackOutputs).join(", ") || "none"})`);
+      throw new Error(
+        `stack reference ${stack}: no planned outputs for it (known: ${Object.keys(this.stackOutputs).join(", ") || "none"})`,
+      );
     }
     return { id: stack, state: { name: stack, outputs, secretOutputNames: [] } };
   }
@@ -108,16 +124,24 @@ export class PlanMocks implements pulumi.runtime.Mocks {
         return { zoneId: `Z${digest.slice(0, 20).toUpperCase()}` };
       case "aws:iam/role:Role":
       case "aws:iam/instanceProfile:InstanceProfile":
-        return { name: inputs.name ?? `${name}-${digest.slice(0, 7)}`, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${name}` };
+        return {
+          name: inputs.name ?? `${name}-${digest.slice(0, 7)}`,
+          arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${name}`,
+        };
       case "aws:kms/key:Key":
         return { keyId: digest.slice(0, 32) };
       case "aws:rds/subnetGroup:SubnetGroup":
       case "aws:rds/parameterGroup:ParameterGroup":
         return { name: inputs.name ?? `${name}-${digest.slice(0, 7)}` };
       case "tls:index/privateKey:PrivateKey":
-        return { privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\n(planned ${name})\n-----END RSA PRIVATE KEY-----\n`, publicKeyPem: "" };
+        return {
+          privateKeyPem: `-----BEGIN RSA PRIVATE KEY-----\n(planned ${name})\n-----END RSA PRIVATE KEY-----\n`,
+          publicKeyPem: "",
+        };
       case "tls:index/selfSignedCert:SelfSignedCert":
-        return { certPem: `-----BEGIN CERTIFICATE-----\n(planned ${name})\n-----END CERTIFICATE-----\n` };
+        return {
+          certPem: `-----BEGIN CERTIFICATE-----\n(planned ${name})\n-----END CERTIFICATE-----\n`,
+        };
       case "random:index/randomPassword:RandomPassword":
         return { result: `planned-${digest.slice(0, Number(inputs.length ?? 32) - 8)}` };
       default:

@@ -81,7 +81,9 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   monitor.registerResourceOutputs = (req, callback) => {
     if (req.getUrn().includes("::pulumi:pulumi:Stack::")) {
       const outputs = req.getOutputs();
-      stackOutputs = outputs ? (redact(pulumi.runtime.deserializeProperties(outputs)) as Record<string, unknown>) : {};
+      stackOutputs = outputs
+        ? (redact(pulumi.runtime.deserializeProperties(outputs)) as Record<string, unknown>)
+        : {};
     }
     registerOutputs(req, callback);
   };
@@ -99,6 +101,11 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   const failures: unknown[] = [];
   const onRejection = (reason: unknown) => failures.push(reason);
   process.on("unhandledRejection", onRejection);
+  // The SDK records a stack trace for every promise it makes, to report leaks and source positions
+  // to the engine; offline nothing reads them, and they are most of a plan's time. Errors keep their
+  // messages. PUPPET_PLAN_STACK_TRACES=1 keeps the traces for debugging the program.
+  const stackTraceLimit = Error.stackTraceLimit;
+  if (!process.env.PUPPET_PLAN_STACK_TRACES) Error.stackTraceLimit = 0;
   try {
     const program = options.program ?? (await import("../program")).main;
     // An error thrown by the program is caught here rather than inside the stack resource, where it
@@ -115,18 +122,23 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
     if (failure !== undefined) throw new PlanError(failure, resources);
     return { stack, resources, outputs: stackOutputs };
   } finally {
+    Error.stackTraceLimit = stackTraceLimit;
     process.off("unhandledRejection", onRejection);
   }
 }
 
 /** Plans a stack and, first, the stacks it references through `peerStack` (by the last path part). */
-export async function planWithPeers(stack: string, planned = new Map<string, Plan>()): Promise<Map<string, Plan>> {
+export async function planWithPeers(
+  stack: string,
+  planned = new Map<string, Plan>(),
+): Promise<Map<string, Plan>> {
   const cfg = readStackConfig(stack);
   const peerStack = cfg.config[`${cfg.project}:peerStack`];
   const peers: Record<string, Record<string, unknown>> = {};
   if (peerStack !== undefined) {
     const local = peerStack.split("/").pop()!;
-    if (local === stack) throw new Error(`stack ${stack}: peerStack ${peerStack} names the stack itself`);
+    if (local === stack)
+      throw new Error(`stack ${stack}: peerStack ${peerStack} names the stack itself`);
     if (!planned.has(local)) await planWithPeers(local, planned);
     peers[peerStack] = planned.get(local)!.outputs;
   }
@@ -146,9 +158,15 @@ interface RegisterRequest {
   getProperties?(): unknown;
 }
 interface MonitorLike {
-  registerResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void;
+  registerResource(
+    req: RegisterRequest,
+    cb: (err: unknown, resp?: { getUrn(): string }) => void,
+  ): void;
   readResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void;
-  registerResourceOutputs(req: { getUrn(): string; getOutputs(): Struct | undefined }, cb: (err: unknown) => void): void;
+  registerResourceOutputs(
+    req: { getUrn(): string; getOutputs(): Struct | undefined },
+    cb: (err: unknown) => void,
+  ): void;
 }
 type Struct = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
 

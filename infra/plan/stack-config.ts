@@ -19,7 +19,8 @@ export const PROJECT_DIR = join(__dirname, "..", "..");
 
 export function readProjectName(dir = PROJECT_DIR): string {
   const project = parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as { name?: unknown };
-  if (typeof project.name !== "string") throw new Error(`${join(dir, "Pulumi.yaml")}: no project name`);
+  if (typeof project.name !== "string")
+    throw new Error(`${join(dir, "Pulumi.yaml")}: no project name`);
   return project.name;
 }
 
@@ -33,12 +34,18 @@ export function listStacks(dir = PROJECT_DIR): string[] {
 
 export function readStackConfig(stack: string, dir = PROJECT_DIR): StackConfig {
   const project = readProjectName(dir);
-  const projectFile = parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> };
+  const projectFile = parse(readFileSync(join(dir, "Pulumi.yaml"), "utf8")) as {
+    config?: Record<string, unknown>;
+  };
   const stackPath = join(dir, `Pulumi.${stack}.yaml`);
   if (!existsSync(stackPath)) {
-    throw new Error(`stack ${stack}: no ${stackPath}; the stacks are: ${listStacks(dir).join(", ")}`);
+    throw new Error(
+      `stack ${stack}: no ${stackPath}; the stacks are: ${listStacks(dir).join(", ")}`,
+    );
   }
-  const stackFile = (parse(readFileSync(stackPath, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+  const stackFile = (parse(readFileSync(stackPath, "utf8")) ?? {}) as {
+    config?: Record<string, unknown>;
+  };
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
   const put = (key: string, value: unknown) => {
@@ -68,7 +75,11 @@ function isDeclaration(value: unknown): value is { value?: unknown; default?: un
     typeof value === "object" &&
     value !== null &&
     !Array.isArray(value) &&
-    Object.keys(value).some((k) => ["type", "description", "default", "value", "secret"].includes(k)) &&
-    Object.keys(value).every((k) => ["type", "description", "default", "value", "secret", "items"].includes(k))
+    Object.keys(value).some((k) =>
+      ["type", "description", "default", "value", "secret"].includes(k),
+    ) &&
+    Object.keys(value).every((k) =>
+      ["type", "description", "default", "value", "secret", "items"].includes(k),
+    )
   );
 }

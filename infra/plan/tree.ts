@@ -16,7 +16,9 @@ const HIGHLIGHTS: Readonly<Record<string, readonly string[]>> = {
 
 function summary(r: PlannedResource): string {
   const keys = HIGHLIGHTS[r.type] ?? [];
-  const parts = keys.filter((k) => r.inputs[k] !== undefined).map((k) => `${k}=${JSON.stringify(r.inputs[k])}`);
+  const parts = keys
+    .filter((k) => r.inputs[k] !== undefined)
+    .map((k) => `${k}=${JSON.stringify(r.inputs[k])}`);
   return [r.type, r.name, r.protect ? "[protected]" : "", ...parts].filter(Boolean).join("  ");
 }
 
@@ -44,7 +46,9 @@ export function renderTree(plan: Plan): string {
   lines.push("", "Outputs:");
   for (const [k, v] of Object.entries(plan.outputs)) {
     const text = typeof v === "string" ? v : JSON.stringify(v);
-    lines.push(`  ${k}: ${text.length > 100 ? `${text.slice(0, 97).replace(/\n/g, "\\n")}...` : text.replace(/\n/g, "\\n")}`);
+    lines.push(
+      `  ${k}: ${text.length > 100 ? `${text.slice(0, 97).replace(/\n/g, "\\n")}...` : text.replace(/\n/g, "\\n")}`,
+    );
   }
   return lines.join("\n") + "\n";
 }

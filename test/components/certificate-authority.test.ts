@@ -27,7 +27,9 @@ describe("CertificateAuthority", () => {
       setSubjectKeyId: true,
       subject: { commonName: `Puppet CA: ca.${DOMAIN}` },
     });
-    expect(cert.inputs.allowedUses).toEqual(expect.arrayContaining(["cert_signing", "crl_signing"]));
+    expect(cert.inputs.allowedUses).toEqual(
+      expect.arrayContaining(["cert_signing", "crl_signing"]),
+    );
     expect(cert.inputs.privateKeyPem).toBe(SECRET);
   });
 
@@ -55,15 +57,21 @@ describe("CertificateAuthority", () => {
     const run = await runProgram(() => void ca());
     const policies = run.ofType("aws:secretsmanager/secretPolicy:SecretPolicy");
     expect(policies).toHaveLength(1);
-    const [keySecret] = run.ofType("aws:secretsmanager/secret:Secret").filter((s) => s.name.includes("key-secret"));
+    const [keySecret] = run
+      .ofType("aws:secretsmanager/secret:Secret")
+      .filter((s) => s.name.includes("key-secret"));
     expect(policies[0].dependencies).toContain(keySecret.urn);
-    const doc = JSON.parse(policies[0].inputs.policy as string) as { Statement: Record<string, unknown>[] };
+    const doc = JSON.parse(policies[0].inputs.policy as string) as {
+      Statement: Record<string, unknown>[];
+    };
     const [caRole] = run.ofType("aws:iam/role:Role");
     expect(doc.Statement[0]).toMatchObject({
       Effect: "Deny",
       Principal: "*",
       Action: "secretsmanager:GetSecretValue",
-      Condition: { StringNotEquals: { "aws:PrincipalArn": [`arn:aws:iam::123456789012:role/${caRole.name}`] } },
+      Condition: {
+        StringNotEquals: { "aws:PrincipalArn": [`arn:aws:iam::123456789012:role/${caRole.name}`] },
+      },
     });
   });
 

@@ -6,7 +6,10 @@ import { DOMAIN, masterHost } from "./fixtures";
 const pool = (count: number, subnets = ["subnet-a", "subnet-b"]) =>
   new CompileMasterPool("site-a-masters", {
     balancerName: "site-a-masters",
-    members: Array.from({ length: count }, (_, i) => ({ hostName: masterHost(i + 1).certname, config: masterHost(i + 1) })),
+    members: Array.from({ length: count }, (_, i) => ({
+      hostName: masterHost(i + 1).certname,
+      config: masterHost(i + 1),
+    })),
     vpcId: "vpc-1",
     subnetIds: subnets,
     securityGroupIds: ["sg-1"],
@@ -24,7 +27,9 @@ describe("CompileMasterPool", () => {
     expect(instances.every((i) => i.inputs.instanceType === "m6i.xlarge")).toBe(true);
     for (const [i, instance] of instances.entries()) {
       const files = userDataFiles(instance.inputs.userData as string);
-      expect(files["/etc/puppet-multisite/puppetserver/ca.cfg"]).toContain("certificate-authority-disabled-service");
+      expect(files["/etc/puppet-multisite/puppetserver/ca.cfg"]).toContain(
+        "certificate-authority-disabled-service",
+      );
       expect(files["/etc/puppet-multisite/puppet.conf"]).toContain(`ca_server = ca.${DOMAIN}`);
       expect(files["/etc/puppet-multisite/puppet.conf"]).toContain(
         `dns_alt_names = master-${i + 1}.site-a.${DOMAIN},pool.site-a.${DOMAIN},puppet.${DOMAIN}`,
@@ -35,7 +40,11 @@ describe("CompileMasterPool", () => {
   it("balances 8140 over TCP with an HTTPS /status/v1/simple health check", async () => {
     const run = await runProgram(() => void pool(2));
     const [lb] = run.ofType("aws:lb/loadBalancer:LoadBalancer");
-    expect(lb.inputs).toMatchObject({ loadBalancerType: "network", internal: true, subnets: ["subnet-a", "subnet-b"] });
+    expect(lb.inputs).toMatchObject({
+      loadBalancerType: "network",
+      internal: true,
+      subnets: ["subnet-a", "subnet-b"],
+    });
     const [tg] = run.ofType("aws:lb/targetGroup:TargetGroup");
     expect(tg.inputs).toMatchObject({
       port: 8140,
@@ -61,17 +70,24 @@ describe("CompileMasterPool", () => {
           readsSecrets: [],
         }) && undefined,
     );
-    for (const r of [...run.ofType("aws:lb/loadBalancer:LoadBalancer"), ...run.ofType("aws:lb/targetGroup:TargetGroup")]) {
+    for (const r of [
+      ...run.ofType("aws:lb/loadBalancer:LoadBalancer"),
+      ...run.ofType("aws:lb/targetGroup:TargetGroup"),
+    ]) {
       expect((r.inputs.name as string).length).toBeLessThanOrEqual(32);
     }
   });
 
   it("fails when the pool is empty", async () => {
-    await expect(runProgram(() => void pool(0))).rejects.toThrow("a pool needs at least one compile master, got 0");
+    await expect(runProgram(() => void pool(0))).rejects.toThrow(
+      "a pool needs at least one compile master, got 0",
+    );
   });
 
   it("fails when there is no subnet", async () => {
-    await expect(runProgram(() => void pool(1, []))).rejects.toThrow("subnetIds must name at least one subnet");
+    await expect(runProgram(() => void pool(1, []))).rejects.toThrow(
+      "subnetIds must name at least one subnet",
+    );
   });
 
   it("fails when two masters share a name", async () => {
@@ -80,7 +96,10 @@ describe("CompileMasterPool", () => {
         () =>
           void new CompileMasterPool("p", {
             balancerName: "p",
-            members: [1, 1].map((i) => ({ hostName: masterHost(i).certname, config: masterHost(i) })),
+            members: [1, 1].map((i) => ({
+              hostName: masterHost(i).certname,
+              config: masterHost(i),
+            })),
             vpcId: "vpc-1",
             subnetIds: ["subnet-a"],
             securityGroupIds: [],

@@ -34,15 +34,23 @@ describe("PuppetDatabase", () => {
     });
     expect(db.protect).toBe(true);
     const [params] = run.ofType("aws:rds/parameterGroup:ParameterGroup");
-    expect(params.inputs).toMatchObject({ family: "postgres15", parameters: [{ name: "rds.force_ssl", value: "1" }] });
+    expect(params.inputs).toMatchObject({
+      family: "postgres15",
+      parameters: [{ name: "rds.force_ssl", value: "1" }],
+    });
   });
 
   it("keeps the password secret in RDS and in the replicated secret", async () => {
     const run = await runProgram(() => void new PuppetDatabase("site-a-database", args()));
     expect(run.ofType("aws:rds/instance:Instance")[0].inputs.password).toBe(SECRET);
     const [secret] = run.ofType("aws:secretsmanager/secret:Secret");
-    expect(secret.inputs).toMatchObject({ name: "puppet-multisite/site-a/database", replicas: [{ region: "eu-west-1" }] });
-    expect(run.ofType("aws:secretsmanager/secretVersion:SecretVersion")[0].inputs.secretString).toBe(SECRET);
+    expect(secret.inputs).toMatchObject({
+      name: "puppet-multisite/site-a/database",
+      replicas: [{ region: "eu-west-1" }],
+    });
+    expect(
+      run.ofType("aws:secretsmanager/secretVersion:SecretVersion")[0].inputs.secretString,
+    ).toBe(SECRET);
   });
 
   it("can be left unprotected for throwaway stacks", async () => {
@@ -54,14 +62,16 @@ describe("PuppetDatabase", () => {
   });
 
   it("fails when the engine is older than PuppetDB supports", async () => {
-    await expect(runProgram(() => void new PuppetDatabase("d", args({ engineVersion: "13" })))).rejects.toThrow(
+    await expect(
+      runProgram(() => void new PuppetDatabase("d", args({ engineVersion: "13" }))),
+    ).rejects.toThrow(
       "engineVersion must be a PostgreSQL major version of 14 or later (PuppetDB 8 needs 14+), got: 13",
     );
   });
 
   it("fails when backups are kept less than 7 days", async () => {
-    await expect(runProgram(() => void new PuppetDatabase("d", args({ backupRetentionDays: 1 })))).rejects.toThrow(
-      "backupRetentionDays must be between 7 and 35 inclusive, got: 1",
-    );
+    await expect(
+      runProgram(() => void new PuppetDatabase("d", args({ backupRetentionDays: 1 }))),
+    ).rejects.toThrow("backupRetentionDays must be between 7 and 35 inclusive, got: 1");
   });
 });

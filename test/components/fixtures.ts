@@ -31,8 +31,15 @@ export function masterHost(index: number): CompileMasterHost {
     ...common(`master-${index}.site-a.${DOMAIN}`),
     role: "compile-master",
     dnsAltNames: [`master-${index}.site-a.${DOMAIN}`, `pool.site-a.${DOMAIN}`, `puppet.${DOMAIN}`],
-    puppetdbUrls: [`https://puppetdb.site-a.${DOMAIN}:8081`, `https://puppetdb.site-b.${DOMAIN}:8081`],
-    controlRepo: { url: "https://git.example.com/puppet/control-repo.git", branch: "production", syncIntervalMinutes: 5 },
+    puppetdbUrls: [
+      `https://puppetdb.site-a.${DOMAIN}:8081`,
+      `https://puppetdb.site-b.${DOMAIN}:8081`,
+    ],
+    controlRepo: {
+      url: "https://git.example.com/puppet/control-repo.git",
+      branch: "production",
+      syncIntervalMinutes: 5,
+    },
   };
 }
 

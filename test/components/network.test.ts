@@ -19,14 +19,24 @@ const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 describe("SiteNetwork", () => {
   it("carves public, server and data subnets in every AZ, each private AZ behind its own NAT", async () => {
     const run = await runProgram(() => {
-      new SiteNetwork("site-a-network", { cidr: "10.40.0.0/16", azCount: 3, firewall: firewall("site-a") });
+      new SiteNetwork("site-a-network", {
+        cidr: "10.40.0.0/16",
+        azCount: 3,
+        firewall: firewall("site-a"),
+      });
     });
     const subnets = run.ofType("aws:ec2/subnet:Subnet");
     expect(subnets.map((s) => s.inputs.cidrBlock).sort()).toEqual(
       [
-        "10.40.0.0/20", "10.40.16.0/20", "10.40.32.0/20",
-        "10.40.64.0/20", "10.40.80.0/20", "10.40.96.0/20",
-        "10.40.128.0/20", "10.40.144.0/20", "10.40.160.0/20",
+        "10.40.0.0/20",
+        "10.40.16.0/20",
+        "10.40.32.0/20",
+        "10.40.64.0/20",
+        "10.40.80.0/20",
+        "10.40.96.0/20",
+        "10.40.128.0/20",
+        "10.40.144.0/20",
+        "10.40.160.0/20",
       ].sort(),
     );
     expect(new Set(subnets.map((s) => s.inputs.availabilityZone))).toEqual(
@@ -34,17 +44,25 @@ describe("SiteNetwork", () => {
     );
     expect(subnets.every((s) => s.inputs.mapPublicIpOnLaunch === false)).toBe(true);
     expect(run.ofType("aws:ec2/natGateway:NatGateway")).toHaveLength(3);
-    const privateTables = run.ofType("aws:ec2/routeTable:RouteTable").filter((t) => t.name.includes("private"));
+    const privateTables = run
+      .ofType("aws:ec2/routeTable:RouteTable")
+      .filter((t) => t.name.includes("private"));
     expect(privateTables).toHaveLength(3);
     for (const table of privateTables) {
       const routes = table.inputs.routes as { cidrBlock: string; natGatewayId?: string }[];
-      expect(routes).toEqual([{ cidrBlock: "0.0.0.0/0", natGatewayId: expect.stringMatching(/nat/) as unknown }]);
+      expect(routes).toEqual([
+        { cidrBlock: "0.0.0.0/0", natGatewayId: expect.stringMatching(/nat/) as unknown },
+      ]);
     }
   });
 
   it("opens no port to the Internet and no SSH at all", async () => {
     const run = await runProgram(() => {
-      new SiteNetwork("site-a-network", { cidr: "10.40.0.0/16", azCount: 2, firewall: firewall("site-a") });
+      new SiteNetwork("site-a-network", {
+        cidr: "10.40.0.0/16",
+        azCount: 2,
+        firewall: firewall("site-a"),
+      });
     });
     const ingress = run.ofType(INGRESS);
     expect(ingress.length).toBeGreaterThan(0);
@@ -66,10 +84,18 @@ describe("SiteNetwork", () => {
 
   it("admits 8140 from both sites' VPCs and the agent networks only", async () => {
     const run = await runProgram(() => {
-      new SiteNetwork("site-a-network", { cidr: "10.40.0.0/16", azCount: 2, firewall: firewall("site-a") });
+      new SiteNetwork("site-a-network", {
+        cidr: "10.40.0.0/16",
+        azCount: 2,
+        firewall: firewall("site-a"),
+      });
     });
     const puppet = run.ofType(INGRESS).filter((r) => r.inputs.fromPort === 8140);
-    expect(puppet.map((r) => r.inputs.cidrIpv4).sort()).toEqual(["10.40.0.0/16", "10.50.0.0/16", "172.20.0.0/16"]);
+    expect(puppet.map((r) => r.inputs.cidrIpv4).sort()).toEqual([
+      "10.40.0.0/16",
+      "10.50.0.0/16",
+      "172.20.0.0/16",
+    ]);
   });
 
   it("peers a secondary with the primary, accepting in the primary's region, with routes both ways", async () => {
@@ -79,14 +105,21 @@ describe("SiteNetwork", () => {
           cidr: "10.50.0.0/16",
           azCount: 2,
           firewall: firewall("site-b"),
-          peer: { vpcId: "vpc-primary", cidr: "10.40.0.0/16", region: "us-east-1", routeTableIds: ["rtb-a1", "rtb-a2"] },
+          peer: {
+            vpcId: "vpc-primary",
+            cidr: "10.40.0.0/16",
+            region: "us-east-1",
+            routeTableIds: ["rtb-a1", "rtb-a2"],
+          },
         });
       },
       { region: "eu-west-1" },
     );
     const [connection] = run.ofType("aws:ec2/vpcPeeringConnection:VpcPeeringConnection");
     expect(connection.inputs).toMatchObject({ peerVpcId: "vpc-primary", peerRegion: "us-east-1" });
-    const [accepter] = run.ofType("aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter");
+    const [accepter] = run.ofType(
+      "aws:ec2/vpcPeeringConnectionAccepter:VpcPeeringConnectionAccepter",
+    );
     expect(accepter.inputs.autoAccept).toBe(true);
     const [provider] = run.ofType("pulumi:providers:aws");
     expect(provider.inputs.region).toBe("us-east-1");
@@ -98,17 +131,28 @@ describe("SiteNetwork", () => {
     expect(toPeer).toHaveLength(2);
     expect(fromPeer.map((r) => r.inputs.routeTableId).sort()).toEqual(["rtb-a1", "rtb-a2"]);
     expect(fromPeer.every((r) => r.provider?.includes(provider.urn))).toBe(true);
-    expect(toPeer.every((r) => r.provider === null || !r.provider.includes(provider.urn))).toBe(true);
+    expect(toPeer.every((r) => r.provider === null || !r.provider.includes(provider.urn))).toBe(
+      true,
+    );
   });
 
   it("gives a secondary no database security group", async () => {
-    const run = await runProgram(() => {
-      new SiteNetwork("site-b-network", { cidr: "10.50.0.0/16", azCount: 2, firewall: firewall("site-b") });
-    }, { region: "eu-west-1" });
-    expect(run.ofType("aws:ec2/securityGroup:SecurityGroup").map((g) => g.name).sort()).toEqual([
-      "site-b-network-puppetdb",
-      "site-b-network-puppetserver",
-    ]);
+    const run = await runProgram(
+      () => {
+        new SiteNetwork("site-b-network", {
+          cidr: "10.50.0.0/16",
+          azCount: 2,
+          firewall: firewall("site-b"),
+        });
+      },
+      { region: "eu-west-1" },
+    );
+    expect(
+      run
+        .ofType("aws:ec2/securityGroup:SecurityGroup")
+        .map((g) => g.name)
+        .sort(),
+    ).toEqual(["site-b-network-puppetdb", "site-b-network-puppetserver"]);
   });
 
   it("fails when asked for fewer than two AZs", async () => {

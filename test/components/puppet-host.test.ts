@@ -21,10 +21,16 @@ describe("PuppetHost", () => {
     const run = await runProgram(() => void host());
     const [instance] = run.ofType("aws:ec2/instance:Instance");
     expect(instance.inputs.associatePublicIpAddress).toBe(false);
-    expect(instance.inputs.metadataOptions).toMatchObject({ httpTokens: "required", httpPutResponseHopLimit: 1 });
+    expect(instance.inputs.metadataOptions).toMatchObject({
+      httpTokens: "required",
+      httpPutResponseHopLimit: 1,
+    });
     expect(instance.inputs.rootBlockDevice).toMatchObject({ encrypted: true, volumeType: "gp3" });
     expect(instance.inputs.userDataReplaceOnChange).toBe(true);
-    expect(instance.inputs.tags).toMatchObject({ Name: `master-1.site-a.${DOMAIN}`, "puppet:role": "compile-master" });
+    expect(instance.inputs.tags).toMatchObject({
+      Name: `master-1.site-a.${DOMAIN}`,
+      "puppet:role": "compile-master",
+    });
   });
 
   it("renders its role's user data into the instance", async () => {
@@ -32,14 +38,20 @@ describe("PuppetHost", () => {
     const userData = run.ofType("aws:ec2/instance:Instance")[0].inputs.userData as string;
     expect(userData.startsWith("#cloud-config\n")).toBe(true);
     const files = userDataFiles(userData);
-    expect(files["/etc/puppet-multisite/host.env"]).toMatch(new RegExp(`master-1\\.site-a\\.${DOMAIN.replace(/\./g, "\\.")}`));
-    expect(files["/etc/puppet-multisite/puppetserver/ca.cfg"]).toContain("certificate-authority-disabled-service");
+    expect(files["/etc/puppet-multisite/host.env"]).toMatch(
+      new RegExp(`master-1\\.site-a\\.${DOMAIN.replace(/\./g, "\\.")}`),
+    );
+    expect(files["/etc/puppet-multisite/puppetserver/ca.cfg"]).toContain(
+      "certificate-authority-disabled-service",
+    );
   });
 
   it("may use SSM and read only its own secrets, decrypting only through Secrets Manager", async () => {
     const run = await runProgram(() => void host());
     const [attachment] = run.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment");
-    expect(attachment.inputs.policyArn).toBe("arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore");
+    expect(attachment.inputs.policyArn).toBe(
+      "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    );
     const policies = run.ofType("aws:iam/rolePolicy:RolePolicy");
     expect(policies).toHaveLength(1);
     const doc = JSON.parse(policies[0].inputs.policy as string) as {

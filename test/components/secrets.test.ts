@@ -6,7 +6,10 @@ import { runProgram } from "../harness";
 
 describe("SecretsKey", () => {
   it("is a rotated multi-Region key with a protected replica in every other region, made there", async () => {
-    const run = await runProgram(() => void new SecretsKey("site-a-secrets", { replicaRegions: ["eu-west-1", "ap-southeast-2"] }));
+    const run = await runProgram(
+      () =>
+        void new SecretsKey("site-a-secrets", { replicaRegions: ["eu-west-1", "ap-southeast-2"] }),
+    );
     const [key] = run.ofType("aws:kms/key:Key");
     expect(key.inputs).toMatchObject({ multiRegion: true, enableKeyRotation: true });
     expect(key.protect).toBe(true);
@@ -36,8 +39,13 @@ describe("ReplicatedSecret", () => {
         }),
     );
     expect(JSON.stringify(run.resources)).not.toContain("plain-text-value-from-test");
-    expect(run.ofType("aws:secretsmanager/secretVersion:SecretVersion")[0].inputs.secretString).toBe(SECRET);
+    expect(
+      run.ofType("aws:secretsmanager/secretVersion:SecretVersion")[0].inputs.secretString,
+    ).toBe(SECRET);
     expect(run.ofType("aws:secretsmanager/secretPolicy:SecretPolicy")).toHaveLength(0);
-    expect(run.ofType("aws:secretsmanager/secret:Secret")[0].inputs).toMatchObject({ recoveryWindowInDays: 30, kmsKeyId: "arn:key" });
+    expect(run.ofType("aws:secretsmanager/secret:Secret")[0].inputs).toMatchObject({
+      recoveryWindowInDays: 30,
+      kmsKeyId: "arn:key",
+    });
   });
 });

@@ -1,0 +1,415 @@
+import { describe, expect, it } from "vitest";
+import { tierCidr } from "../infra/cidr";
+import { gitSshPort } from "../infra/control-repo";
+import { FirewallInput, Rule, SECURITY_GROUPS, firewallRules } from "../infra/firewall";
+import { Settings } from "../infra/settings";
+import { FixtureStack, SITE_A, SITE_B, SITE_C, settings } from "./fixtures";
+
+const ANYWHERE = "0.0.0.0/0";
+const SCP_URL = "git@git.example.com:puppet/control-repo.git";
+const SSH_2222_URL = "ssh://git@git.example.com:2222/puppet/control-repo.git";
+
+/** The firewall input the site component derives from a stack's settings. */
+function firewallInput(s: Settings): FirewallInput {
+  return {
+    site: s.site.name,
+    sites: s.sites,
+    primarySite: s.primarySite,
+    gitSshPort: gitSshPort(s.controlRepo.url),
+  };
+}
+
+/** One line per rule, easy to compare and to read in a failure. */
+function show(r: Rule): string {
+  const peer = "cidr" in r.peer ? r.peer.cidr : `sg:${r.peer.group}`;
+  return `${r.group} ${r.direction} ${r.port} ${peer}`;
+}
+
+/** Every way a rule set breaks least privilege; empty when it does not. */
+function violations(rules: readonly Rule[], input: FirewallInput): string[] {
+  const isPrimary = input.site === input.primarySite;
+  const others = input.sites.filter((s) => s.name !== input.site);
+  // Agents of every site (in its VPC or its agent networks) may reach every site's Puppet servers.
+  const agents = input.sites.flatMap((s) => [s.vpcCidr, ...s.agentCidrs]);
+  const otherServers = others.map((s) => tierCidr(s.vpcCidr, "servers"));
+  const otherData = others.map((s) => tierCidr(s.vpcCidr, "data"));
+  const found: string[] = [];
+  const bad = (r: Rule, why: string) => found.push(`${show(r)}: ${why}`);
+  for (const r of rules) {
+    const cidr = "cidr" in r.peer ? r.peer.cidr : undefined;
+    const group = "group" in r.peer ? r.peer.group : undefined;
+    const gitSsh =
+      input.gitSshPort !== undefined &&
+      r.port === input.gitSshPort &&
+      r.group === "puppetserver" &&
+      r.direction === "egress";
+    if (!SECURITY_GROUPS.includes(r.group)) bad(r, "unknown security group");
+    if (r.port === 22 && !gitSsh) bad(r, "port 22 other than the control repository's SSH port");
+    if (r.group === "database" && !isPrimary) bad(r, "database rule on a secondary");
+    if (r.description.trim() === "") bad(r, "no description");
+    if (r.direction === "ingress") {
+      if (cidr === ANYWHERE) bad(r, "ingress from anywhere");
+      if (r.port === 8140) {
+        if (r.group !== "puppetserver") bad(r, "8140 into a non-Puppet-server group");
+        if (!(cidr !== undefined && agents.includes(cidr))) {
+          bad(r, "8140 from outside the sites' VPCs and agent networks");
+        }
+      } else if (r.port === 8081) {
+        if (r.group !== "puppetdb") bad(r, "8081 into a non-PuppetDB group");
+        if (!(group === "puppetserver" || (cidr !== undefined && otherServers.includes(cidr)))) {
+          bad(r, "8081 from other than Puppet servers");
+        }
+      } else if (r.port === 5432) {
+        if (r.group !== "database") bad(r, "5432 into a non-database group");
+        if (!isPrimary) bad(r, "5432 ingress on a secondary");
+        if (!(group === "puppetdb" || (cidr !== undefined && otherData.includes(cidr)))) {
+          bad(r, "5432 from other than PuppetDB hosts");
+        }
+      } else {
+        bad(r, "ingress on an unexpected port");
+      }
+    } else {
+      if (r.group === "database") bad(r, "egress from the database");
+      if (cidr === ANYWHERE && ![80, 443].includes(r.port) && !gitSsh) {
+        bad(r, "egress to anywhere on a port other than 80/443 and the git SSH port");
+      }
+    }
+  }
+  const seen = rules.map(show);
+  for (const [i, line] of seen.entries())
+    if (seen.indexOf(line) !== i) found.push(`${line}: duplicate rule`);
+  return found;
+}
+
+/** [stack, control repository URL, the SSH port it needs (none over HTTPS)]. */
+const CASES: [FixtureStack, string | undefined, number | undefined][] = [
+  ["site-a", undefined, undefined],
+  ["site-a", SCP_URL, 22],
+  ["site-a", SSH_2222_URL, 2222],
+  ["site-b", undefined, undefined],
+  ["site-b", SCP_URL, 22],
+  ["site-b", SSH_2222_URL, 2222],
+];
+
+describe("least-privilege sweep over every rule", () => {
+  it.each(CASES)("%s (control repository %s)", (stack, url, port) => {
+    const s = settings(stack, url ? { controlRepo: { url } } : {});
+    const input = firewallInput(s);
+    expect(input.gitSshPort).toBe(port);
+    const rules = firewallRules(input);
+    expect(rules).toHaveLength((stack === "site-a" ? 17 : 15) + (port === undefined ? 0 : 1));
+    expect(violations(rules, input)).toEqual([]);
+    // Anywhere is reachable on 80 and 443 only, plus the git SSH port from the Puppet servers.
+    expect(
+      rules
+        .filter((r) => "cidr" in r.peer && r.peer.cidr === ANYWHERE)
+        .map(show)
+        .sort(),
+    ).toEqual(
+      [
+        "puppetdb egress 443 0.0.0.0/0",
+        "puppetdb egress 80 0.0.0.0/0",
+        "puppetserver egress 443 0.0.0.0/0",
+        "puppetserver egress 80 0.0.0.0/0",
+        ...(port === undefined ? [] : [`puppetserver egress ${port} 0.0.0.0/0`]),
+      ].sort(),
+    );
+  });
+
+  it("catches a rule that breaks least privilege (the sweep can fail)", () => {
+    const input = firewallInput(settings("site-b"));
+    const rules = firewallRules(input);
+    const rule = (
+      group: Rule["group"],
+      direction: Rule["direction"],
+      port: number,
+      peer: Rule["peer"],
+    ): Rule => ({
+      group,
+      direction,
+      port,
+      peer,
+      description: "x",
+    });
+    const extra = [
+      rule("puppetserver", "ingress", 8140, { cidr: ANYWHERE }),
+      rule("puppetserver", "ingress", 8140, { cidr: SITE_C.agentCidrs[0] }),
+      rule("puppetdb", "egress", 22, { cidr: ANYWHERE }),
+      rule("puppetserver", "egress", 2222, { cidr: ANYWHERE }),
+      rule("database", "ingress", 5432, { group: "puppetdb" }),
+      rules[0],
+    ];
+    expect(violations([...rules, ...extra], input)).toEqual([
+      "puppetserver ingress 8140 0.0.0.0/0: ingress from anywhere",
+      "puppetserver ingress 8140 0.0.0.0/0: 8140 from outside the sites' VPCs and agent networks",
+      "puppetserver ingress 8140 172.22.0.0/16: 8140 from outside the sites' VPCs and agent networks",
+      "puppetdb egress 22 0.0.0.0/0: port 22 other than the control repository's SSH port",
+      "puppetdb egress 22 0.0.0.0/0: egress to anywhere on a port other than 80/443 and the git SSH port",
+      "puppetserver egress 2222 0.0.0.0/0: egress to anywhere on a port other than 80/443 and the git SSH port",
+      "database ingress 5432 sg:puppetdb: database rule on a secondary",
+      "database ingress 5432 sg:puppetdb: 5432 ingress on a secondary",
+      `${show(rules[0])}: duplicate rule`,
+    ]);
+  });
+
+  it("catches the git SSH port opened from the wrong group or to port 22 when 2222 is used", () => {
+    const input = firewallInput(settings("site-a", { controlRepo: { url: SSH_2222_URL } }));
+    const wrong: Rule[] = [
+      {
+        group: "puppetdb",
+        direction: "egress",
+        port: 2222,
+        peer: { cidr: ANYWHERE },
+        description: "x",
+      },
+      {
+        group: "puppetserver",
+        direction: "egress",
+        port: 22,
+        peer: { cidr: ANYWHERE },
+        description: "x",
+      },
+    ];
+    expect(violations(wrong, input)).toEqual([
+      "puppetdb egress 2222 0.0.0.0/0: egress to anywhere on a port other than 80/443 and the git SSH port",
+      "puppetserver egress 22 0.0.0.0/0: port 22 other than the control repository's SSH port",
+      "puppetserver egress 22 0.0.0.0/0: egress to anywhere on a port other than 80/443 and the git SSH port",
+    ]);
+  });
+});
+
+describe("site-a (primary)", () => {
+  const rules = firewallRules(firewallInput(settings("site-a")));
+
+  it("has exactly the expected rules", () => {
+    expect(rules.map(show)).toEqual([
+      "puppetserver ingress 8140 10.40.0.0/16",
+      "puppetserver ingress 8140 10.50.0.0/16",
+      "puppetserver ingress 8140 172.20.0.0/16",
+      "puppetserver ingress 8140 172.21.0.0/16",
+      "puppetserver egress 8140 10.40.64.0/18",
+      "puppetserver egress 8081 sg:puppetdb",
+      "puppetserver egress 8081 10.50.128.0/18",
+      "puppetdb ingress 8081 sg:puppetserver",
+      "puppetdb ingress 8081 10.50.64.0/18",
+      "puppetdb egress 8140 10.40.64.0/18",
+      "puppetdb egress 5432 sg:database",
+      "database ingress 5432 sg:puppetdb",
+      "database ingress 5432 10.50.128.0/18",
+      "puppetserver egress 443 0.0.0.0/0",
+      "puppetserver egress 80 0.0.0.0/0",
+      "puppetdb egress 443 0.0.0.0/0",
+      "puppetdb egress 80 0.0.0.0/0",
+    ]);
+  });
+
+  it("describes where each rule's traffic comes from", () => {
+    const d = (line: string) => rules.find((r) => show(r) === line)?.description;
+    expect(d("puppetserver ingress 8140 10.50.0.0/16")).toBe("Puppet agents and servers in site-b");
+    expect(d("puppetserver ingress 8140 172.20.0.0/16")).toBe(
+      "Puppet agents of site-a (agentCidrs)",
+    );
+    expect(d("puppetserver ingress 8140 172.21.0.0/16")).toBe(
+      "Puppet agents of site-b (agentCidrs)",
+    );
+    expect(d("database ingress 5432 10.50.128.0/18")).toBe("PuppetDB in site-b");
+  });
+});
+
+describe("site-b (secondary)", () => {
+  const rules = firewallRules(firewallInput(settings("site-b")));
+
+  it("has exactly the expected rules, reaching the CA and database in site-a by tier", () => {
+    expect(rules.map(show)).toEqual([
+      "puppetserver ingress 8140 10.40.0.0/16",
+      "puppetserver ingress 8140 10.50.0.0/16",
+      "puppetserver ingress 8140 172.20.0.0/16",
+      "puppetserver ingress 8140 172.21.0.0/16",
+      "puppetserver egress 8140 10.40.64.0/18",
+      "puppetserver egress 8081 sg:puppetdb",
+      "puppetserver egress 8081 10.40.128.0/18",
+      "puppetdb ingress 8081 sg:puppetserver",
+      "puppetdb ingress 8081 10.40.64.0/18",
+      "puppetdb egress 8140 10.40.64.0/18",
+      "puppetdb egress 5432 10.40.128.0/18",
+      "puppetserver egress 443 0.0.0.0/0",
+      "puppetserver egress 80 0.0.0.0/0",
+      "puppetdb egress 443 0.0.0.0/0",
+      "puppetdb egress 80 0.0.0.0/0",
+    ]);
+  });
+
+  it("has no database group rules", () => {
+    expect(rules.filter((r) => r.group === "database")).toEqual([]);
+    expect(rules.filter((r) => "group" in r.peer && r.peer.group === "database")).toEqual([]);
+  });
+});
+
+describe("the control repository's SSH port", () => {
+  const base = firewallInput(settings("site-b"));
+  const added = (port: number) => {
+    const without = new Set(firewallRules(base).map(show));
+    return firewallRules({ ...base, gitSshPort: port }).filter((r) => !without.has(show(r)));
+  };
+
+  it("opens exactly the port of an ssh:// URL (2222), from the Puppet servers only", () => {
+    expect(added(2222)).toEqual([
+      {
+        group: "puppetserver",
+        direction: "egress",
+        port: 2222,
+        peer: { cidr: ANYWHERE },
+        description: "Control repository over SSH",
+      },
+    ]);
+    const lines = firewallRules({ ...base, gitSshPort: 2222 }).map(show);
+    expect(lines.filter((l) => / 22 /.test(l))).toEqual([]);
+  });
+
+  it("opens 22 for a scp-like URL", () => {
+    expect(added(22).map(show)).toEqual(["puppetserver egress 22 0.0.0.0/0"]);
+  });
+
+  it("opens nothing over HTTPS", () => {
+    expect(base.gitSshPort).toBeUndefined();
+    expect(firewallRules(base).filter((r) => r.description.includes("SSH"))).toEqual([]);
+  });
+});
+
+describe("catalogue shapes", () => {
+  const three: FirewallInput = {
+    site: SITE_C.name,
+    sites: [SITE_A, SITE_B, SITE_C],
+    primarySite: SITE_A.name,
+  };
+
+  it("a secondary of three sites admits and reaches both other sites, still least privilege", () => {
+    const rules = firewallRules(three);
+    expect(violations(rules, three)).toEqual([]);
+    expect(
+      rules.filter((r) => r.group === "puppetserver" && r.direction === "ingress").map(show),
+    ).toEqual([
+      "puppetserver ingress 8140 10.40.0.0/16",
+      "puppetserver ingress 8140 10.50.0.0/16",
+      "puppetserver ingress 8140 10.60.0.0/16",
+      "puppetserver ingress 8140 172.20.0.0/16",
+      "puppetserver ingress 8140 172.21.0.0/16",
+      "puppetserver ingress 8140 172.22.0.0/16",
+    ]);
+    expect(
+      rules.filter((r) => r.group === "puppetdb" && r.direction === "ingress").map(show),
+    ).toEqual([
+      "puppetdb ingress 8081 sg:puppetserver",
+      "puppetdb ingress 8081 10.40.64.0/18",
+      "puppetdb ingress 8081 10.50.64.0/18",
+    ]);
+    expect(rules.filter((r) => r.port === 5432).map(show)).toEqual([
+      "puppetdb egress 5432 10.40.128.0/18",
+    ]);
+  });
+
+  it("the primary of three sites admits PuppetDB of both secondaries to the database", () => {
+    const input = { ...three, site: SITE_A.name };
+    const rules = firewallRules(input);
+    expect(violations(rules, input)).toEqual([]);
+    expect(rules.filter((r) => r.group === "database").map(show)).toEqual([
+      "database ingress 5432 sg:puppetdb",
+      "database ingress 5432 10.50.128.0/18",
+      "database ingress 5432 10.60.128.0/18",
+    ]);
+  });
+
+  it("sites without agent networks admit only the VPCs on 8140", () => {
+    const input: FirewallInput = {
+      ...three,
+      sites: three.sites.map((s) => ({ ...s, agentCidrs: [] })),
+    };
+    expect(
+      firewallRules(input)
+        .filter((r) => r.port === 8140 && r.direction === "ingress")
+        .map(show),
+    ).toEqual([
+      "puppetserver ingress 8140 10.40.0.0/16",
+      "puppetserver ingress 8140 10.50.0.0/16",
+      "puppetserver ingress 8140 10.60.0.0/16",
+    ]);
+  });
+
+  it("admits every agent network of a site that has several", () => {
+    const input: FirewallInput = {
+      ...three,
+      sites: [SITE_A, { ...SITE_B, agentCidrs: ["172.21.0.0/16", "192.168.8.0/24"] }],
+      site: SITE_B.name,
+    };
+    const lines = firewallRules(input).map(show);
+    expect(lines).toContain("puppetserver ingress 8140 192.168.8.0/24");
+    expect(lines).toContain("puppetserver ingress 8140 172.21.0.0/16");
+    expect(violations(firewallRules(input), input)).toEqual([]);
+  });
+
+  it("fails when the primary is not in the sites list", () => {
+    const input = { ...three, primarySite: "site-z" };
+    expect(() => firewallRules(input)).toThrow(
+      "primarySite site-z is not among the sites: site-a, site-b, site-c",
+    );
+  });
+
+  it("fails when the sites list is empty", () => {
+    expect(() => firewallRules({ ...three, sites: [] })).toThrow(
+      "primarySite site-a is not among the sites: ",
+    );
+  });
+});
+
+describe("required connectivity (least privilege must not cut the service)", () => {
+  it.each(["site-a", "site-b"] as const)(
+    "%s: masters reach the CA and every PuppetDB, PuppetDB its database",
+    (stack) => {
+      const lines = firewallRules(firewallInput(settings(stack))).map(show);
+      const caTier = tierCidr(SITE_A.vpcCidr, "servers");
+      const other = stack === "site-a" ? SITE_B : SITE_A;
+      expect(lines).toContain(`puppetserver egress 8140 ${caTier}`);
+      expect(lines).toContain("puppetserver egress 8081 sg:puppetdb");
+      expect(lines).toContain(`puppetserver egress 8081 ${tierCidr(other.vpcCidr, "data")}`);
+      expect(lines).toContain(`puppetdb egress 8140 ${caTier}`);
+      expect(lines).toContain(
+        stack === "site-a"
+          ? "puppetdb egress 5432 sg:database"
+          : `puppetdb egress 5432 ${tierCidr(SITE_A.vpcCidr, "data")}`,
+      );
+    },
+  );
+
+  it.each(["site-a", "site-b"] as const)(
+    "%s: admits on 8140 every site's VPC and every site's agent networks (failover, the one CA)",
+    (stack) => {
+      const lines = firewallRules(firewallInput(settings(stack))).map(show);
+      for (const cidr of ["10.40.0.0/16", "10.50.0.0/16", "172.20.0.0/16", "172.21.0.0/16"]) {
+        expect(lines).toContain(`puppetserver ingress 8140 ${cidr}`);
+      }
+    },
+  );
+
+  it("site-a admits site-b's agent network and site-b admits site-a's", () => {
+    const a = firewallRules(firewallInput(settings("site-a"))).map(show);
+    const b = firewallRules(firewallInput(settings("site-b"))).map(show);
+    expect(a).toContain("puppetserver ingress 8140 172.21.0.0/16");
+    expect(b).toContain("puppetserver ingress 8140 172.20.0.0/16");
+  });
+});
+
+describe("control repository over SSH on a web port", () => {
+  it("adds no second rule when SSH runs on 443 (already open), so rule names stay unique", () => {
+    const s = settings("site-a", {
+      controlRepo: { url: "ssh://git@ssh.github.com:443/org/control-repo.git" },
+    });
+    const input = firewallInput(s);
+    expect(input.gitSshPort).toBe(443);
+    const rules = firewallRules(input);
+    const keys = rules.map(
+      (r) => `${r.group}-${r.direction}-${r.port}-${"cidr" in r.peer ? r.peer.cidr : r.peer.group}`,
+    );
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(rules.filter((r) => r.group === "puppetserver" && r.port === 443)).toHaveLength(1);
+  });
+});

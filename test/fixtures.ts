@@ -1,0 +1,98 @@
+// The two-site deployment of the repository's stack files (Pulumi.yaml, Pulumi.site-a.yaml,
+// Pulumi.site-b.yaml) as raw config, the shape `config.ts` hands to `parseSettings`. Tests tweak it
+// with overrides instead of writing whole configurations.
+import { RawConfig, RawContext, Settings, SiteEntry, parseSettings } from "../infra/settings";
+
+export const PROJECT = "puppet-multisite";
+export const DOMAIN = "puppet.example.internal";
+export const CONTROL_REPO_URL = "https://git.example.com/puppet/control-repo.git";
+
+/** The catalogue entries of Pulumi.yaml, agent networks included. */
+export const SITE_A: SiteEntry = {
+  name: "site-a",
+  region: "us-east-1",
+  vpcCidr: "10.40.0.0/16",
+  agentCidrs: ["172.20.0.0/16"],
+};
+export const SITE_B: SiteEntry = {
+  name: "site-b",
+  region: "eu-west-1",
+  vpcCidr: "10.50.0.0/16",
+  agentCidrs: ["172.21.0.0/16"],
+};
+/** A third site for catalogue-shape tests; not part of the repository's deployment. */
+export const SITE_C: SiteEntry = {
+  name: "site-c",
+  region: "ap-southeast-2",
+  vpcCidr: "10.60.0.0/16",
+  agentCidrs: ["172.22.0.0/16"],
+};
+
+export type FixtureStack = "site-a" | "site-b";
+
+export const PEER_STACK = `organization/${PROJECT}/site-a`;
+
+type Overrides = Readonly<Record<string, unknown>>;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Merges `overrides` into `base`: plain objects merge key by key (so `{ masters: { count: 0 } }` keeps
+ * the other master settings), anything else replaces, and `undefined` removes the key.
+ */
+export function merge(base: Overrides, overrides: Overrides): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete out[key];
+    else if (isPlainObject(value) && isPlainObject(out[key])) out[key] = merge(out[key], value);
+    else out[key] = value;
+  }
+  return out;
+}
+
+/** A catalogue entry as the stack file writes it; without agent networks when `agents` is false. */
+export function siteConfig(s: SiteEntry, agents = true): Record<string, unknown> {
+  const entry = { region: s.region, vpcCidr: s.vpcCidr };
+  return agents ? { ...entry, agentCidrs: [...s.agentCidrs] } : entry;
+}
+
+/** Raw config of a stack as the stack files give it, with `overrides` merged in (see `merge`). */
+export function rawConfig(overrides: Overrides = {}, stack: FixtureStack = "site-a"): RawConfig {
+  const base: Record<string, unknown> = {
+    domain: DOMAIN,
+    primarySite: SITE_A.name,
+    sites: { [SITE_A.name]: siteConfig(SITE_A), [SITE_B.name]: siteConfig(SITE_B) },
+    controlRepo: { url: CONTROL_REPO_URL, branch: "production" },
+    masters: { count: 2, instanceType: "m6i.large" },
+    ...(stack === "site-b" ? { peerStack: PEER_STACK } : {}),
+  };
+  return merge(base, overrides);
+}
+
+/** The minimum a stack must set (no agent networks): everything else comes from the defaults. */
+export function minimalRawConfig(overrides: Overrides = {}): RawConfig {
+  return merge(
+    {
+      domain: DOMAIN,
+      sites: {
+        [SITE_A.name]: siteConfig(SITE_A, false),
+        [SITE_B.name]: siteConfig(SITE_B, false),
+      },
+      controlRepo: { url: CONTROL_REPO_URL },
+    },
+    overrides,
+  );
+}
+
+/** Project, stack and `aws:region` of a stack, as `config.ts` reads them. */
+export function context(stack: string = "site-a", overrides: Partial<RawContext> = {}): RawContext {
+  const region = [SITE_A, SITE_B, SITE_C].find((s) => s.name === stack)?.region;
+  return { project: PROJECT, stack, awsRegion: region, ...overrides };
+}
+
+/** Validated settings of a fixture stack. */
+export function settings(stack: FixtureStack = "site-a", overrides: Overrides = {}): Settings {
+  return parseSettings(rawConfig(overrides, stack), context(stack));
+}
