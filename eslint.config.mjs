@@ -3,9 +3,10 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "lab-state/**", "coverage/**"] },
+  { ignores: ["node_modules/**", "lab-state/**", "coverage/**", "**/*.mjs"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
+    files: ["**/*.ts"],
     languageOptions: {
       parser: tseslint.parser,
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
@@ -20,9 +21,5 @@ export default tseslint.config(
       ],
       "@typescript-eslint/no-floating-promises": "error",
     },
-  },
-  {
-    files: ["**/*.mjs"],
-    ...tseslint.configs.disableTypeChecked,
   },
 );

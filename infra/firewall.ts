@@ -149,7 +149,13 @@ export function firewallRules(input: FirewallInput): Rule[] {
   // Secrets Manager) and the control repository over HTTPS.
   for (const group of ["puppetserver", "puppetdb"] as const) {
     const [http, https] = WEB_PORTS;
-    add(group, "egress", https, { cidr: ANYWHERE }, "HTTPS: packages, AWS APIs, control repository");
+    add(
+      group,
+      "egress",
+      https,
+      { cidr: ANYWHERE },
+      "HTTPS: packages, AWS APIs, control repository",
+    );
     add(group, "egress", http, { cidr: ANYWHERE }, "HTTP: Debian package mirrors");
   }
   return rules;

@@ -180,7 +180,12 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
   const azCount = reader.integer("availabilityZoneCount", DEFAULTS.azCount, 2, MAX_AZS);
 
   const masters = reader.section("masters", ["count", "instanceType", "srvWeight"]);
-  const database = reader.section("database", ["instanceClass", "engineVersion", "allocatedStorageGb", "backupRetentionDays"]);
+  const database = reader.section("database", [
+    "instanceClass",
+    "engineVersion",
+    "allocatedStorageGb",
+    "backupRetentionDays",
+  ]);
   const controlRepo = reader.section("controlRepo", ["url", "branch", "syncIntervalMinutes"]);
   return {
     project: ctx.project,
@@ -366,7 +371,11 @@ class Reader {
     this.raw = (raw ?? {}) as Record<string, unknown>;
     const unknown = keys && Object.keys(this.raw).find((k) => !keys.includes(k));
     if (unknown !== undefined) {
-      throw new ConfigError(this.key(unknown), this.raw[unknown], `unknown key; the keys of ${prefix} are: ${keys!.join(", ")}`);
+      throw new ConfigError(
+        this.key(unknown),
+        this.raw[unknown],
+        `unknown key; the keys of ${prefix} are: ${keys!.join(", ")}`,
+      );
     }
   }
 
