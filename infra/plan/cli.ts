@@ -23,7 +23,11 @@ async function cli(): Promise<void> {
   if (!values.stack) throw new Error(`--stack is required; ${USAGE}`);
   const plans = await planWithPeers(values.stack);
   const plan = plans.get(values.stack)!;
-  process.stdout.write(values.json ? JSON.stringify(plan, null, 2) + "\n" : renderTree(plan));
+  const text = values.json ? JSON.stringify(plan, null, 2) + "\n" : renderTree(plan);
+  // Exit only once a pipe has taken all of it: process.exit would cut a large plan short.
+  await new Promise<void>((resolve, reject) =>
+    process.stdout.write(text, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 cli().then(
