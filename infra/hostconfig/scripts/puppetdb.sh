@@ -26,7 +26,13 @@ done
 for file in config.conf jetty.conf database.conf; do
   install_file "$PM_CONF_DIR/puppetdb/$file" "$confd/$file" 0644
 done
-install_file "$PM_CONF_DIR/puppetdb/certificate-allowlist" "$PUPPETDB_DIR/certificate-allowlist" 0644
+# The static allowlist (the CA and this site's masters). With SRV records to follow, it is written only
+# when no allowlist exists yet: allowlist-refresh.sh (below) owns the file from then on, and merges the
+# static list into it, so a second run does not drop the other sites' masters.
+allowlist="$PUPPETDB_DIR/certificate-allowlist"
+if [[ -z ${ALLOWLIST_SRV_RECORDS:-} || ! -e $allowlist ]]; then
+  install_file "$PM_CONF_DIR/puppetdb/certificate-allowlist" "$allowlist" 0644
+fi
 install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
 install_file "$PM_CONF_DIR/default-puppetdb" "$DEFAULTS_DIR/puppetdb" 0644
 
@@ -86,5 +92,26 @@ if [[ $PUPPETDB_MIGRATE == true ]]; then
 fi
 rm -f "$PM_STATE_DIR/db-password"
 install_certificate
+
+# The other sites' masters, from their SRV records: once now (PuppetDB is restarted below if the list
+# changed), then on a timer, so a pool growing in another site needs no change here.
+if [[ -n ${ALLOWLIST_SRV_RECORDS:-} ]]; then
+  before=$(cksum <"$allowlist")
+  "$PM_LIB_DIR/allowlist-refresh.sh" --no-restart
+  [[ $(cksum <"$allowlist") == "$before" ]] || CHANGED=1
+  if systemd_running; then
+    # New unit files are no reason to restart PuppetDB.
+    changed_before_units=$CHANGED
+    for unit in puppet-multisite-allowlist.service puppet-multisite-allowlist.timer; do
+      install_file "$PM_CONF_DIR/systemd/$unit" "$SYSTEMD_DIR/$unit" 0644
+    done
+    CHANGED=$changed_before_units
+    systemctl daemon-reload
+    systemctl enable --now puppet-multisite-allowlist.timer
+  else
+    log "no systemd: run $PM_LIB_DIR/allowlist-refresh.sh every ${ALLOWLIST_REFRESH_MINUTES:-5} minutes"
+  fi
+fi
+
 service_up puppetdb "$CHANGED"
 log "PuppetDB $CERTNAME configured (migrate=$PUPPETDB_MIGRATE)"
