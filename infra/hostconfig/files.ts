@@ -19,7 +19,27 @@ import {
   renderPuppetdbFiles,
   renderPuppetserverDefaults,
 } from "./services";
-import { CompileMasterHost, HostConfig } from "./types";
+import { CompileMasterHost, HostConfig, PuppetdbHost } from "./types";
+
+/** Minutes between two refreshes of a PuppetDB's allowlist from the sites' SRV records. */
+export const ALLOWLIST_REFRESH_MINUTES = 5;
+
+/** An SRV record name as the refresh script accepts it: labels of letters, digits, `_` and `-`. */
+const SRV_NAME =
+  /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
+/** The SRV records a PuppetDB follows, space-separated for host.env; undefined when there are none. */
+function allowlistSrvSetting(host: PuppetdbHost): string | undefined {
+  const records = [...new Set(host.allowlistSrvRecords ?? [])];
+  for (const name of records) {
+    if (!SRV_NAME.test(name)) {
+      throw new Error(
+        `allowlistSrvRecords of ${host.certname}: not a DNS name: ${JSON.stringify(name)}`,
+      );
+    }
+  }
+  return records.length > 0 ? records.join(" ") : undefined;
+}
 
 export interface HostFile {
   readonly path: string;
@@ -56,7 +76,8 @@ export function hostSettings(host: HostConfig): EnvVars {
         CONTROL_REPO_BRANCH: host.controlRepo.branch,
         CONTROL_REPO_SYNC_MINUTES: host.controlRepo.syncIntervalMinutes,
       };
-    case "puppetdb":
+    case "puppetdb": {
+      const srvRecords = allowlistSrvSetting(host);
       return {
         ...common,
         DB_HOST: host.database.host,
@@ -67,7 +88,11 @@ export function hostSettings(host: HostConfig): EnvVars {
         DB_PASSWORD_SECRET_REGION: host.database.passwordSecret.region,
         DB_SSLMODE: host.database.sslMode ?? "require",
         PUPPETDB_MIGRATE: host.migrate,
+        // Read by allowlist-refresh.sh; left out when there are no records to follow.
+        ALLOWLIST_SRV_RECORDS: srvRecords,
+        ALLOWLIST_REFRESH_MINUTES: srvRecords === undefined ? undefined : ALLOWLIST_REFRESH_MINUTES,
       };
+    }
   }
 }
 
@@ -99,6 +124,35 @@ export function renderSyncUnits(host: CompileMasterHost): { service: string; tim
         OnBootSec: `${host.controlRepo.syncIntervalMinutes}min`,
         OnUnitActiveSec: `${host.controlRepo.syncIntervalMinutes}min`,
         RandomizedDelaySec: 30,
+      },
+    ],
+    ["Install", { WantedBy: "timers.target" }],
+  ];
+  return { service: renderIni(service), timer: renderIni(timer) };
+}
+
+/** systemd units of the PuppetDB allowlist refresh: a oneshot service on a timer. */
+export function renderAllowlistUnits(): { service: string; timer: string } {
+  const service: IniDocument = [
+    [
+      "Unit",
+      {
+        Description: "Add the sites' compile masters (SRV records) to PuppetDB's allowlist",
+        After: "network-online.target",
+      },
+    ],
+    ["Service", { Type: "oneshot", ExecStart: `${LIB_DIR}/allowlist-refresh.sh` }],
+  ];
+  const timer: IniDocument = [
+    ["Unit", { Description: "Periodic PuppetDB allowlist refresh" }],
+    [
+      "Timer",
+      {
+        OnBootSec: `${ALLOWLIST_REFRESH_MINUTES}min`,
+        OnUnitActiveSec: `${ALLOWLIST_REFRESH_MINUTES}min`,
+        // The PuppetDBs of all sites see a new master in the same interval: spreading their
+        // restarts keeps one of them answering the masters.
+        RandomizedDelaySec: 120,
       },
     ],
     ["Install", { WantedBy: "timers.target" }],
@@ -138,6 +192,8 @@ function roleFiles(host: HostConfig): Record<string, string> {
     }
     case "puppetdb": {
       const pdb = renderPuppetdbFiles(host);
+      // Other sites' masters come from SRV records at run time, refreshed on a timer.
+      const units = allowlistSrvSetting(host) === undefined ? undefined : renderAllowlistUnits();
       return {
         ...common,
         "csr_attributes.yaml": renderCsrAttributes(host.role),
@@ -146,6 +202,10 @@ function roleFiles(host: HostConfig): Record<string, string> {
         ...Object.fromEntries(
           Object.entries(pdb).map(([name, text]) => [`puppetdb/${name}`, text]),
         ),
+        ...(units && {
+          "systemd/puppet-multisite-allowlist.service": units.service,
+          "systemd/puppet-multisite-allowlist.timer": units.timer,
+        }),
       };
     }
   }

@@ -4,6 +4,6 @@
 export * from "./types";
 export { renderUserData, USER_DATA_LIMIT } from "./userdata";
 export { renderAgentConfig, renderServerPuppetConf, HTTP_CONNECT_TIMEOUT } from "./puppetconf";
-export { hostFiles, hostSettings, HostFile } from "./files";
+export { ALLOWLIST_REFRESH_MINUTES, hostFiles, hostSettings, HostFile } from "./files";
 export { ALL_SCRIPTS, SCRIPTS_DIR, entryScript } from "./scripts";
 export { CONF_DIR, LIB_DIR } from "./paths";

@@ -11,7 +11,7 @@ const COMMON = ["lib.sh"] as const;
 const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
   ca: ["ca.sh", "autosign.rb"],
   "compile-master": ["compile-master.sh", "code-sync.sh", "crl-refresh.sh"],
-  puppetdb: ["puppetdb.sh"],
+  puppetdb: ["puppetdb.sh", "allowlist-refresh.sh"],
 };
 
 /** Every script file of this module, for tests and the lab. */

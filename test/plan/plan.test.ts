@@ -36,12 +36,7 @@ describe("planStack", () => {
     const run = await runProgram(() => {
       const parent = new Parent();
       const a = new Thing("a", { size: 3 }, { parent });
-      const b = new pulumi.CustomResource(
-        "test:index:Thing",
-        "b",
-        { from: a.urn, password: pulumi.secret("s3cret") },
-        { parent },
-      );
+      const b = new Thing("b", { from: a.urn, password: pulumi.secret("s3cret") }, { parent });
       return { plain: "visible", hidden: pulumi.secret("s3cret"), b: b.urn };
     });
     const a = run.named("a");
