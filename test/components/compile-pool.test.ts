@@ -1,21 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { CompileMasterPool } from "../../infra/components/compile-pool";
+import { CompileMasterPool, CompileMasterPoolArgs } from "../../infra/components/compile-pool";
 import { runProgram, userDataFiles } from "../harness";
 import { DOMAIN, masterHost } from "./fixtures";
 
-const pool = (count: number, subnets = ["subnet-a", "subnet-b"]) =>
+const members = (...indexes: number[]) =>
+  indexes.map((i) => ({ hostName: masterHost(i).certname, config: masterHost(i) }));
+
+const pool = (
+  count: number,
+  subnets = ["subnet-a", "subnet-b"],
+  overrides: Partial<CompileMasterPoolArgs> = {},
+) =>
   new CompileMasterPool("site-a-masters", {
     balancerName: "site-a-masters",
-    members: Array.from({ length: count }, (_, i) => ({
-      hostName: masterHost(i + 1).certname,
-      config: masterHost(i + 1),
-    })),
+    members: members(...Array.from({ length: count }, (_, i) => i + 1)),
     vpcId: "vpc-1",
     subnetIds: subnets,
     securityGroupIds: ["sg-1"],
     instanceType: "m6i.xlarge",
     ami: "ami-0123456789abcdef0",
     readsSecrets: [{ name: "puppet-multisite/site-a/challenge", region: "us-east-1" }],
+    ...overrides,
   });
 
 describe("CompileMasterPool", () => {
@@ -59,16 +64,7 @@ describe("CompileMasterPool", () => {
   it("keeps load balancer names within AWS's 32 characters", async () => {
     const run = await runProgram(
       () =>
-        new CompileMasterPool("p", {
-          balancerName: "a-very-long-site-name-for-a-region-masters",
-          members: [{ hostName: masterHost(1).certname, config: masterHost(1) }],
-          vpcId: "vpc-1",
-          subnetIds: ["subnet-a"],
-          securityGroupIds: [],
-          instanceType: "m6i.large",
-          ami: "ami-0123456789abcdef0",
-          readsSecrets: [],
-        }) && undefined,
+        void pool(1, ["subnet-a"], { balancerName: "a-very-long-site-name-for-a-region-masters" }),
     );
     for (const r of [
       ...run.ofType("aws:lb/loadBalancer:LoadBalancer"),
@@ -92,22 +88,7 @@ describe("CompileMasterPool", () => {
 
   it("fails when two masters share a name", async () => {
     await expect(
-      runProgram(
-        () =>
-          void new CompileMasterPool("p", {
-            balancerName: "p",
-            members: [1, 1].map((i) => ({
-              hostName: masterHost(i).certname,
-              config: masterHost(i),
-            })),
-            vpcId: "vpc-1",
-            subnetIds: ["subnet-a"],
-            securityGroupIds: [],
-            instanceType: "m6i.large",
-            ami: "ami-0123456789abcdef0",
-            readsSecrets: [],
-          }),
-      ),
+      runProgram(() => void pool(2, ["subnet-a"], { members: members(1, 1) })),
     ).rejects.toThrow(`got master-1.site-a.${DOMAIN} twice`);
   });
 });

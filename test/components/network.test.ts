@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SiteNetwork } from "../../infra/components/network";
+import { SiteNetwork, SiteNetworkArgs } from "../../infra/components/network";
 import { FirewallInput } from "../../infra/firewall";
 import { runProgram } from "../harness";
 
@@ -13,18 +13,28 @@ const firewall = (site: string): FirewallInput => ({
   primarySite: "site-a",
 });
 
+const CIDRS: Record<string, string> = { "site-a": "10.40.0.0/16", "site-b": "10.50.0.0/16" };
+const REGIONS: Record<string, string> = { "site-a": "us-east-1", "site-b": "eu-west-1" };
+
+/** Plans the network of a site, in that site's region. */
+const network = (site: string, overrides: Partial<SiteNetworkArgs> = {}) =>
+  runProgram(
+    () =>
+      void new SiteNetwork(`${site}-network`, {
+        cidr: CIDRS[site],
+        azCount: 2,
+        firewall: firewall(site),
+        ...overrides,
+      }),
+    { region: REGIONS[site] },
+  );
+
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 
 describe("SiteNetwork", () => {
   it("carves public, server and data subnets in every AZ, each private AZ behind its own NAT", async () => {
-    const run = await runProgram(() => {
-      new SiteNetwork("site-a-network", {
-        cidr: "10.40.0.0/16",
-        azCount: 3,
-        firewall: firewall("site-a"),
-      });
-    });
+    const run = await network("site-a", { azCount: 3 });
     const subnets = run.ofType("aws:ec2/subnet:Subnet");
     expect(subnets.map((s) => s.inputs.cidrBlock).sort()).toEqual(
       [
@@ -57,13 +67,7 @@ describe("SiteNetwork", () => {
   });
 
   it("opens no port to the Internet and no SSH at all", async () => {
-    const run = await runProgram(() => {
-      new SiteNetwork("site-a-network", {
-        cidr: "10.40.0.0/16",
-        azCount: 2,
-        firewall: firewall("site-a"),
-      });
-    });
+    const run = await network("site-a");
     const ingress = run.ofType(INGRESS);
     expect(ingress.length).toBeGreaterThan(0);
     for (const rule of ingress) {
@@ -83,13 +87,7 @@ describe("SiteNetwork", () => {
   });
 
   it("admits 8140 from both sites' VPCs and the agent networks only", async () => {
-    const run = await runProgram(() => {
-      new SiteNetwork("site-a-network", {
-        cidr: "10.40.0.0/16",
-        azCount: 2,
-        firewall: firewall("site-a"),
-      });
-    });
+    const run = await network("site-a");
     const puppet = run.ofType(INGRESS).filter((r) => r.inputs.fromPort === 8140);
     expect(puppet.map((r) => r.inputs.cidrIpv4).sort()).toEqual([
       "10.40.0.0/16",
@@ -99,22 +97,14 @@ describe("SiteNetwork", () => {
   });
 
   it("peers a secondary with the primary, accepting in the primary's region, with routes both ways", async () => {
-    const run = await runProgram(
-      () => {
-        new SiteNetwork("site-b-network", {
-          cidr: "10.50.0.0/16",
-          azCount: 2,
-          firewall: firewall("site-b"),
-          peer: {
-            vpcId: "vpc-primary",
-            cidr: "10.40.0.0/16",
-            region: "us-east-1",
-            routeTableIds: ["rtb-a1", "rtb-a2"],
-          },
-        });
+    const run = await network("site-b", {
+      peer: {
+        vpcId: "vpc-primary",
+        cidr: "10.40.0.0/16",
+        region: "us-east-1",
+        routeTableIds: ["rtb-a1", "rtb-a2"],
       },
-      { region: "eu-west-1" },
-    );
+    });
     const [connection] = run.ofType("aws:ec2/vpcPeeringConnection:VpcPeeringConnection");
     expect(connection.inputs).toMatchObject({ peerVpcId: "vpc-primary", peerRegion: "us-east-1" });
     const [accepter] = run.ofType(
@@ -137,16 +127,7 @@ describe("SiteNetwork", () => {
   });
 
   it("gives a secondary no database security group", async () => {
-    const run = await runProgram(
-      () => {
-        new SiteNetwork("site-b-network", {
-          cidr: "10.50.0.0/16",
-          azCount: 2,
-          firewall: firewall("site-b"),
-        });
-      },
-      { region: "eu-west-1" },
-    );
+    const run = await network("site-b");
     expect(
       run
         .ofType("aws:ec2/securityGroup:SecurityGroup")
@@ -156,10 +137,8 @@ describe("SiteNetwork", () => {
   });
 
   it("fails when asked for fewer than two AZs", async () => {
-    await expect(
-      runProgram(() => {
-        new SiteNetwork("n", { cidr: "10.40.0.0/16", azCount: 1, firewall: firewall("site-a") });
-      }),
-    ).rejects.toThrow("azCount must be between 2 and 4, got: 1");
+    await expect(network("site-a", { azCount: 1 })).rejects.toThrow(
+      "azCount must be between 2 and 4, got: 1",
+    );
   });
 });

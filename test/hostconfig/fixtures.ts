@@ -115,6 +115,7 @@ export function puppetdbHost(site: "site-a" | "site-b"): PuppetdbHost {
       `master-1.site-b.${DOMAIN}`,
       `master-2.site-b.${DOMAIN}`,
     ],
+    allowlistSrvRecords: [`_x-puppet._tcp.site-a.${DOMAIN}`, `_x-puppet._tcp.site-b.${DOMAIN}`],
   };
 }
 
