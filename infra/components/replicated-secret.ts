@@ -10,7 +10,11 @@ export interface ReplicatedSecretArgs {
   readonly kmsKeyArn: pulumi.Input<string>;
   /** KMS key (replica) per region the secret is replicated to. */
   readonly replicas: Record<string, pulumi.Input<string>>;
-  /** Only these IAM role ARNs may read the value; everyone else is denied by the secret's own policy. */
+  /**
+   * Only these IAM role ARNs, and the principal running Pulumi (which reads the value back after
+   * writing it), may read the value; everyone else is denied by the secret's own policy. Default:
+   * no resource policy, IAM alone decides.
+   */
   readonly readers?: pulumi.Input<string>[];
   /** Protect the secret from deletion. Default true. */
   readonly protect?: boolean;
@@ -37,16 +41,26 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
       },
       { parent: this, protect },
     );
-    new aws.secretsmanager.SecretVersion(
+    const version = new aws.secretsmanager.SecretVersion(
       `${name}-value`,
       { secretId: secret.id, secretString: pulumi.secret(args.value) },
       { parent: this, protect },
     );
     if (args.readers) {
+      // For an assumed role the caller is `sts::...:assumed-role/...`; the policy names the role.
+      const caller = aws.getCallerIdentityOutput({}, { parent: this });
+      const deployer = aws.iam.getSessionContextOutput(
+        { arn: caller.arn },
+        { parent: this },
+      ).issuerArn;
       new aws.secretsmanager.SecretPolicy(
         `${name}-policy`,
-        { secretArn: secret.arn, policy: readersOnlyPolicy(secret.arn, args.readers) },
-        { parent: this },
+        {
+          secretArn: secret.arn,
+          policy: readersOnlyPolicy(secret.arn, [...args.readers, deployer]),
+        },
+        // After the value is written, so the provider can still read it back on creation.
+        { parent: this, dependsOn: [version] },
       );
     }
     this.arn = secret.arn;

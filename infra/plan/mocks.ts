@@ -70,6 +70,12 @@ export class PlanMocks implements pulumi.runtime.Mocks {
           arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/plan`,
           userId: "AIDAPLAN",
         };
+      case "aws:iam/getSessionContext:getSessionContext":
+        return {
+          arn: (args.inputs as Record<string, unknown>).arn,
+          issuerArn: `arn:aws:iam::${MOCK_ACCOUNT}:role/deployer`,
+          issuerName: "deployer",
+        };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
       case "aws:ssm/getParameter:getParameter": {

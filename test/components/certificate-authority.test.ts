@@ -61,6 +61,11 @@ describe("CertificateAuthority", () => {
       .ofType("aws:secretsmanager/secret:Secret")
       .filter((s) => s.name.includes("key-secret"));
     expect(policies[0].dependencies).toContain(keySecret.urn);
+    // Written after the value, so the provider can still read it back on creation.
+    const [keyVersion] = run
+      .ofType("aws:secretsmanager/secretVersion:SecretVersion")
+      .filter((v) => v.name.includes("key-secret"));
+    expect(policies[0].dependencies).toContain(keyVersion.urn);
     const doc = JSON.parse(policies[0].inputs.policy as string) as {
       Statement: Record<string, unknown>[];
     };
@@ -70,7 +75,13 @@ describe("CertificateAuthority", () => {
       Principal: "*",
       Action: "secretsmanager:GetSecretValue",
       Condition: {
-        StringNotEquals: { "aws:PrincipalArn": [`arn:aws:iam::123456789012:role/${caRole.name}`] },
+        StringNotEquals: {
+          "aws:PrincipalArn": [
+            `arn:aws:iam::123456789012:role/${caRole.name}`,
+            // The principal running Pulumi (an assumed role, named by its role ARN).
+            "arn:aws:iam::123456789012:role/deployer",
+          ],
+        },
       },
     });
   });

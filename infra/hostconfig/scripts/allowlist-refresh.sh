@@ -1,18 +1,10 @@
 #!/usr/bin/env bash
-# Completes PuppetDB's certificate-allowlist at run time. The static list (the CA and this site's
-# masters) is rendered into user data; other sites' pool sizes are not known to this stack. Every
-# site's `_x-puppet._tcp` SRV record names its compile masters at priority 0 (priority-1 targets are
-# other sites' pool names, never certnames), so the allowlist is the static list plus every priority-0
-# target of each record in ALLOWLIST_SRV_RECORDS, sorted and unique.
-# A record that does not answer keeps the names of its last good answer (kept per record in the state
-# directory): a DNS outage never locks a site's masters out. The file is replaced atomically, and
-# PuppetDB (which reads it when it starts) restarted, only when the list changes. Runs on a timer:
-# lookup failures are logged and the script exits 0.
-#
-#   allowlist-refresh.sh [--no-restart]   --no-restart: the caller (puppetdb.sh) restarts PuppetDB.
-# PuppetDB reads the file at start (unverified whether it re-reads it later): a restart is the safe way.
-# PUPPET_MULTISITE_DNS_SERVER=ip[:port] (or [ipv6]:port) asks that server instead of the ones in
-# /etc/resolv.conf.
+# PuppetDB's certificate-allowlist: the static list (CA, this site's masters) plus every priority-0
+# target (a site's compile master; priority 1 is a pool name, never a certname) of each SRV record in
+# ALLOWLIST_SRV_RECORDS. A record that does not answer keeps its last good names (state dir). The file
+# is replaced, and PuppetDB restarted, only on a change. DNS failures are logged; exit 0 (timer).
+# --no-restart: the caller restarts PuppetDB. PUPPET_MULTISITE_DNS_SERVER=ip[:port] or [ipv6]:port
+# replaces resolv.conf's servers.
 set -euo pipefail
 PM_SCRIPT="allowlist-refresh"
 # shellcheck source=lib.sh
@@ -24,113 +16,88 @@ case "${1:-}" in
   --no-restart) restart=0 ;;
   *) die "usage: $0 [--no-restart]" ;;
 esac
-
 load_settings
 static="$PM_CONF_DIR/puppetdb/certificate-allowlist"
 allowlist="$PUPPETDB_DIR/certificate-allowlist"
-records_dir="$PM_STATE_DIR/allowlist-srv"
-# Set while a changed allowlist still waits for a PuppetDB restart (a failed restart is retried).
+last_dir="$PM_STATE_DIR/allowlist-srv"
+# A change not yet applied by a restart: a failed restart is retried next time.
 pending="$PM_STATE_DIR/allowlist-restart-pending"
-[[ -r $static ]] || die "static allowlist $static is missing: user data writes it"
-install -d -m 0700 "$PM_STATE_DIR" "$records_dir"
-
+[[ -r $static ]] || die "static allowlist $static is missing"
+install -d -m 0700 "$PM_STATE_DIR" "$last_dir"
 exec 9>"$PM_STATE_DIR/allowlist.lock"
-flock -w 120 9 || {
-  log "another allowlist refresh is running"
-  exit 0
-}
+flock -w 120 9 || die "another allowlist refresh holds $PM_STATE_DIR/allowlist.lock"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-# Prints the priority-0 targets of SRV record $1, lowercased, one a line. Fails, with the reason on
-# stderr, when the record has no usable answer: NXDOMAIN, a server failure or refusal, a timeout, or
-# an answer without a priority-0 target.
+# Priority-0 targets of SRV record $1, one a line; fails with the reason on stderr when there is no
+# answer (Resolv does not tell NXDOMAIN, SERVFAIL, REFUSED and timeouts apart) or no such target.
 srv_masters() {
-  # shellcheck disable=SC2016 # Ruby code: its $1 is Ruby's
+  # shellcheck disable=SC2016 # Ruby code
   ruby -rresolv -e '
     name, server = ARGV
-    config = nil
+    conf = nil
     unless server.empty?
-      host, port =
-        case server
-        when /\A\[([0-9A-Fa-f:.]+)\](?::(\d+))?\z/, /\A([^:]+)(?::(\d+))?\z/ then [$1, $2]
-        when /\A[0-9A-Fa-f:]+\z/ then [server, nil]
-        else abort "PUPPET_MULTISITE_DNS_SERVER must be ip[:port] or [ipv6]:port, got #{server.inspect}"
-        end
-      config = { nameserver_port: [[host, Integer(port || 53, 10)]] }
+      m = /\A(?:\[([\h:.]+)\]|([^:]+)|([\h:]+))(?::(\d+))?\z/.match(server) or
+        abort "PUPPET_MULTISITE_DNS_SERVER is not ip[:port] or [ipv6]:port: #{server}"
+      conf = { nameserver_port: [[m[1] || m[2] || m[3], (m[4] || 53).to_i]] }
     end
     srv = Resolv::DNS::Resource::IN::SRV
-    records = nil
-    Resolv::DNS.open(config) do |dns|
+    rrs = nil
+    Resolv::DNS.open(conf) do |dns|
       dns.timeouts = [2, 4]
-      # Absolute name: the search domains of resolv.conf are never appended.
-      dns.fetch_resource(Resolv::DNS::Name.create("#{name.chomp(".")}."), srv) do |reply, reply_name|
-        records = []
-        dns.extract_resources(reply, reply_name, srv) { |r| records << r }
+      # Absolute: no search domains.
+      dns.fetch_resource(Resolv::DNS::Name.create(name + "."), srv) do |reply, rname|
+        rrs = []
+        dns.extract_resources(reply, rname, srv) { |r| rrs << r }
       end
     end
-    # Resolv swallows the reason: an error answer and a timeout look alike.
-    abort "no answer (NXDOMAIN, server failure or refusal, or timeout)" if records.nil?
-    certname = /\A[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\z/
-    masters = records.select { |r| r.priority.zero? }.map { |r| r.target.to_s.downcase }
-    masters.grep_v(certname).each { |t| warn "ignoring priority-0 target #{t.inspect}: not a host name" }
-    masters = masters.grep(certname)
-    abort "no priority-0 target among #{records.size} SRV record(s)" if masters.empty?
-    puts masters.uniq.sort
+    abort "no answer" unless rrs
+    hosts = rrs.select { |r| r.priority.zero? }.map { |r| r.target.to_s.downcase }
+    ok = /\A[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\z/
+    hosts.grep_v(ok).each { |t| warn "ignored target #{t.inspect}" }
+    abort "no priority-0 target in #{rrs.size} record(s)" if hosts.grep(ok).empty?
+    puts hosts.grep(ok).uniq.sort
   ' "$1" "${PUPPET_MULTISITE_DNS_SERVER:-}"
 }
 
-: >"$work/discovered"
+: >"$tmp/found"
 failed=0
 read -r -a records <<<"${ALLOWLIST_SRV_RECORDS:-}"
 for record in "${records[@]}"; do
   record=${record%.}
-  [[ $record =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] ||
-    die "ALLOWLIST_SRV_RECORDS holds an invalid record name: $record"
-  last="$records_dir/$record"
-  if srv_masters "$record" >"$work/answer" 2>"$work/error"; then
-    if [[ ! -e $last ]] || ! cmp -s "$work/answer" "$last"; then
-      install -m 0600 "$work/answer" "$last.pm-new"
+  [[ $record =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || die "invalid SRV record name: $record"
+  last="$last_dir/$record"
+  if srv_masters "$record" >"$tmp/answer" 2>"$tmp/error"; then
+    if ! cmp -s "$tmp/answer" "$last"; then
+      install -m 0600 "$tmp/answer" "$last.pm-new"
       mv -f "$last.pm-new" "$last"
       log "$record: masters $(paste -sd' ' "$last")"
     fi
-    if [[ -s $work/error ]]; then
-      log "$record: $(paste -sd' ' "$work/error")"
-    fi
   else
     failed=$((failed + 1))
-    reason=$(paste -sd' ' "$work/error")
     if [[ -s $last ]]; then
-      log "WARNING: $record: lookup failed (${reason:-no reason given}); keeping its last good masters: $(paste -sd' ' "$last")"
+      log "WARNING: $record: lookup failed ($(paste -sd' ' "$tmp/error")): keeping its last masters $(paste -sd' ' "$last")"
     else
-      log "WARNING: $record: lookup failed (${reason:-no reason given}) and it never answered: its site's masters are not in the allowlist yet"
+      log "WARNING: $record: lookup failed ($(paste -sd' ' "$tmp/error")) and never answered: its masters are not allowed yet"
     fi
   fi
-  [[ ! -s $last ]] || cat "$last" >>"$work/discovered"
+  [[ ! -s $last ]] || cat "$last" >>"$tmp/found"
 done
 
-# Names one a line; blank lines and comments of the static list are dropped.
-cat "$static" "$work/discovered" | tr -d ' \t\r' | grep -v -e '^$' -e '^#' | LC_ALL=C sort -u >"$work/allowlist" || true
-[[ -s $work/allowlist ]] || die "the merged allowlist is empty: $static holds no name"
-
-if [[ -e $allowlist ]] && cmp -s "$work/allowlist" "$allowlist"; then
-  log "allowlist unchanged: $(wc -l <"$allowlist") names, ${#records[@]} SRV record(s), $failed failed"
+cat "$static" "$tmp/found" | tr -d ' \t\r' | { grep -v -e '^$' -e '^#' || true; } | LC_ALL=C sort -u >"$tmp/new"
+[[ -s $tmp/new ]] || die "the allowlist would be empty"
+if cmp -s "$tmp/new" "$allowlist"; then
+  log "allowlist unchanged ($(wc -l <"$allowlist") names; $failed of ${#records[@]} lookups failed)"
 else
-  if [[ -e $allowlist ]]; then
-    LC_ALL=C sort -u "$allowlist" >"$work/previous"
-  else
-    : >"$work/previous"
-  fi
-  added=$(LC_ALL=C comm -13 "$work/previous" "$work/allowlist" | paste -sd' ')
-  removed=$(LC_ALL=C comm -23 "$work/previous" "$work/allowlist" | paste -sd' ')
+  { [[ ! -e $allowlist ]] || cat "$allowlist"; } | LC_ALL=C sort -u >"$tmp/old"
+  added=$(LC_ALL=C comm -13 "$tmp/old" "$tmp/new" | paste -sd' ')
+  removed=$(LC_ALL=C comm -23 "$tmp/old" "$tmp/new" | paste -sd' ')
   mkdir -p "$(dirname "$allowlist")"
-  install -m 0644 "$work/allowlist" "$allowlist.pm-new"
+  install -m 0644 "$tmp/new" "$allowlist.pm-new"
   mv -f "$allowlist.pm-new" "$allowlist"
-  log "wrote $allowlist: $(wc -l <"$allowlist") names (added: ${added:-none}; removed: ${removed:-none}), $failed of ${#records[@]} SRV record(s) failed"
+  log "wrote $allowlist: added ${added:-none}; removed ${removed:-none}; $failed of ${#records[@]} lookups failed"
   ((restart == 0)) || touch "$pending"
 fi
-
 if ((restart)) && [[ -e $pending ]]; then
   if service_restart puppetdb; then
     rm -f "$pending"

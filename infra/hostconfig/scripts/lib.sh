@@ -180,16 +180,15 @@ service_up() {
   fi
 }
 
-# Restarts a service that reads a changed file only at start, if it runs (a stopped one reads the file
-# when it starts). PUPPET_MULTISITE_RESTART_CMD names a command that gets the service name instead of
-# systemctl (lab, tests); without systemd this only says what to do.
+# Restarts a running service (a stopped one reads its files when started). PUPPET_MULTISITE_RESTART_CMD
+# is run with the service's name instead (lab, tests).
 service_restart() {
   local name=$1
   if [[ -n ${PUPPET_MULTISITE_RESTART_CMD:-} ]]; then
     log "restarting $name with $PUPPET_MULTISITE_RESTART_CMD"
     "$PUPPET_MULTISITE_RESTART_CMD" "$name"
   elif [[ ${PUPPET_MULTISITE_SKIP_START:-0} == 1 ]] || ! systemd_running; then
-    log "not restarting $name here (no systemd or PUPPET_MULTISITE_SKIP_START=1): restart it by hand"
+    log "not restarting $name here (no systemd or PUPPET_MULTISITE_SKIP_START=1): do it by hand"
   else
     log "restarting $name after a configuration change"
     systemctl try-restart "$name"

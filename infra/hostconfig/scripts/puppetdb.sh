@@ -26,9 +26,8 @@ done
 for file in config.conf jetty.conf database.conf; do
   install_file "$PM_CONF_DIR/puppetdb/$file" "$confd/$file" 0644
 done
-# The static allowlist (the CA and this site's masters). With SRV records to follow, it is written only
-# when no allowlist exists yet: allowlist-refresh.sh (below) owns the file from then on, and merges the
-# static list into it, so a second run does not drop the other sites' masters.
+# The static allowlist. With SRV records, allowlist-refresh.sh owns the file once it exists (it merges
+# the static list in): a second run must not drop the other sites' masters.
 allowlist="$PUPPETDB_DIR/certificate-allowlist"
 if [[ -z ${ALLOWLIST_SRV_RECORDS:-} || ! -e $allowlist ]]; then
   install_file "$PM_CONF_DIR/puppetdb/certificate-allowlist" "$allowlist" 0644
@@ -93,8 +92,7 @@ fi
 rm -f "$PM_STATE_DIR/db-password"
 install_certificate
 
-# The other sites' masters, from their SRV records: once now (PuppetDB is restarted below if the list
-# changed), then on a timer, so a pool growing in another site needs no change here.
+# Every site's masters from the SRV records: now (PuppetDB restarts below on a change), then on a timer.
 if [[ -n ${ALLOWLIST_SRV_RECORDS:-} ]]; then
   before=$(cksum <"$allowlist")
   "$PM_LIB_DIR/allowlist-refresh.sh" --no-restart
