@@ -4,6 +4,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { Plan, PlanError, SECRET, planStack, planWithPeers } from "../infra/plan/plan";
 import { readStackConfig } from "../infra/plan/stack-config";
 import { Run, userDataFiles, withQueries } from "./harness";
+import { itWithTools, run as runTool } from "./hostconfig/helpers";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const DOMAIN = "puppet.example.internal";
 let a: Run;
@@ -144,6 +148,22 @@ describe("both sites", () => {
         expect(services).toContain("certificate-authority-service/certificate-authority-service");
     }
   });
+
+  itWithTools(
+    ["cloud-init"],
+    "give every instance user data that cloud-init's schema accepts",
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), "pm-planned-user-data-"));
+      const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
+      expect(instances).toHaveLength(7);
+      for (const instance of instances) {
+        const file = join(dir, `${instance.name}.yaml`);
+        writeFileSync(file, instance.inputs.userData as string);
+        const result = runTool("cloud-init", ["schema", "--config-file", file]);
+        expect(result.status, `${instance.name}: ${result.stdout}${result.stderr}`).toBe(0);
+      }
+    },
+  );
 
   it("give every instance no public address, IMDSv2 and an encrypted root volume", () => {
     const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
