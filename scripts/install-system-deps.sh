@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the checks run for real: cloud-init (schema), shellcheck, the Puppet
-# agent (puppet config print), ruby and openssl (the CA's autosigner), git (code deploys).
+# agent (puppet config print), ruby and openssl (the CA's autosigner), git (code deploys), dnsmasq
+# (a DNS server on loopback for PuppetDB's allowlist refresh).
 set -euo pipefail
 
-packages=(cloud-init shellcheck puppet-agent ruby openssl git)
+packages=(cloud-init shellcheck puppet-agent ruby openssl git dnsmasq)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,8 @@
 // One mocks helper for every test: runs a program (a component, or the whole stack) under the plan's
 // mocks and returns what it registered, with every input already resolved.
-import { gunzipSync } from "node:zlib";
-import { parse } from "yaml";
 import { Plan, PlannedResource, planStack } from "../infra/plan/plan";
 import { StackConfig, readProjectName } from "../infra/plan/stack-config";
+import { parseUserData } from "./hostconfig/helpers";
 
 export interface Run extends Plan {
   /** Resources of a type token, e.g. `aws:ec2/instance:Instance`. */
@@ -56,15 +55,7 @@ export async function runProgram(
 
 /** The files a cloud-config user data writes, decoded, by path. */
 export function userDataFiles(userData: string): Record<string, string> {
-  const doc = parse(userData) as {
-    write_files?: { path: string; content: string; encoding?: string }[];
-  };
   return Object.fromEntries(
-    (doc.write_files ?? []).map((f) => [
-      f.path,
-      f.encoding === "gz+b64"
-        ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8")
-        : f.content,
-    ]),
+    [...parseUserData(userData).files].map(([path, f]) => [path, f.content]),
   );
 }

@@ -86,6 +86,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         readsSecrets: [host.caKeySecret, host.challengeSecret],
         rootVolumeGb: 50,
         protect,
+        replaceOnConfigChange: false,
         tags: args.tags,
       },
       { parent: this },

@@ -25,6 +25,13 @@ export interface PuppetHostArgs {
   readonly rootVolumeGb?: number;
   /** Protect the instance from deletion and API termination (the CA host). Default false. */
   readonly protect?: boolean;
+  /**
+   * Replace the instance when its rendered configuration changes (cloud-init runs only on a new
+   * instance). Default true: compile masters and PuppetDB hosts are cattle. The CA holds the
+   * signed-certificate inventory and CRL, so it sets false: a new configuration for it is applied by
+   * hand (SSM), and changes to its user data are ignored rather than stopping it.
+   */
+  readonly replaceOnConfigChange?: boolean;
   readonly tags?: Record<string, string>;
 }
 
@@ -41,6 +48,7 @@ export class PuppetHost extends pulumi.ComponentResource {
   constructor(name: string, args: PuppetHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:hosts:PuppetHost", name, {}, opts);
     const tags = { ...args.tags, Name: args.hostName, "puppet:role": args.role };
+    const replace = args.replaceOnConfigChange ?? true;
 
     const role = new aws.iam.Role(
       `${name}-role`,
@@ -98,13 +106,12 @@ export class PuppetHost extends pulumi.ComponentResource {
           deleteOnTermination: !args.protect,
         },
         userData: pulumi.output(args.config).apply(renderUserData),
-        // A changed first-boot configuration only takes effect on a new instance: cloud-init runs once.
-        userDataReplaceOnChange: true,
+        userDataReplaceOnChange: replace,
         disableApiTermination: args.protect ?? false,
         tags,
         volumeTags: tags,
       },
-      { parent: this, protect: args.protect ?? false },
+      { parent: this, protect: args.protect ?? false, ignoreChanges: replace ? [] : ["userData"] },
     );
 
     this.instanceId = instance.id;

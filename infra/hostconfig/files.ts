@@ -137,7 +137,7 @@ export function renderAllowlistUnits(): { service: string; timer: string } {
     [
       "Unit",
       {
-        Description: "Add the sites' compile masters (SRV records) to PuppetDB's allowlist",
+        Description: "PuppetDB allowlist from the sites' SRV records",
         After: "network-online.target",
       },
     ],

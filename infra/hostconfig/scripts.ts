@@ -21,9 +21,19 @@ export function entryScript(role: HostRole): string {
   return `${role}.sh`;
 }
 
+/**
+ * A shell script as hosts get it: full-line comments dropped (the shebang kept), since they are
+ * most of the bytes and EC2 caps user data at 16 KB. The files in ./scripts keep their comments.
+ */
+export function shipScript(name: string, content: string): string {
+  if (!name.endsWith(".sh")) return content;
+  const [shebang, ...rest] = content.split("\n");
+  return [shebang, ...rest.filter((line) => !/^\s*#(?![!{])/.test(line))].join("\n");
+}
+
 export function roleScripts(role: HostRole): ReadonlyArray<{ name: string; content: string }> {
   return [...COMMON, ...BY_ROLE[role]].map((name) => ({
     name,
-    content: readFileSync(join(SCRIPTS_DIR, name), "utf8"),
+    content: shipScript(name, readFileSync(join(SCRIPTS_DIR, name), "utf8")),
   }));
 }

@@ -111,6 +111,9 @@ describe("CertificateAuthority", () => {
         "aws:ec2/instance:Instance",
       ]),
     );
+    // Never replaced for a new configuration: the CA's inventory and CRL live on the host.
+    const [instance] = run.ofType("aws:ec2/instance:Instance");
+    expect(instance.inputs.userDataReplaceOnChange).toBe(false);
     const unprotected = await runProgram(() => void ca(false));
     expect(unprotected.resources.filter((r) => r.protect)).toEqual([]);
   });

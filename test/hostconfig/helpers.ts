@@ -56,7 +56,7 @@ export function hasTool(tool: string): boolean {
 export function itWithTools(
   tools: readonly string[],
   name: string,
-  fn: () => void,
+  fn: () => void | Promise<void>,
   timeout = 60_000,
 ): void {
   const missing = tools.filter((t) => !hasTool(t));
@@ -65,7 +65,7 @@ export function itWithTools(
   } else if (process.env.CI) {
     it(name, () => {
       throw new Error(
-        `${missing.join(", ")} not installed: CI must install the Debian packages (cloud-init, shellcheck, puppet-agent, openssl, ruby)`,
+        `${missing.join(", ")} not installed: CI must install the Debian packages (cloud-init, shellcheck, puppet-agent, openssl, ruby, dnsmasq)`,
       );
     });
   } else {

@@ -1,15 +1,16 @@
 // The rendered files checked by the real Debian tools: cloud-init's schema, Puppet's own settings
 // parser, shellcheck. In CI a missing tool fails these tests (see helpers.itWithTools).
-import { mkdtempSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { describe, expect } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   ALL_SCRIPTS,
   SCRIPTS_DIR,
   renderAgentConfig,
   renderUserData,
 } from "../../infra/hostconfig";
+import { shipScript } from "../../infra/hostconfig/scripts";
 import { ALL_HOSTS, CA, agentSite, caHost, masterHost, puppetdbHost } from "./fixtures";
 import { fileOf, itWithTools, parseUserData, run } from "./helpers";
 
@@ -151,11 +152,32 @@ describe("puppet.conf as Puppet reads it", () => {
 });
 
 describe("shellcheck", () => {
+  it("sweeps every script of the module (each is listed in scripts.ts)", () => {
+    const files = readdirSync(SCRIPTS_DIR).filter((f) => !f.startsWith("."));
+    expect([...ALL_SCRIPTS].sort()).toEqual(files.sort());
+  });
+
   for (const script of ALL_SCRIPTS.filter((s) => s.endsWith(".sh"))) {
     itWithTools(["shellcheck"], `passes ${script}`, () => {
       // scripts/.shellcheckrc lets shellcheck follow `source lib.sh` from any directory.
       const r = run("shellcheck", ["-x", join(SCRIPTS_DIR, script)]);
       expect(r.status, r.stdout + r.stderr).toBe(0);
+    });
+  }
+});
+
+describe("scripts as hosts get them (comments dropped)", () => {
+  for (const script of ALL_SCRIPTS.filter((s) => s.endsWith(".sh"))) {
+    itWithTools(["bash"], `${script} still parses and keeps every command`, () => {
+      const source = readFileSync(join(SCRIPTS_DIR, script), "utf8");
+      const shipped = shipScript(script, source);
+      expect(shipped.length).toBeLessThan(source.length);
+      expect(shipped.startsWith("#!/usr/bin/env bash\n")).toBe(true);
+      const commands = (text: string) =>
+        text.split("\n").filter((l) => l.trim() && !/^\s*#/.test(l));
+      expect(commands(shipped)).toEqual(commands(source));
+      const r = run("bash", ["-n", writeTemp(`shipped-${script}`, shipped)]);
+      expect(r.status, r.stderr).toBe(0);
     });
   }
 });

@@ -2,15 +2,18 @@ import { randomBytes } from "crypto";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import {
+  ALLOWLIST_REFRESH_MINUTES,
   AUTH_ROLES,
   CONF_DIR,
   LIB_DIR,
   USER_DATA_LIMIT,
+  hostSettings,
   renderUserData,
 } from "../../infra/hostconfig";
 import {
   ALL_HOSTS,
   CA,
+  DOMAIN,
   FAKE_CA_KEY_MARKER,
   FAKE_CHALLENGE,
   FAKE_DB_PASSWORD,
@@ -191,7 +194,46 @@ describe("PuppetDB user data", () => {
         extension_requests: { pp_auth_role: "puppetdb" },
       });
     });
+
+    it(`${site}: follows every site's SRV record on a timer for the other masters`, () => {
+      const env = fileOf(parsed, conf("host.env"));
+      expect(env).toContain(
+        `ALLOWLIST_SRV_RECORDS='_x-puppet._tcp.site-a.${DOMAIN} _x-puppet._tcp.site-b.${DOMAIN}'`,
+      );
+      expect(env).toContain(`ALLOWLIST_REFRESH_MINUTES='${ALLOWLIST_REFRESH_MINUTES}'`);
+      const service = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-allowlist.service")));
+      expect(service.Service).toEqual({
+        Type: "oneshot",
+        ExecStart: `${LIB_DIR}/allowlist-refresh.sh`,
+      });
+      const timer = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-allowlist.timer")));
+      expect(timer.Timer).toMatchObject({
+        OnBootSec: `${ALLOWLIST_REFRESH_MINUTES}min`,
+        OnUnitActiveSec: `${ALLOWLIST_REFRESH_MINUTES}min`,
+      });
+      expect(timer.Install).toEqual({ WantedBy: "timers.target" });
+      expect(parsed.files.get(`${LIB_DIR}/allowlist-refresh.sh`)?.permissions).toBe("0755");
+    });
   }
+
+  it("without SRV records: the static allowlist only, no refresh settings or timer", () => {
+    for (const allowlistSrvRecords of [undefined, []]) {
+      const parsed = parseUserData(
+        renderUserData({ ...puppetdbHost("site-a"), allowlistSrvRecords }),
+      );
+      expect(fileOf(parsed, conf("host.env"))).not.toContain("ALLOWLIST_");
+      expect([...parsed.files.keys()].filter((p) => p.includes("/systemd/"))).toEqual([]);
+      expect(fileOf(parsed, conf("puppetdb/certificate-allowlist"))).toContain(CA);
+    }
+  });
+
+  it("refuses an SRV record name the refresh script could not use", () => {
+    for (const bad of ["_x-puppet._tcp.site-a example", "a;rm -rf /", "../etc", ""]) {
+      expect(() => hostSettings({ ...puppetdbHost("site-a"), allowlistSrvRecords: [bad] })).toThrow(
+        /allowlistSrvRecords of puppetdb\.site-a\.puppet\.example\.internal: not a DNS name/,
+      );
+    }
+  });
 });
 
 describe("user data limits", () => {

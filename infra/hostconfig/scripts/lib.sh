@@ -180,21 +180,6 @@ service_up() {
   fi
 }
 
-# Restarts a running service (a stopped one reads its files when started). PUPPET_MULTISITE_RESTART_CMD
-# is run with the service's name instead (lab, tests).
-service_restart() {
-  local name=$1
-  if [[ -n ${PUPPET_MULTISITE_RESTART_CMD:-} ]]; then
-    log "restarting $name with $PUPPET_MULTISITE_RESTART_CMD"
-    "$PUPPET_MULTISITE_RESTART_CMD" "$name"
-  elif [[ ${PUPPET_MULTISITE_SKIP_START:-0} == 1 ]] || ! systemd_running; then
-    log "not restarting $name here (no systemd or PUPPET_MULTISITE_SKIP_START=1): do it by hand"
-  else
-    log "restarting $name after a configuration change"
-    systemctl try-restart "$name"
-  fi
-}
-
 # Asks the CA for this host's certificate: csr_attributes.yaml carries the challenge (read from the
 # secret at this moment, removed once the certificate is signed) and the pp_auth_role extension.
 # The CA certificate comes from the rendered configuration, so the CA is verified, not trusted on
