@@ -64,10 +64,7 @@ export interface NetworkOptions {
   readonly wanDelayMs?: number;
 }
 
-export async function createNetwork(
-  topo: LabTopology,
-  options: NetworkOptions = {},
-): Promise<Network> {
+export function createNetwork(topo: LabTopology, options: NetworkOptions = {}): Network {
   const wanDelayMs = options.wanDelayMs ?? 30;
   const namespaces: string[] = [];
   const addNs = (ns: string) => {
@@ -76,7 +73,7 @@ export async function createNetwork(
     namespaces.push(ns);
   };
   addNs(SWITCH);
-  topo.sites.forEach((site, i) => {
+  topo.sites.forEach((_site, i) => {
     ip("-n", SWITCH, "link", "add", `br${i}`, "type", "bridge");
     ip("-n", SWITCH, "link", "set", `br${i}`, "up");
   });
