@@ -80,6 +80,8 @@ export function parseSrv(value: string): SrvTarget {
 export interface TopologyOptions {
   /** Agents per site. Default 2. */
   readonly agentsPerSite?: number;
+  /** Agents in the primary site that join later (a new agent; a rogue one). Default 2. */
+  readonly spareAgents?: number;
 }
 
 export function labTopology(plans: readonly Plan[], options: TopologyOptions = {}): LabTopology {
@@ -143,6 +145,16 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
     site: primarySite.name,
     address: offset(primarySite.cidr, 0x8000 + 200),
   });
+  for (let i = 1; i <= (options.spareAgents ?? 2); i++) {
+    const certname = `spare-${i}.${primarySite.srvDomain}`;
+    hosts.push({
+      ns: namespaceOf(primarySite.name, certname),
+      certname,
+      role: "agent",
+      site: primarySite.name,
+      address: offset(primarySite.cidr, 0xc000 + 100 + i),
+    });
+  }
   for (const site of sites) {
     for (let i = 1; i <= agentsPerSite; i++) {
       const certname = `agent-${i}.${site.srvDomain}`;
@@ -176,4 +188,18 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
     zones.set(site.name, { a, srv });
   }
   return { domain, primarySite: primarySite.name, sites, hosts, zones };
+}
+
+/** The smallest CIDR holding all of `cidrs` (the lab's own prefixes: who may reach its database). */
+export function coveringCidr(cidrs: readonly string[]): string {
+  const starts = cidrs.map((c) => new Address4(c).startAddress().bigInt());
+  const ends = cidrs.map((c) => new Address4(c).endAddress().bigInt());
+  for (let prefix = 32; prefix >= 0; prefix--) {
+    const size = 1n << BigInt(32 - prefix);
+    const base = (starts[0] / size) * size;
+    if (starts.every((s) => s >= base) && ends.every((e) => e < base + size)) {
+      return `${Address4.fromBigInt(base).address}/${prefix}`;
+    }
+  }
+  return "0.0.0.0/0";
 }

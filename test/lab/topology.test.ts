@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { Plan, planWithPeers } from "../../infra/plan/plan";
 import { renderDns } from "../../lab/dns";
-import { LabTopology, labTopology } from "../../lab/topology";
+import { LabTopology, coveringCidr, labTopology } from "../../lab/topology";
 
 const DOMAIN = "puppet.example.internal";
 let plans: Plan[];
@@ -36,8 +36,10 @@ describe("labTopology", () => {
     expect(new Set(topo.hosts.map((h) => h.ns)).size).toBe(topo.hosts.length);
   });
 
-  it("adds two agents per site, and the database under the RDS endpoint name in the primary", () => {
+  it("adds two agents per site, two spare ones, and the database under the RDS endpoint name", () => {
     expect(topo.hosts.filter((h) => h.role === "agent").map((h) => h.certname)).toEqual([
+      `spare-1.site-a.${DOMAIN}`,
+      `spare-2.site-a.${DOMAIN}`,
       `agent-1.site-a.${DOMAIN}`,
       `agent-2.site-a.${DOMAIN}`,
       `agent-1.site-b.${DOMAIN}`,
@@ -90,5 +92,13 @@ describe("renderDns", () => {
     );
     expect(conf).toContain(`srv-host=_x-puppet-ca._tcp.site-b.${DOMAIN},ca.${DOMAIN},8140,0,0`);
     expect(files.hosts).toContain(`10.40.64.4 ca.${DOMAIN}\n`);
+  });
+});
+
+describe("coveringCidr", () => {
+  it("is the smallest prefix holding every site", () => {
+    expect(coveringCidr(["10.40.0.0/16", "10.50.0.0/16"])).toBe("10.32.0.0/11");
+    expect(coveringCidr(["10.40.0.0/16"])).toBe("10.40.0.0/16");
+    expect(coveringCidr(["10.40.0.0/16", "172.20.0.0/16"])).toBe("0.0.0.0/0");
   });
 });

@@ -1,0 +1,192 @@
+// `npm run lab` (as root): brings up both sites from the plans, runs the seven scenarios, prints a
+// table, writes lab-report.json and tears everything down (`--keep` leaves it running; `npm run
+// lab:down` removes it). `npm run test:lab` is the same run, failing when any scenario fails.
+import { execFileSync } from "node:child_process";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { secretName } from "../infra/naming";
+import { Plan, planWithPeers } from "../infra/plan/plan";
+import { listStacks, readProjectName } from "../infra/plan/stack-config";
+import { Lab } from "./lab";
+import { removeNetwork } from "./net";
+import { STATE_DIR, stopAll } from "./processes";
+import { Figure, LabReport, ScenarioResult, renderTable } from "./report";
+import {
+  Outcome,
+  badActors,
+  caDown,
+  localPreference,
+  puppetdbDown,
+  sameCode,
+  siteFailover,
+  timed,
+} from "./scenarios";
+import { labTopology } from "./topology";
+
+const ROOT = join(__dirname, "..");
+
+export async function down(): Promise<void> {
+  const stopped = await stopAll();
+  const removed = removeNetwork();
+  console.log(
+    `lab down: stopped ${stopped.length} processes, removed ${removed.length} namespaces`,
+  );
+}
+
+function ensurePackages(): void {
+  execFileSync("bash", [join(ROOT, "scripts", "install-lab-deps.sh")], { stdio: "inherit" });
+}
+
+/** 1. Cold start: from nothing to every agent converged, with the time of each step. */
+async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
+  const at = () => (Date.now() - t0) / 1000;
+  const figures: Figure[] = [];
+  const notes: string[] = [];
+  lab.createNetwork();
+  figures.push({ name: "network and DNS up", value: at(), unit: " s" });
+  lab.makeMaterial();
+  await lab.startDatabase();
+
+  const ca = lab.byRole("ca")[0];
+  const masters = lab.byRole("compile-master");
+  const puppetdbs = lab.byRole("puppetdb");
+  const bringUp = async (node: (typeof masters)[number]) => {
+    const prepared = await lab.prepare(node);
+    if (!prepared.ok)
+      throw new Error(
+        `first boot of ${node.topo.certname} failed: ${prepared.output.split("\n").slice(-8).join(" | ")}`,
+      );
+    if (node.topo.role !== "ca")
+      figures.push({ name: `certificate of ${node.topo.certname}`, value: at(), unit: " s" });
+    lab.startServer(node);
+    await lab.waitReady(node);
+    figures.push({
+      name: `${node.topo.role} ${node.topo.certname} answers`,
+      value: at(),
+      unit: " s",
+    });
+  };
+  // The CA first; the others start their first boot at once and wait for it, as on EC2.
+  const caUp = bringUp(ca);
+  await new Promise((r) => setTimeout(r, 2000));
+  await Promise.all([caUp, ...masters.map(bringUp), ...puppetdbs.map(bringUp)]);
+  for (const m of masters) lab.startCodeSync(m);
+
+  let converged = 0;
+  const agents = lab.byRole("agent").filter((a) => !a.topo.certname.startsWith("spare-"));
+  for (const a of agents) {
+    await lab.prepareAgent(a);
+    const run = await lab.runAgent(a);
+    if (run.ok) converged++;
+    else
+      notes.push(
+        `${a.topo.certname}: first run failed: ${run.output.split("\n").slice(-5).join(" | ")}`,
+      );
+    figures.push({ name: `first run of ${a.topo.certname}`, value: at(), unit: " s" });
+  }
+  figures.push({
+    name: "from nothing to every agent converged",
+    value: at(),
+    unit: " s",
+    target: "< 240 s",
+  });
+  return { passed: converged === agents.length, figures, notes };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      keep: { type: "boolean", default: false },
+      strict: { type: "boolean", default: false },
+      down: { type: "boolean", default: false },
+      "wan-delay": { type: "string", default: "30" },
+      agents: { type: "string", default: "2" },
+      "sync-interval": { type: "string", default: "20" },
+      heap: { type: "string", default: "512" },
+      report: { type: "string", default: join(ROOT, "lab-report.json") },
+    },
+  });
+  if (process.getuid?.() !== 0)
+    throw new Error("the lab creates network namespaces: run it as root");
+  if (values.down) return down();
+  await down(); // what an interrupted run left behind
+  ensurePackages();
+  rmSync(STATE_DIR, { recursive: true, force: true });
+
+  const stacks = listStacks();
+  const plans = new Map<string, Plan>();
+  for (const stack of stacks) if (!plans.has(stack)) await planWithPeers(stack, plans);
+  const topo = labTopology([...plans.values()], { agentsPerSite: Number(values.agents) });
+  const project = readProjectName();
+  const primary = topo.primarySite;
+  const lab = new Lab(
+    topo,
+    {
+      wanDelayMs: Number(values["wan-delay"]),
+      syncIntervalSeconds: Number(values["sync-interval"]),
+      heapMb: Number(values.heap),
+    },
+    "production",
+    {
+      caKey: secretName(project, primary, "ca-key"),
+      challenge: secretName(project, primary, "challenge"),
+      database: secretName(project, primary, "database"),
+    },
+  );
+
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error("\ninterrupted: tearing the lab down");
+    void down().finally(() => process.exit(130));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  const t0 = Date.now();
+  const results: ScenarioResult[] = [];
+  const warm = new Map<string, number>();
+  try {
+    results.push(await timed(1, "cold start", () => coldStart(lab, t0)));
+    if (results[0].passed) {
+      const secondary = topo.sites.find((s) => s.name !== primary)!.name;
+      results.push(await timed(2, "local preference", () => localPreference(lab, warm)));
+      results.push(
+        await timed(3, `site failover: ${secondary} masters stopped`, () =>
+          siteFailover(lab, secondary, "stopped", warm),
+        ),
+      );
+      results.push(
+        await timed(3, `site failover: ${secondary} masters black-holed`, () =>
+          siteFailover(lab, secondary, "black-holed", warm),
+        ),
+      );
+      results.push(await timed(4, "CA down", () => caDown(lab)));
+      results.push(await timed(5, "PuppetDB down", () => puppetdbDown(lab)));
+      results.push(await timed(6, "same code everywhere", () => sameCode(lab)));
+      results.push(await timed(7, "bad actors", () => badActors(lab)));
+    }
+  } finally {
+    const report: LabReport = {
+      startedAt: new Date(t0).toISOString(),
+      machine: { cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30) },
+      options: { ...values, stacks },
+      scenarios: results,
+    };
+    writeFileSync(values.report, JSON.stringify(report, null, 2) + "\n");
+    process.stdout.write(renderTable(report));
+    if (!values.keep) await down();
+    else console.log(`lab left running (state in ${STATE_DIR}); npm run lab:down removes it`);
+  }
+  const failed = results.filter((r) => !r.passed).length;
+  if (values.strict && (failed > 0 || results.length < 8)) process.exitCode = 1;
+  if (!existsSync(values.report)) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  console.error(`lab failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

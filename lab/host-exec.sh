@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Runs a command "inside a lab host": in the host's network namespace (when given) and in a private
+# mount namespace where the host's own directories are bind-mounted over the fixed paths of Debian's
+# Puppet packages. Several hosts thus run the same first-boot scripts and the same servers side by
+# side, each seeing only its own /etc/puppet, ssldir, PuppetDB configuration, logs and state.
+#
+#   lab/host-exec.sh [--netns NS] [--user USER] ROOT -- COMMAND [ARGS...]
+#
+# ROOT is the host's directory (e.g. lab-state/hosts/ca). Its fs/ subtree mirrors the real paths:
+# ROOT/fs/etc/puppet is the host's /etc/puppet, and so on. On first use each directory is seeded from
+# the package's installed copy, so a host starts from a freshly installed state. ROOT/fs/etc/hosts and
+# ROOT/fs/etc/resolv.conf, when present, replace the machine's files inside the host (name
+# resolution of the lab). --user runs the command as that user (setpriv, same PID).
+#
+# Every layer execs the next (ip netns exec, unshare, bash, setpriv), so the PID of this script is
+# the PID of COMMAND: the lab stops a server by that PID. Nothing here mounts anything outside the
+# new mount namespace; the only change to the machine is creating missing empty mount points.
+set -euo pipefail
+
+# Directories of the packages (dpkg -L puppetserver puppetdb puppet-agent) and of puppet-multisite.
+# Seeded: copied from the machine on first use. The /run ones and ours start empty.
+SEEDED_DIRS=(
+  /etc/puppet /etc/puppetdb /etc/default
+  /var/lib/puppet /var/cache/puppet /var/lib/puppetserver /var/lib/puppetdb
+)
+EMPTY_DIRS=(
+  /var/log/puppet /var/log/puppetserver /var/log/puppetdb
+  /run/puppet /run/puppetserver /run/puppetdb
+  /etc/puppet-multisite /var/lib/puppet-multisite /var/log/puppet-multisite
+  /usr/local/lib/puppet-multisite
+)
+# Owners of the directories the packages' services create at start (systemd RuntimeDirectory, init
+# scripts): the lab starts the servers itself, as these users.
+declare -A RUN_OWNERS=([/run/puppet]=puppet [/run/puppetserver]=puppet [/run/puppetdb]=puppetdb)
+# Single files a host may bring (written by the lab), bound only when present.
+OPTIONAL_FILES=(/etc/hosts /etc/resolv.conf)
+
+die() {
+  echo "host-exec: $*" >&2
+  exit 2
+}
+
+# Copies the package's directories into ROOT/fs once; ownership and modes are kept (cp -a).
+seed() {
+  local root=$1 dir
+  [[ -e $root/.seeded ]] && return 0
+  for dir in "${SEEDED_DIRS[@]}"; do
+    mkdir -p "$root/fs$(dirname "$dir")"
+    if [[ -d $dir ]]; then
+      [[ -e $root/fs$dir ]] || cp -a "$dir" "$root/fs$dir"
+    else
+      mkdir -p "$root/fs$dir"
+    fi
+  done
+  for dir in "${EMPTY_DIRS[@]}"; do
+    if [[ ! -e $root/fs$dir ]]; then
+      mkdir -p "$root/fs$dir"
+      # Same owner and mode as the package's directory, when there is one.
+      if [[ -n ${RUN_OWNERS[$dir]:-} ]]; then
+        chown "${RUN_OWNERS[$dir]}:${RUN_OWNERS[$dir]}" "$root/fs$dir"
+      elif [[ -d $dir ]]; then
+        chown --reference="$dir" "$root/fs$dir"
+        chmod --reference="$dir" "$root/fs$dir"
+      fi
+    fi
+  done
+  mkdir -p "$root/log"
+  touch "$root/.seeded"
+}
+
+# Inside the new mount namespace: bind every host directory over its fixed path, then exec.
+inside() {
+  local root=$1 user=$2 dir
+  shift 2
+  for dir in "${SEEDED_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
+    mount --bind "$root/fs$dir" "$dir"
+  done
+  for dir in "${OPTIONAL_FILES[@]}"; do
+    [[ ! -f $root/fs$dir ]] || mount --bind "$root/fs$dir" "$dir"
+  done
+  export PUPPET_MULTISITE_LAB_HOST="$root"
+  if [[ -n $user ]]; then
+    # The caller's environment is kept (settings passed to the command); HOME and USER are the user's.
+    exec setpriv --reuid="$user" --regid="$user" --init-groups -- \
+      env HOME="$(getent passwd "$user" | cut -d: -f6)" USER="$user" LOGNAME="$user" "$@"
+  fi
+  exec "$@"
+}
+
+if [[ ${1:-} == --inside ]]; then
+  shift
+  inside "$@"
+fi
+
+netns="" user=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+  --netns)
+    netns=${2:?--netns needs a name}
+    shift 2
+    ;;
+  --user)
+    user=${2:?--user needs a name}
+    shift 2
+    ;;
+  --) die "ROOT is missing" ;;
+  -*) die "unknown option $1" ;;
+  *) break ;;
+  esac
+done
+[[ $# -ge 3 && $2 == -- ]] || die "usage: host-exec.sh [--netns NS] [--user USER] ROOT -- COMMAND [ARGS...]"
+[[ $(id -u) -eq 0 ]] || die "must run as root (namespaces and bind mounts)"
+root=$(realpath -m "$1")
+shift 2
+case $root in
+/ | /etc* | /var/lib/puppet* | /usr*) die "refusing host root $root" ;;
+esac
+if [[ -n $netns ]]; then
+  ip netns list | awk '{print $1}' | grep -qxF "$netns" || die "network namespace $netns does not exist"
+fi
+mkdir -p "$root"
+seed "$root"
+for dir in "${EMPTY_DIRS[@]}"; do
+  # Mount points on the machine: empty directories, never written through.
+  [[ -d $dir ]] || mkdir -p "$dir"
+done
+
+self=$(realpath "${BASH_SOURCE[0]}")
+if [[ -n $netns ]]; then
+  exec ip netns exec "$netns" unshare --mount --propagation private -- \
+    bash "$self" --inside "$root" "$user" "$@"
+fi
+exec unshare --mount --propagation private -- bash "$self" --inside "$root" "$user" "$@"

@@ -1,0 +1,186 @@
+// Brings the two-site lab up from the plans and holds its running parts for the scenarios. Each
+// program host runs its own first-boot script from its own rendered user data; the lab only adds
+// the adapter (secrets from files, no package installs, servers started by PID, the lab's CA and
+// control repository) and starts the servers.
+import { join } from "node:path";
+import { parse, stringify } from "yaml";
+import { Material, makeMaterial } from "./material";
+import { Network, createNetwork } from "./net";
+import { STATE_DIR, register, unregister } from "./processes";
+import * as servers from "./servers";
+import { LabHost as TopoHost, LabSite, LabTopology, coveringCidr } from "./topology";
+
+export const PUPPET_PORT = 8140;
+export const PUPPETDB_PORT = 8081;
+
+export interface LabOptions {
+  readonly wanDelayMs: number;
+  /** Seconds between control-repository syncs on each master (EC2: the configured minutes). */
+  readonly syncIntervalSeconds: number;
+  readonly heapMb: number;
+}
+
+export interface Node {
+  readonly topo: TopoHost;
+  readonly host: servers.LabHost;
+  process?: servers.Started;
+}
+
+/** Replaces the planned CA certificate (a placeholder under the mocks) with the lab CA's. */
+export function withCaCertificate(userData: string, pem: string): string {
+  const doc = parse(userData) as {
+    write_files: { path: string; content: string; encoding?: string }[];
+  };
+  const file = doc.write_files.find((f) => f.path === "/etc/puppet-multisite/ca.pem");
+  if (!file) throw new Error("user data has no /etc/puppet-multisite/ca.pem");
+  file.content = pem;
+  delete file.encoding;
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
+}
+
+export class Lab {
+  readonly nodes = new Map<string, Node>();
+  material!: Material;
+  network?: Network;
+  private readonly loops: servers.Started[] = [];
+
+  constructor(
+    readonly topo: LabTopology,
+    readonly options: LabOptions,
+    readonly branch: string,
+    readonly secretNames: { caKey: string; challenge: string; database: string },
+  ) {
+    for (const t of topo.hosts) {
+      this.nodes.set(t.certname, {
+        topo: t,
+        host: {
+          name: t.ns,
+          certname: t.certname,
+          root: join(STATE_DIR, "hosts", t.ns),
+          netns: t.ns,
+        },
+      });
+    }
+  }
+
+  node(certname: string): Node {
+    const n = this.nodes.get(certname);
+    if (!n) throw new Error(`no lab host ${certname}`);
+    return n;
+  }
+
+  byRole(role: TopoHost["role"], site?: string): Node[] {
+    return [...this.nodes.values()].filter(
+      (n) => n.topo.role === role && (!site || n.topo.site === site),
+    );
+  }
+
+  site(name: string): LabSite {
+    return this.topo.sites.find((s) => s.name === name)!;
+  }
+
+  statusUrl(node: Node): string {
+    const port = node.topo.role === "puppetdb" ? PUPPETDB_PORT : PUPPET_PORT;
+    return `https://${node.topo.certname}:${port}/status/v1/simple`;
+  }
+
+  private track(name: string, started: servers.Started): servers.Started {
+    register(name, started.pid);
+    void started.exited.then(() => unregister(started.pid));
+    return started;
+  }
+
+  createNetwork(): void {
+    this.network = createNetwork(this.topo, { wanDelayMs: this.options.wanDelayMs });
+  }
+
+  makeMaterial(): void {
+    const ca = this.byRole("ca")[0];
+    this.material = makeMaterial(
+      join(STATE_DIR, "material"),
+      ca.topo.certname,
+      this.secretNames,
+      this.branch,
+    );
+  }
+
+  async startDatabase(): Promise<void> {
+    const db = this.byRole("database")[0];
+    db.process = this.track(
+      "postgres",
+      await servers.startPostgres(db.host, {
+        listen: db.topo.address,
+        password: this.material.databasePassword,
+        allowCidr: coveringCidr(this.topo.sites.map((s) => s.cidr)),
+      }),
+    );
+  }
+
+  /** Runs a program host's first-boot script from its own user data, with the lab adapter. */
+  async prepare(node: Node): Promise<servers.RunResult> {
+    return servers.prepareHost(node.host, {
+      userData: withCaCertificate(node.topo.userData!, this.material.caCertificatePem),
+      secretsDir: this.material.secretsDir,
+      env: { CONTROL_REPO_URL: this.material.controlRepoUrl },
+      timeoutMs: 15 * 60_000,
+    });
+  }
+
+  startServer(node: Node): servers.Started {
+    const opts = {
+      heapMb:
+        node.topo.role === "puppetdb" ? Math.min(this.options.heapMb, 384) : this.options.heapMb,
+    };
+    const started =
+      node.topo.role === "puppetdb"
+        ? servers.startPuppetdb(node.host, opts)
+        : servers.startPuppetserver(node.host, opts);
+    node.process = this.track(`${node.topo.role} ${node.topo.certname}`, started);
+    return started;
+  }
+
+  async stopServer(node: Node): Promise<void> {
+    await node.process?.stop(20_000);
+    node.process = undefined;
+  }
+
+  /** Seconds until the node's status endpoint answers, asked from the node itself. */
+  waitReady(node: Node, timeoutMs = 10 * 60_000): Promise<number> {
+    return servers.waitForStatus(node.host, this.statusUrl(node), timeoutMs, {
+      stop: node.process,
+    });
+  }
+
+  /** Keeps a master's code in sync with the control repository, as its timer does on EC2. */
+  startCodeSync(node: Node): void {
+    const loop = servers.startInHost(
+      node.host,
+      "code-sync",
+      [
+        "bash",
+        "-c",
+        `while sleep ${this.options.syncIntervalSeconds}; do /usr/local/lib/puppet-multisite/code-sync.sh || true; done`,
+      ],
+      { env: { ...servers.ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
+    );
+    this.loops.push(this.track(`code-sync ${node.topo.certname}`, loop));
+  }
+
+  async prepareAgent(
+    node: Node,
+    challenge: string | undefined = this.material.challenge,
+  ): Promise<void> {
+    await servers.prepareAgent(node.host, {
+      puppetConf: this.site(node.topo.site).agentPuppetConf,
+      challenge,
+    });
+  }
+
+  runAgent(node: Node): Promise<servers.AgentRun> {
+    return servers.runAgent(node.host, { timeoutMs: 5 * 60_000 });
+  }
+
+  async stopLoops(): Promise<void> {
+    await Promise.all(this.loops.splice(0).map((l) => l.stop(5_000)));
+  }
+}
