@@ -11,6 +11,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   rmSync,
   writeFileSync,
 } from "fs";
@@ -136,12 +137,65 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+/** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22): tells a reused PID. */
+function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `<root>/pids/<name>.pid`: PID and start time of a process the lab started, for stopRecorded. */
+function recordPid(host: LabHost, name: string, pid: number): string {
+  const dir = join(resolve(host.root), "pids");
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.pid`);
+  writeFileSync(file, `${pid} ${startTicks(pid) ?? ""}\n`);
+  return file;
+}
+
+/**
+ * Stops every process recorded under the hosts' roots (`<root>/pids/*.pid`) that still runs, by PID
+ * (its process group), e.g. after an interrupted run (`npm run lab:down`). A PID whose start time
+ * differs from the recorded one belongs to someone else and is left alone. Returns the PIDs stopped.
+ */
+export async function stopRecorded(roots: readonly string[], graceMs = 20_000): Promise<number[]> {
+  const live: number[] = [];
+  for (const root of roots) {
+    const dir = join(resolve(root), "pids");
+    if (!existsSync(dir)) continue;
+    for (const entry of readdirSync(dir)) {
+      const file = join(dir, entry);
+      const [pidText, ticks] = readFileSync(file, "utf8").trim().split(" ");
+      const pid = Number(pidText);
+      if (Number.isInteger(pid) && pid > 1 && ticks && startTicks(pid) === ticks) {
+        killGroup(pid, "SIGTERM");
+        live.push(pid);
+      }
+      rmSync(file, { force: true });
+    }
+  }
+  const deadline = Date.now() + graceMs;
+  while (live.some((pid) => startTicks(pid) !== undefined) && Date.now() < deadline) {
+    await sleep(200);
+  }
+  for (const pid of live) if (startTicks(pid) !== undefined) killGroup(pid, "SIGKILL");
+  return live;
+}
+
 /** Starts a long-running command inside the host, in its own process group, output to `<root>/log/<name>.log`. */
 export function startInHost(
   host: LabHost,
   name: string,
   argv: readonly string[],
-  opts: { env?: Record<string, string>; user?: string; cwd?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    user?: string;
+    cwd?: string;
+    stopSignal?: NodeJS.Signals;
+  } = {},
 ): Started {
   const log = join(logDir(host), `${name}.log`);
   const fd = openSync(log, "a");
@@ -154,10 +208,12 @@ export function startInHost(
   closeSync(fd);
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${host.name}: could not start ${argv[0]}`);
+  const record = recordPid(host, name, pid);
   let done = false;
   const exited = new Promise<number | string>((res) =>
     child.on("exit", (code, signal) => {
       done = true;
+      rmSync(record, { force: true });
       res(code ?? signal ?? "unknown");
     }),
   );
@@ -168,7 +224,7 @@ export function startInHost(
     alive: () => !done,
     async stop(graceMs = 20_000) {
       if (done) return;
-      killGroup(pid, "SIGTERM");
+      killGroup(pid, opts.stopSignal ?? "SIGTERM");
       const timer = setTimeout(() => killGroup(pid, "SIGKILL"), graceMs);
       await exited;
       clearTimeout(timer);
@@ -485,7 +541,7 @@ export async function startPostgres(host: LabHost, opts: PostgresOptions): Promi
         `unix_socket_directories = '${sock}'`,
         "ssl = on",
         "shared_buffers = 32MB",
-        "max_connections = 60",
+        "max_connections = 200",
         "fsync = off",
         "synchronous_commit = off",
         "full_page_writes = off",
@@ -497,9 +553,11 @@ export async function startPostgres(host: LabHost, opts: PostgresOptions): Promi
       `local all all peer\nhostssl all all ${opts.allowCidr ?? "0.0.0.0/0"} scram-sha-256\n`,
     );
   }
+  // SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to disconnect).
   const server = startInHost(host, "postgres", [`${PG_BIN}/postgres`, "-D", data], {
     user: "postgres",
     cwd: "/",
+    stopSignal: "SIGINT",
   });
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -160,6 +160,16 @@ export function renderAllowlistUnits(): { service: string; timer: string } {
   return { service: renderIni(service), timer: renderIni(timer) };
 }
 
+/**
+ * Drop-in for Debian's puppetdb.service (`Restart=on-abnormal`, which never restarts after an exit
+ * code). A PuppetDB with `migrate = false` that starts before the migrating one has migrated the
+ * shared database exits with 109 ("Database is not fully migrated and migration is disallowed"), and
+ * would stay down: it retries until the schema is there.
+ */
+export function renderPuppetdbRestartDropIn(): string {
+  return renderIni([["Service", { Restart: "on-failure", RestartSec: "30s" }]]);
+}
+
 function roleFiles(host: HostConfig): Record<string, string> {
   const common = {
     "host.env": renderEnvFile(hostSettings(host), "Settings of this host, read by its scripts."),
@@ -202,6 +212,7 @@ function roleFiles(host: HostConfig): Record<string, string> {
         ...Object.fromEntries(
           Object.entries(pdb).map(([name, text]) => [`puppetdb/${name}`, text]),
         ),
+        "systemd/puppetdb-restart.conf": renderPuppetdbRestartDropIn(),
         ...(units && {
           "systemd/puppet-multisite-allowlist.service": units.service,
           "systemd/puppet-multisite-allowlist.timer": units.timer,

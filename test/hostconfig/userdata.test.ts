@@ -216,13 +216,29 @@ describe("PuppetDB user data", () => {
     });
   }
 
+  it("restarts a PuppetDB that exits, e.g. one that must not migrate, started before the migration", () => {
+    for (const site of ["site-a", "site-b"] as const) {
+      const parsed = parseUserData(renderUserData(puppetdbHost(site)));
+      // Debian's unit says Restart=on-abnormal: an exit code (109 for "not fully migrated") would
+      // leave PuppetDB down for good.
+      expect(iniDoc(fileOf(parsed, conf("systemd/puppetdb-restart.conf")))).toEqual({
+        Service: { Restart: "on-failure", RestartSec: "30s" },
+      });
+      expect(fileOf(parsed, `${LIB_DIR}/puppetdb.sh`)).toContain(
+        "$SYSTEMD_DIR/puppetdb.service.d/puppet-multisite.conf",
+      );
+    }
+  });
+
   it("without SRV records: the static allowlist only, no refresh settings or timer", () => {
     for (const allowlistSrvRecords of [undefined, []]) {
       const parsed = parseUserData(
         renderUserData({ ...puppetdbHost("site-a"), allowlistSrvRecords }),
       );
       expect(fileOf(parsed, conf("host.env"))).not.toContain("ALLOWLIST_");
-      expect([...parsed.files.keys()].filter((p) => p.includes("/systemd/"))).toEqual([]);
+      expect([...parsed.files.keys()].filter((p) => p.includes("/systemd/"))).toEqual([
+        conf("systemd/puppetdb-restart.conf"),
+      ]);
       expect(fileOf(parsed, conf("puppetdb/certificate-allowlist"))).toContain(CA);
     }
   });

@@ -111,5 +111,12 @@ if [[ -n ${ALLOWLIST_SRV_RECORDS:-} ]]; then
   fi
 fi
 
+# Debian's unit never restarts after an exit code: a PuppetDB that must not migrate exits (109) when
+# it starts before the shared database is migrated, and must retry instead of staying down.
+if systemd_running; then
+  install_file "$PM_CONF_DIR/systemd/puppetdb-restart.conf" "$SYSTEMD_DIR/puppetdb.service.d/puppet-multisite.conf" 0644
+  systemctl daemon-reload
+fi
+
 service_up puppetdb "$CHANGED"
 log "PuppetDB $CERTNAME configured (migrate=$PUPPETDB_MIGRATE)"
