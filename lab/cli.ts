@@ -2,7 +2,7 @@
 // table, writes lab-report.json and tears everything down (`--keep` leaves it running; `npm run
 // lab:down` removes it). `npm run test:lab` is the same run, failing when any scenario fails.
 import { execFileSync } from "node:child_process";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,6 +13,7 @@ import { Lab } from "./lab";
 import { removeNetwork } from "./net";
 import { STATE_DIR, stopAll } from "./processes";
 import { Figure, LabReport, ScenarioResult, renderTable } from "./report";
+import { stopRecorded } from "./servers";
 import {
   Outcome,
   badActors,
@@ -29,6 +30,8 @@ const ROOT = join(__dirname, "..");
 
 export async function down(): Promise<void> {
   const stopped = await stopAll();
+  const hosts = join(STATE_DIR, "hosts");
+  if (existsSync(hosts)) await stopRecorded(readdirSync(hosts).map((h) => join(hosts, h)));
   const removed = removeNetwork();
   console.log(
     `lab down: stopped ${stopped.length} processes, removed ${removed.length} namespaces`,
@@ -68,10 +71,15 @@ async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
       unit: " s",
     });
   };
-  // The CA first; the others start their first boot at once and wait for it, as on EC2.
-  const caUp = bringUp(ca);
-  await new Promise((r) => setTimeout(r, 2000));
-  await Promise.all([caUp, ...masters.map(bringUp), ...puppetdbs.map(bringUp)]);
+  // The CA first (on EC2 the others would wait for it, backing off up to two minutes). The primary's
+  // PuppetDB migrates the shared database: the others start once it answers.
+  await bringUp(ca);
+  const primaryDb = puppetdbs.filter((d) => d.topo.site === lab.topo.primarySite);
+  const otherDbs = puppetdbs.filter((d) => d.topo.site !== lab.topo.primarySite);
+  await Promise.all([
+    ...masters.map(bringUp),
+    Promise.all(primaryDb.map(bringUp)).then(() => Promise.all(otherDbs.map(bringUp))),
+  ]);
   for (const m of masters) lab.startCodeSync(m);
 
   let converged = 0;

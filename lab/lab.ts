@@ -146,7 +146,10 @@ export class Lab {
 
   /** Seconds until the node's status endpoint answers, asked from the node itself. */
   waitReady(node: Node, timeoutMs = 10 * 60_000): Promise<number> {
+    // PuppetDB asks every client for a certificate, even for its status: the host's own.
+    const tls = node.topo.role === "puppetdb" ? servers.puppetTls(node.topo.certname) : {};
     return servers.waitForStatus(node.host, this.statusUrl(node), timeoutMs, {
+      ...tls,
       stop: node.process,
     });
   }

@@ -22,7 +22,12 @@ function median(values: number[]): number {
 /** The site of the master that compiled a run (`master_used` is `host:port`). */
 export function siteOfMaster(lab: Lab, masterUsed: string | undefined): string | undefined {
   const name = masterUsed?.split(":")[0];
-  return name ? lab.nodes.get(name)?.topo.site : undefined;
+  if (!name) return undefined;
+  // A master's own name (from SRV), or a pool's (`pool.<site>.<domain>`, from server_list).
+  return (
+    lab.nodes.get(name)?.topo.site ??
+    lab.topo.sites.find((s) => name.endsWith(`.${s.srvDomain}`))?.name
+  );
 }
 
 export async function timed(
