@@ -57,7 +57,7 @@ function makeCa(dir: string, certname: string): { key: string; cert: string } {
 
 export const SITE_PP = `# The lab's control repository: every node reports which master compiled its catalog.
 node default {
-  notify { "compiled-by \${server_facts['servername']} code \${server_facts['environment']}": }
+  notify { "compiled by \${settings::certname}": }
   file { '/tmp/puppet-multisite-lab': ensure => file, content => "managed\\n" }
 }
 `;

@@ -246,8 +246,13 @@ export async function puppetdbDown(lab: Lab): Promise<Outcome> {
 }
 
 function deployedCommit(master: Node): string | undefined {
+  // The link points at a path as the host sees it: read the link itself, never follow it here.
   const live = servers.hostPath(master.host, "/etc/puppet/code/environments/production");
-  return existsSync(live) ? basename(readlinkSync(live)) : undefined;
+  try {
+    return basename(readlinkSync(live));
+  } catch {
+    return undefined;
+  }
 }
 
 /** 6. Every master serves the control repository's commit; a new commit reaches all within the sync interval. */

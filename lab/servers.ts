@@ -521,8 +521,11 @@ export async function startPostgres(host: LabHost, opts: PostgresOptions): Promi
         "-nodes",
         "-days",
         "30",
+        // A CN holds at most 64 characters (RDS endpoint names are longer): the name goes in the SAN.
         "-subj",
-        `/CN=${host.certname}`,
+        "/CN=postgres",
+        "-addext",
+        `subjectAltName=DNS:${host.certname}`,
         "-keyout",
         join(data, "server.key"),
         "-out",

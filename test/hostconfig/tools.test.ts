@@ -82,7 +82,7 @@ describe("puppet.conf as Puppet reads it", () => {
         srv_domain: `${site}.puppet.example.internal`,
         server_list: `pool.${site}.puppet.example.internal:8140,pool.${other}.puppet.example.internal:8140`,
         ca_server: CA,
-        http_connect_timeout: "5",
+        http_connect_timeout: "1",
         http_keepalive_timeout: "0",
       });
     }
@@ -130,7 +130,7 @@ describe("puppet.conf as Puppet reads it", () => {
       storeconfigs_backend: "puppetdb",
       reports: "puppetdb",
       route_file: "/etc/puppet/routes.yaml",
-      http_connect_timeout: "5",
+      http_connect_timeout: "1",
       http_keepalive_timeout: "0",
     });
   });

@@ -65,7 +65,7 @@ describe("user data of every role", () => {
         const main = iniDoc(fileOf(parsed, conf("puppet.conf"))).main;
         expect(main.certname).toBe(host.certname);
         expect(main.ca_server).toBe(CA);
-        expect(main.http_connect_timeout).toBe("5s");
+        expect(main.http_connect_timeout).toBe("1s");
         expect(main.http_keepalive_timeout).toBe("0");
       });
     });
