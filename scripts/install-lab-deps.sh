@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the local lab (`npm run lab`) runs for real: Puppet Server (CA and
 # compile masters), PuppetDB and its terminus, the agent, PostgreSQL 15, dnsmasq (the lab's DNS),
-# iproute2 (network namespaces, tc netem), and what the host scripts call (git, r10k, ruby, openssl,
-# curl). No service is started: the lab starts every server itself, by PID, inside its host's view.
+# iproute2 (network namespaces), python3 (the WAN link between the sites), and what the host
+# scripts call (git, r10k, ruby, openssl, curl). No service is started: the lab starts every server
+# itself, by PID, inside its host's view.
 set -euo pipefail
 
 packages=(puppetserver puppetdb puppet-agent puppet-terminus-puppetdb postgresql dnsmasq iproute2
-  git ruby openssl curl r10k)
+  python3 git ruby openssl curl r10k)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
