@@ -3,7 +3,6 @@
 // its rendered user data into its root and running the role's own first-boot script, exactly the
 // file EC2 runs, with the lab adapter (ADAPTER_ENV); the lab then starts the servers itself, by PID.
 import { spawn, spawnSync } from "child_process";
-import { randomBytes } from "crypto";
 import {
   chmodSync,
   closeSync,
@@ -293,33 +292,6 @@ export async function seedHost(host: LabHost): Promise<void> {
   if (!r.ok) throw new Error(`${host.name}: host-exec failed: ${r.output}`);
 }
 
-/** `/etc/hosts` inside the host. */
-export function writeHostsFile(host: LabHost, entries: ReadonlyArray<[string, string[]]>): void {
-  const lines = [
-    "127.0.0.1 localhost",
-    ...entries.map(([ip, names]) => `${ip} ${names.join(" ")}`),
-  ];
-  const dest = hostPath(host, "/etc/hosts");
-  mkdirSync(dirname(dest), { recursive: true });
-  writeFileSync(dest, `${lines.join("\n")}\n`);
-}
-
-/** `/etc/resolv.conf` inside the host (the lab's DNS server of the host's site). */
-export function writeResolvConf(
-  host: LabHost,
-  nameservers: readonly string[],
-  search?: string,
-): void {
-  const lines = [
-    ...(search ? [`search ${search}`] : []),
-    ...nameservers.map((n) => `nameserver ${n}`),
-    "options timeout:1 attempts:2",
-  ];
-  const dest = hostPath(host, "/etc/resolv.conf");
-  mkdirSync(dirname(dest), { recursive: true });
-  writeFileSync(dest, `${lines.join("\n")}\n`);
-}
-
 /**
  * Decodes the host's user data into its root and runs its entry command (the role's first-boot
  * script) inside the host, with the adapter's variables, the secrets directory and `env`. Output
@@ -372,42 +344,6 @@ function writePidFile(host: LabHost, path: string, pid: number): void {
   const dest = hostPath(host, path);
   mkdirSync(dirname(dest), { recursive: true });
   writeFileSync(dest, `${pid}\n`);
-}
-
-/**
- * Runs one of the host's scripts (`/usr/local/lib/puppet-multisite/<script>`, as user data installed
- * it) with the lab adapter: code-sync.sh and crl-refresh.sh on masters (a systemd timer on EC2),
- * allowlist-refresh.sh on PuppetDB hosts. Output: `<root>/log/<script>.log`.
- */
-export function runHostScript(
-  host: LabHost,
-  script: string,
-  opts: { secretsDir: string; args?: readonly string[]; env?: Record<string, string> },
-): Promise<RunResult> {
-  return runInHost(host, [`/usr/local/lib/puppet-multisite/${script}`, ...(opts.args ?? [])], {
-    env: { ...ADAPTER_ENV, PUPPET_MULTISITE_SECRETS_DIR: resolve(opts.secretsDir), ...opts.env },
-    logName: script.replace(/\.[a-z]+$/, ""),
-  });
-}
-
-/** Where allowlist-refresh.sh records a change PuppetDB has not been restarted for (no systemd). */
-export const ALLOWLIST_PENDING = "/var/lib/puppet-multisite/allowlist-restart-pending";
-
-/**
- * Restarts PuppetDB by PID when allowlist-refresh.sh left a pending change (what `systemctl
- * try-restart` does on EC2); returns the new server, or the same one when nothing was pending.
- */
-export async function applyPendingAllowlist(
-  host: LabHost,
-  running: Started,
-  opts: JvmOptions = {},
-): Promise<Started> {
-  const pending = hostPath(host, ALLOWLIST_PENDING);
-  if (!existsSync(pending)) return running;
-  await running.stop();
-  const next = startPuppetdb(host, opts);
-  rmSync(pending, { force: true });
-  return next;
 }
 
 /**
@@ -795,73 +731,6 @@ export async function queryPuppetdb(
       `PuppetDB query ${url.toString()} from ${from.name} failed: ${r.output.trim()}`,
     );
   return JSON.parse(r.output) as unknown;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Secrets of the lab (what Secrets Manager holds on AWS)
-
-/**
- * Writes the deployment's secrets where `PUPPET_MULTISITE_SECRETS_DIR` reads them (`<dir>/<name>`,
- * names may contain `/`): returns the generated challenge and database password.
- */
-export function writeSecrets(
-  dir: string,
-  names: { challenge: string; caKey: string; dbPassword: string },
-  caKeyPem: string,
-): { challenge: string; dbPassword: string } {
-  const challenge = randomBytes(18).toString("base64url");
-  const dbPassword = randomBytes(18).toString("base64url");
-  for (const [name, value] of [
-    [names.challenge, challenge],
-    [names.caKey, caKeyPem],
-    [names.dbPassword, dbPassword],
-  ] as const) {
-    const dest = join(dir, name);
-    mkdirSync(dirname(dest), { recursive: true, mode: 0o700 });
-    writeFileSync(dest, value, { mode: 0o600 });
-  }
-  return { challenge, dbPassword };
-}
-
-/**
- * A CA like the program's `@pulumi/tls` one: RSA key, self-signed, `CA:true` (critical),
- * keyCertSign + cRLSign (critical), subjectKeyIdentifier. Returns PEMs.
- */
-export function makeCa(commonName: string, workDir: string): { keyPem: string; certPem: string } {
-  mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  const key = join(workDir, "ca-key.pem");
-  const cert = join(workDir, "ca.pem");
-  const r = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "365",
-      "-sha256",
-      "-subj",
-      `/CN=${commonName}`,
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-addext",
-      "basicConstraints=critical,CA:true",
-      "-addext",
-      "keyUsage=critical,keyCertSign,cRLSign",
-      "-addext",
-      "subjectKeyIdentifier=hash",
-    ],
-    { encoding: "utf8" },
-  );
-  if (r.status !== 0) throw new Error(`openssl: ${r.stderr}`);
-  // `openssl req -newkey` writes PKCS#8; @pulumi/tls's private_key_pem is PKCS#1 ("RSA PRIVATE KEY").
-  const pkcs1 = spawnSync("openssl", ["rsa", "-in", key, "-traditional"], { encoding: "utf8" });
-  if (pkcs1.status !== 0) throw new Error(`openssl rsa: ${pkcs1.stderr}`);
-  return { keyPem: pkcs1.stdout, certPem: readFileSync(cert, "utf8") };
 }
 
 export function sleep(ms: number): Promise<void> {
