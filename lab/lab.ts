@@ -4,14 +4,12 @@
 // control repository) and starts the servers.
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
+import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/naming";
 import { Material, makeMaterial } from "./material";
 import { Network, createNetwork } from "./net";
 import { STATE_DIR, register, unregister } from "./processes";
 import * as servers from "./servers";
 import { LabHost as TopoHost, LabSite, LabTopology, coveringCidr } from "./topology";
-
-export const PUPPET_PORT = 8140;
-export const PUPPETDB_PORT = 8081;
 
 export interface LabOptions {
   readonly wanDelayMs: number;

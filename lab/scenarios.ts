@@ -311,38 +311,19 @@ export async function badActors(lab: Lab): Promise<Outcome> {
   // An agent's certificate is signed by the same CA, but agents are not on PuppetDB's allowlist.
   const agent = agents(lab)[0];
   const db = lab.byRole("puppetdb", agent.topo.site)[0];
-  const tls = servers.puppetTls(agent.topo.certname);
-  const command = JSON.stringify({
+  const command = {
     certname: agent.topo.certname,
     environment: "production",
     producer_timestamp: new Date().toISOString(),
     producer: agent.topo.certname,
     values: { rogue: true },
-  });
-  const write = await servers.runInHost(agent.host, [
-    "curl",
-    "-sS",
-    "-o",
-    "/dev/null",
-    "-w",
-    "%{http_code}",
-    "--max-time",
-    "20",
-    "--cacert",
-    tls.cacert,
-    "--cert",
-    tls.cert,
-    "--key",
-    tls.key,
-    "-H",
-    "Content-Type: application/json",
-    "-X",
-    "POST",
-    "--data",
-    command,
+  };
+  const write = await servers.puppetdbRequest(
+    agent.host,
     `https://${db.topo.certname}:8081/pdb/cmd/v1?command=replace_facts&version=5&certname=${agent.topo.certname}`,
-  ]);
-  const status = write.output.trim().slice(-3);
+    { method: "POST", json: command },
+  );
+  const status = String(write.status);
   notes.push(`write to PuppetDB with ${agent.topo.certname}'s certificate: HTTP ${status}`);
   return {
     passed: !attempt.ok && logged.length > 0 && status === "403",

@@ -701,36 +701,59 @@ export async function runAgent(
 }
 
 /**
- * A PuppetDB query from inside `from`, authenticated with `from`'s Puppet certificate (which must be
- * on PuppetDB's allowlist). Returns the parsed JSON.
+ * An HTTPS request to PuppetDB from inside `from`, with `from`'s Puppet certificate (PuppetDB lets
+ * in only the certnames on its allowlist). Returns the HTTP status and the body.
  */
-export async function queryPuppetdb(
+export async function puppetdbRequest(
   from: LabHost,
-  baseUrl: string,
-  endpoint: string,
-  query?: string,
-): Promise<unknown> {
+  url: string,
+  opts: { method?: "GET" | "POST"; json?: unknown } = {},
+): Promise<{ status: number; body: string }> {
   const tls = puppetTls(from.certname);
-  const url = new URL(`${baseUrl.replace(/\/$/, "")}/pdb/query/v4/${endpoint}`);
-  if (query) url.searchParams.set("query", query);
+  const data =
+    opts.json === undefined
+      ? []
+      : ["-H", "Content-Type: application/json", "--data", JSON.stringify(opts.json)];
   const r = await runInHost(from, [
     "curl",
-    "-fsS",
+    "-sS",
     "--max-time",
     "20",
+    "-w",
+    "\n%{http_code}",
+    "-X",
+    opts.method ?? "GET",
     "--cacert",
     tls.cacert,
     "--cert",
     tls.cert,
     "--key",
     tls.key,
-    url.toString(),
+    ...data,
+    url,
   ]);
-  if (!r.ok)
+  const cut = r.output.lastIndexOf("\n");
+  const status = Number(r.output.slice(cut + 1).trim());
+  if (!r.ok || !Number.isInteger(status))
+    throw new Error(`${url} from ${from.name}: ${r.output.trim()}`);
+  return { status, body: r.output.slice(0, cut) };
+}
+
+/** A PuppetDB query (see puppetdbRequest); returns the parsed JSON. */
+export async function queryPuppetdb(
+  from: LabHost,
+  baseUrl: string,
+  endpoint: string,
+  query?: string,
+): Promise<unknown> {
+  const url = new URL(`${baseUrl.replace(/\/$/, "")}/pdb/query/v4/${endpoint}`);
+  if (query) url.searchParams.set("query", query);
+  const r = await puppetdbRequest(from, url.toString());
+  if (r.status !== 200)
     throw new Error(
-      `PuppetDB query ${url.toString()} from ${from.name} failed: ${r.output.trim()}`,
+      `PuppetDB query ${url.toString()} from ${from.name}: HTTP ${r.status} ${r.body.trim()}`,
     );
-  return JSON.parse(r.output) as unknown;
+  return JSON.parse(r.body) as unknown;
 }
 
 export function sleep(ms: number): Promise<void> {
