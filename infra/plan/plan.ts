@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { PlanMocks } from "./mocks";
 import { StackConfig, readStackConfig } from "./stack-config";
+import { AliasSpec, aliasUrn, makeUrn } from "./urn";
 
 export const SECRET = "[secret]";
 
@@ -15,9 +16,19 @@ export interface PlannedResource {
   readonly parent: string | null;
   readonly dependencies: string[];
   readonly inputs: Record<string, unknown>;
+  /** The ID and the outputs the provider adds to the inputs (the mocks' stand-ins). */
+  readonly id: string | null;
+  readonly outputs: Record<string, unknown>;
   readonly protect: boolean;
   readonly custom: boolean;
   readonly provider: string | null;
+  /** Earlier URNs of this resource (its `aliases` option), resolved. */
+  readonly aliases: string[];
+  readonly ignoreChanges: string[];
+  readonly replaceOnChanges: string[];
+  readonly deleteBeforeReplace: boolean;
+  /** Input property -> the URNs of the resources its value comes from. */
+  readonly propertyDependencies: Record<string, string[]>;
 }
 
 export interface Plan {
@@ -73,6 +84,10 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   await pulumi.runtime.setMocks(mocks, cfg.project, cfg.stack, false);
   pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  // The mock monitor qualifies a URN with the parent's own type only; the engine uses the whole chain
+  // of parent types. Plans carry the engine's URNs, so that diffs and aliases match what Pulumi does.
+  monitor.newUrn = (parent, type, name) =>
+    makeUrn(cfg.stack, cfg.project, parent || null, type, name);
   const register = monitor.registerResource.bind(monitor);
   const read = monitor.readResource.bind(monitor);
   const registerOutputs = monitor.registerResourceOutputs.bind(monitor);
@@ -89,12 +104,12 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   };
   monitor.registerResource = (req, callback) =>
     register(req, (err, resp) => {
-      if (!err && resp) resources.push(record(req, resp.getUrn()));
+      if (!err && resp) resources.push(record(req, resp));
       callback(err, resp);
     });
   monitor.readResource = (req, callback) =>
     read(req, (err, resp) => {
-      if (!err && resp) resources.push(record(req, resp.getUrn(), true));
+      if (!err && resp) resources.push(record(req, resp, true));
       callback(err, resp);
     });
 
@@ -156,13 +171,49 @@ interface RegisterRequest {
   getDependenciesList?(): string[];
   getObject?(): unknown;
   getProperties?(): unknown;
+  getAliasesList?(): AliasProto[];
+  getIgnorechangesList?(): string[];
+  getReplaceonchangesList?(): string[];
+  getDeletebeforereplace?(): boolean;
+  getPropertydependenciesMap?(): {
+    forEach(fn: (value: { getUrnsList(): string[] }, key: string) => void): void;
+  };
+}
+interface AliasProto {
+  getUrn(): string;
+  getSpec():
+    | {
+        getName(): string;
+        getType(): string;
+        getStack(): string;
+        getProject(): string;
+        getParenturn(): string;
+        getNoparent(): boolean;
+      }
+    | undefined;
+}
+
+function aliasSpec(alias: AliasProto): AliasSpec {
+  const spec = alias.getSpec();
+  if (alias.getUrn() || !spec) return { urn: alias.getUrn() };
+  return {
+    name: spec.getName(),
+    type: spec.getType(),
+    stack: spec.getStack(),
+    project: spec.getProject(),
+    parent: spec.getNoparent() ? null : spec.getParenturn() || undefined,
+  };
+}
+interface RegisterResponse {
+  getUrn(): string;
+  getId?(): string;
+  getObject?(): unknown;
+  getProperties?(): unknown;
 }
 interface MonitorLike {
-  registerResource(
-    req: RegisterRequest,
-    cb: (err: unknown, resp?: { getUrn(): string }) => void,
-  ): void;
-  readResource(req: RegisterRequest, cb: (err: unknown, resp?: { getUrn(): string }) => void): void;
+  newUrn(parent: string, type: string, name: string): string;
+  registerResource(req: RegisterRequest, cb: (err: unknown, resp?: RegisterResponse) => void): void;
+  readResource(req: RegisterRequest, cb: (err: unknown, resp?: RegisterResponse) => void): void;
   registerResourceOutputs(
     req: { getUrn(): string; getOutputs(): Struct | undefined },
     cb: (err: unknown) => void,
@@ -170,18 +221,42 @@ interface MonitorLike {
 }
 type Struct = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
 
-function record(req: RegisterRequest, urn: string, read = false): PlannedResource {
+function record(req: RegisterRequest, resp: RegisterResponse, read = false): PlannedResource {
+  const urn = resp.getUrn();
   const struct = (read ? req.getProperties?.() : req.getObject?.()) as Struct | undefined;
-  const inputs: unknown = struct ? pulumi.runtime.deserializeProperties(struct) : {};
+  const inputs = (struct ? pulumi.runtime.deserializeProperties(struct) : {}) as Record<
+    string,
+    unknown
+  >;
+  const stateStruct = (read ? resp.getProperties?.() : resp.getObject?.()) as Struct | undefined;
+  const state = (stateStruct ? pulumi.runtime.deserializeProperties(stateStruct) : {}) as Record<
+    string,
+    unknown
+  >;
+  const parent = req.getParent() || null;
+  const propertyDependencies: Record<string, string[]> = {};
+  req.getPropertydependenciesMap?.().forEach((deps, key) => {
+    const urns = [...new Set(deps.getUrnsList())].sort();
+    if (urns.length > 0) propertyDependencies[key] = urns;
+  });
   return {
     urn,
     type: req.getType(),
     name: req.getName(),
-    parent: req.getParent() || null,
+    parent,
     dependencies: [...new Set(req.getDependenciesList?.() ?? [])].sort(),
     inputs: redact(inputs) as Record<string, unknown>,
+    id: resp.getId?.() || null,
+    outputs: redact(
+      Object.fromEntries(Object.entries(state).filter(([k]) => !(k in inputs))),
+    ) as Record<string, unknown>,
     protect: req.getProtect?.() ?? false,
     custom: req.getCustom?.() ?? true,
     provider: req.getProvider() || null,
+    aliases: (req.getAliasesList?.() ?? []).map((a) => aliasUrn(aliasSpec(a), urn, parent)),
+    ignoreChanges: req.getIgnorechangesList?.() ?? [],
+    replaceOnChanges: req.getReplaceonchangesList?.() ?? [],
+    deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
+    propertyDependencies,
   };
 }

@@ -1,0 +1,75 @@
+// `npm run preview:diff -- --base <git ref> [--out report.md] [--allow-destroy]`: plans every stack
+// at the base commit and in the working tree, offline, and writes a Markdown report of the
+// difference. Exit status: 0 when the report is written; 2 when stateful resources would be replaced
+// or deleted and --allow-destroy is not given (the report is still written); 1 when a stack of the
+// working tree fails to plan or the command cannot run.
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { listStacks, PROJECT_DIR } from "../plan/stack-config";
+import { compareStacks } from "./compare";
+import { destructions, renderReport } from "./report";
+import { checkoutCommit, describeWorkingTree, planStacks, resolveCommit } from "./trees";
+
+const USAGE = "usage: npm run preview:diff -- --base <git ref> [--out <file>] [--allow-destroy]";
+
+async function cli(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      base: { type: "string", short: "b" },
+      out: { type: "string", short: "o" },
+      "allow-destroy": { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.base) throw new Error(`--base is required; ${USAGE}`);
+  const commit = await resolveCommit(PROJECT_DIR, values.base);
+  const head = await describeWorkingTree(PROJECT_DIR);
+  const checkout = await checkoutCommit(PROJECT_DIR, commit);
+  let report: string;
+  let stacks;
+  try {
+    const [basePlans, headPlans] = [
+      await planStacks(checkout.dir, listStacks(checkout.dir)),
+      await planStacks(PROJECT_DIR, listStacks(PROJECT_DIR)),
+    ];
+    stacks = compareStacks(basePlans, headPlans);
+    report = renderReport({
+      base: `\`${values.base}\` (${commit.slice(0, 7)})`,
+      head,
+      stacks,
+      allowDestroy: values["allow-destroy"],
+    });
+  } finally {
+    checkout.remove();
+  }
+  if (values.out) writeFileSync(values.out, report);
+  else await new Promise<void>((resolve) => process.stdout.write(report, () => resolve()));
+
+  const lost = destructions(stacks);
+  const failing = stacks.filter((s) => s.headError);
+  for (const s of failing) console.error(`preview: stack ${s.stack} fails to plan: ${s.headError}`);
+  if (failing.length > 0) return 1;
+  if (lost.length > 0) {
+    const names = lost.map((d) => `${d.stack}: ${d.change.kind} ${d.change.name}`).join(", ");
+    console.error(
+      `preview: stateful resources would be replaced or deleted (${names})` +
+        (values["allow-destroy"]
+          ? "; allowed by --allow-destroy"
+          : "; rerun with --allow-destroy if intended"),
+    );
+    return values["allow-destroy"] ? 0 : 2;
+  }
+  return 0;
+}
+
+cli().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`preview failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,133 @@
+// A Mermaid flowchart of every site after a change: the CA, each pool with its size, each PuppetDB,
+// the database and zone, and where agents are sent: the edges come from the planned SRV and latency
+// records, so the cross-site fallback drawn is the one the records make. What the change alters is
+// marked (new, changed, removed) and shows its value before.
+import { SiteView } from "./topology";
+
+export interface SitePair {
+  readonly before?: SiteView;
+  readonly after?: SiteView;
+}
+
+/** Text inside a quoted Mermaid label: quotes and angle brackets as Mermaid's entity codes. */
+function label(...lines: string[]): string {
+  const escaped = lines.map((l) =>
+    l.replace(/"/g, "#quot;").replace(/</g, "#lt;").replace(/>/g, "#gt;"),
+  );
+  return `"${escaped.join("<br/>")}"`;
+}
+
+function id(...parts: string[]): string {
+  return parts.join("_").replace(/[^A-Za-z0-9_]/g, "_");
+}
+
+/** "3" or "2 → 3". */
+function was<T>(after: T, before: T | undefined, show: (v: T) => string = String): string {
+  return before === undefined || show(before) === show(after)
+    ? show(after)
+    : `${show(before)} → ${show(after)}`;
+}
+
+export function renderMermaid(pairs: readonly SitePair[]): string {
+  const lines = ["flowchart LR"];
+  const classes: Record<"added" | "changed" | "removed", string[]> = {
+    added: [],
+    changed: [],
+    removed: [],
+  };
+  /** Node id of the pool, CA or host a DNS target names, in any site. */
+  const targets = new Map<string, string>();
+  const node = (
+    nodeId: string,
+    shape: [string, string],
+    text: string,
+    state: keyof typeof classes | undefined,
+  ) => {
+    lines.push(`    ${nodeId}${shape[0]}${text}${shape[1]}`);
+    if (state) classes[state].push(nodeId);
+  };
+
+  for (const { before, after } of pairs) {
+    const view = after ?? before!;
+    const siteState = !before ? "added" : !after ? "removed" : undefined;
+    const s = (kind: string) => id(view.site, kind);
+    const changed = (a: unknown, b: unknown) =>
+      siteState ?? (JSON.stringify(a) !== JSON.stringify(b) ? "changed" : undefined);
+    const heading = [view.site, view.region, view.vpcCidr, view.role].filter(Boolean).join(" · ");
+    lines.push(`  subgraph ${s("site")}[${label(heading)}]`);
+    if (view.ca) {
+      node(s("ca"), ["[", "]"], label("Puppet CA", view.ca), changed(view.ca, before?.ca));
+      targets.set(view.ca, s("ca"));
+    }
+    if (view.pool) {
+      const size = was(view.masters.length, before?.masters.length);
+      const poolState = changed(view.masters, before?.masters);
+      node(s("pool"), ["[", "]"], label(`compile masters: ${size}`, view.pool), poolState);
+      for (const host of [view.pool, ...view.masters]) targets.set(host, s("pool"));
+    }
+    view.puppetdb.forEach((host, i) => {
+      const state = changed(host, before?.puppetdb[i]);
+      node(s(`puppetdb${i}`), ["[", "]"], label("PuppetDB", host), state);
+    });
+    if (view.database) {
+      const engine = was(view.database.engine, before?.database?.engine);
+      const cls = was(view.database.instanceClass, before?.database?.instanceClass);
+      const state = changed(view.database, before?.database);
+      node(s("db"), ["[(", ")]"], label(`RDS ${engine}`, cls), state);
+    }
+    if (view.zone) {
+      node(
+        s("zone"),
+        ["{{", "}}"],
+        label("private zone", view.zone),
+        changed(view.zone, before?.zone),
+      );
+    }
+    lines.push("  end");
+  }
+
+  const database = pairs.map((p) => p.after ?? p.before!).find((v) => v.database);
+  for (const { before, after } of pairs) {
+    const view = after ?? before!;
+    const agents = id(view.site, "agents");
+    lines.push(`  ${agents}([${label(`agents of ${view.site}`)}])`);
+    for (const record of view.records) {
+      const srv = record.values
+        .map((v) => /^(\d+)\s+\d+\s+\d+\s+(\S+?)\.?$/.exec(v))
+        .filter((m): m is RegExpExecArray => m !== null);
+      const byTarget = new Map<string, number>();
+      for (const [, priority, host] of srv) {
+        const target = targets.get(host);
+        if (target && !byTarget.has(target)) byTarget.set(target, Number(priority));
+      }
+      const service = record.name.split(".")[0];
+      for (const [target, priority] of byTarget) {
+        const edge =
+          priority === 0
+            ? `-- ${label(`${service} p${priority}`)} -->`
+            : `-. ${label(`${service} p${priority}`)} .->`;
+        lines.push(`  ${agents} ${edge} ${target}`);
+      }
+      if (srv.length === 0 && view.pool) {
+        lines.push(
+          `  ${agents} -- ${label(`${record.name} (${record.type})`)} --> ${id(view.site, "pool")}`,
+        );
+      }
+    }
+    if (database && view.puppetdb.length > 0) {
+      view.puppetdb.forEach((_, i) =>
+        lines.push(`  ${id(view.site, `puppetdb${i}`)} --> ${id(database.site, "db")}`),
+      );
+    }
+  }
+
+  lines.push(
+    "  classDef added fill:#dafbe1,stroke:#1a7f37",
+    "  classDef changed fill:#fff8c5,stroke:#9a6700",
+    "  classDef removed fill:#ffebe9,stroke:#cf222e,stroke-dasharray:4 4",
+  );
+  for (const [cls, ids] of Object.entries(classes)) {
+    if (ids.length > 0) lines.push(`  class ${ids.join(",")} ${cls}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,61 @@
+// Whether a change of one input replaces the resource: the provider's replace-forcing properties
+// (replace-on-change.ts), narrowed to nested fields where only those force it, the few rules that
+// depend on the values, and the resource's own `replaceOnChanges` option.
+import { isDeepStrictEqual } from "node:util";
+import { PlannedResource } from "../plan/plan";
+import { NESTED_REPLACE_ON_CHANGE, REPLACE_ON_CHANGE } from "./replace-on-change";
+
+/** Whether the rules know the type (the engine's own types need none). */
+export function hasReplacementRules(type: string): boolean {
+  return type in REPLACE_ON_CHANGE || type.startsWith("pulumi:");
+}
+
+function named(paths: readonly string[], property: string): boolean {
+  return paths.some(
+    (p) =>
+      p === "*" || p === property || p.startsWith(`${property}.`) || p.startsWith(`${property}[`),
+  );
+}
+
+/** The listed fields of an object, or of each object in a list. */
+function pick(value: unknown, fields: readonly string[]): unknown {
+  if (Array.isArray(value)) return value.map((v) => pick(v, fields));
+  if (value === null || typeof value !== "object") return value;
+  const obj = value as Record<string, unknown>;
+  return Object.fromEntries(fields.filter((f) => f in obj).map((f) => [f, obj[f]]));
+}
+
+/** A security group rule's source: a CIDR, a prefix list or a group. Switching kind replaces it. */
+const RULE_SOURCES = ["cidrIpv4", "cidrIpv6", "prefixListId", "referencedSecurityGroupId"];
+const RULE_TYPES = [
+  "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+  "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+];
+
+/** Whether changing `property` from its value in `before` to its value in `after` replaces it. */
+export function forcesReplacement(
+  before: PlannedResource,
+  after: PlannedResource,
+  property: string,
+): boolean {
+  if (named(after.replaceOnChanges, property)) return true;
+  const was = before.inputs[property];
+  const now = after.inputs[property];
+  // An instance's user data is changed in place (stop, modify, start) unless it asks otherwise.
+  if (
+    after.type === "aws:ec2/instance:Instance" &&
+    (property === "userData" || property === "userDataBase64")
+  ) {
+    return after.inputs.userDataReplaceOnChange === true;
+  }
+  if (RULE_TYPES.includes(after.type) && RULE_SOURCES.includes(property)) {
+    const kind = (r: PlannedResource) => RULE_SOURCES.filter((k) => r.inputs[k] !== undefined);
+    return !isDeepStrictEqual(kind(before), kind(after));
+  }
+  if (!(REPLACE_ON_CHANGE[after.type] ?? []).includes(property)) return false;
+  const nested = NESTED_REPLACE_ON_CHANGE[after.type]?.[property];
+  if (nested === undefined) return true;
+  // A block added or removed is replaced whole; within it only the listed fields force it.
+  if ((was === undefined) !== (now === undefined)) return true;
+  return !isDeepStrictEqual(pick(was, nested), pick(now, nested));
+}

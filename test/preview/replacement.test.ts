@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { PlannedResource } from "../../infra/plan/plan";
+import { forcesReplacement, hasReplacementRules } from "../../infra/preview/replacement";
+import { REPLACE_ON_CHANGE } from "../../infra/preview/replace-on-change";
+import { planDeployment } from "./helpers";
+
+function resource(
+  type: string,
+  inputs: Record<string, unknown>,
+  extra: Partial<PlannedResource> = {},
+): PlannedResource {
+  return {
+    urn: `urn:pulumi:s::p::${type}::r`,
+    type,
+    name: "r",
+    parent: null,
+    dependencies: [],
+    inputs,
+    id: "r-1",
+    outputs: {},
+    protect: false,
+    custom: true,
+    provider: null,
+    aliases: [],
+    ignoreChanges: [],
+    replaceOnChanges: [],
+    deleteBeforeReplace: false,
+    propertyDependencies: {},
+    ...extra,
+  };
+}
+
+const INSTANCE = "aws:ec2/instance:Instance";
+const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+
+describe("forcesReplacement", () => {
+  it("follows the provider: a zone's name replaces it, its comment does not", () => {
+    const zone = resource("aws:route53/zone:Zone", {});
+    expect(forcesReplacement(zone, zone, "name")).toBe(true);
+    expect(forcesReplacement(zone, zone, "comment")).toBe(false);
+  });
+
+  it("replaces an instance for its user data only when it asks to be", () => {
+    const asks = resource(INSTANCE, { userDataReplaceOnChange: true });
+    const keeps = resource(INSTANCE, {});
+    expect(forcesReplacement(asks, asks, "userData")).toBe(true);
+    expect(forcesReplacement(keeps, keeps, "userData")).toBe(false);
+  });
+
+  it("grows a root volume in place, but re-encrypting it replaces the instance", () => {
+    const before = resource(INSTANCE, { rootBlockDevice: { volumeSize: 50, encrypted: true } });
+    const bigger = resource(INSTANCE, { rootBlockDevice: { volumeSize: 80, encrypted: true } });
+    const plain = resource(INSTANCE, { rootBlockDevice: { volumeSize: 50, encrypted: false } });
+    expect(forcesReplacement(before, bigger, "rootBlockDevice")).toBe(false);
+    expect(forcesReplacement(before, plain, "rootBlockDevice")).toBe(true);
+    expect(forcesReplacement(resource(INSTANCE, {}), before, "rootBlockDevice")).toBe(true);
+  });
+
+  it("replaces a security group rule whose source changes kind, not one whose CIDR changes", () => {
+    const cidr = resource(INGRESS, { cidrIpv4: "10.0.0.0/16" });
+    const other = resource(INGRESS, { cidrIpv4: "10.1.0.0/16" });
+    const group = resource(INGRESS, { referencedSecurityGroupId: "sg-1" });
+    expect(forcesReplacement(cidr, other, "cidrIpv4")).toBe(false);
+    expect(forcesReplacement(cidr, group, "cidrIpv4")).toBe(true);
+  });
+
+  it("honours the resource's own replaceOnChanges", () => {
+    const r = resource("aws:kms/alias:Alias", {}, { replaceOnChanges: ["targetKeyId"] });
+    expect(forcesReplacement(r, r, "targetKeyId")).toBe(true);
+    expect(forcesReplacement(r, r, "tags")).toBe(false);
+  });
+
+  it("has rules for every type the program creates, in both stacks", async () => {
+    const plans = await planDeployment();
+    const types = new Set(
+      [...plans.values()].flatMap((p) => p.resources.filter((r) => r.custom).map((r) => r.type)),
+    );
+    expect([...types].filter((t) => !hasReplacementRules(t))).toEqual([]);
+    expect(Object.keys(REPLACE_ON_CHANGE).length).toBeGreaterThanOrEqual(types.size - 3);
+  });
+});
