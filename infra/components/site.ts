@@ -202,7 +202,9 @@ export class Site extends pulumi.ComponentResource {
               passwordSecret: ref("database"),
             },
             migrate: site === s.primarySite,
-            certificateAllowlist: [caHostName(s.domain), ...masterNames],
+            // The masters, this site's too, come from the SRV records: a pool that grows or shrinks
+            // leaves PuppetDB's user data, and so the host, as it is.
+            certificateAllowlist: [caHostName(s.domain)],
             allowlistSrvRecords: siteNames.map((x) => puppetSrvName(x, s.domain)),
           })),
         subnetId: network.dataSubnetIds[0],

@@ -80,13 +80,12 @@ export interface PuppetdbHost extends HostCommon {
   };
   /** Whether this PuppetDB runs schema migrations: exactly one PuppetDB of the deployment does. */
   readonly migrate: boolean;
-  /** Certnames allowed to talk to PuppetDB that are known when the host is built: the CA and the
-   * masters of this PuppetDB's own site. */
+  /** Certnames allowed to talk to PuppetDB whatever the SRV records say (the CA). */
   readonly certificateAllowlist: readonly string[];
   /**
    * `_x-puppet._tcp` SRV records of every site. Their priority-0 targets are the sites' compile
-   * masters, whose number other stacks do not know: the host adds them to the allowlist at boot and
-   * refreshes them on a timer, so growing a pool in another site needs no change here.
+   * masters: the host adds them to the allowlist at boot and refreshes them on a timer, so growing a
+   * pool, in this site or another, needs no change here.
    */
   readonly allowlistSrvRecords?: readonly string[];
 }

@@ -173,6 +173,7 @@ interface RegisterRequest {
   getProperties?(): unknown;
   getAliasesList?(): AliasProto[];
   getIgnorechangesList?(): string[];
+  getAdditionalsecretoutputsList?(): string[];
   getReplaceonchangesList?(): string[];
   getDeletebeforereplace?(): boolean;
   getPropertydependenciesMap?(): {
@@ -228,11 +229,16 @@ function record(req: RegisterRequest, resp: RegisterResponse, read = false): Pla
     string,
     unknown
   >;
+  // What the provider adds to the inputs; the outputs the SDK marks secret (a password's result, a
+  // key's PEM) are marked here too, for the monitor's answer does not carry that.
   const stateStruct = (read ? resp.getProperties?.() : resp.getObject?.()) as Struct | undefined;
-  const state = (stateStruct ? pulumi.runtime.deserializeProperties(stateStruct) : {}) as Record<
-    string,
-    unknown
-  >;
+  const state = Object.entries(
+    (stateStruct ? pulumi.runtime.deserializeProperties(stateStruct) : {}) as Record<
+      string,
+      unknown
+    >,
+  ).filter(([k]) => !(k in inputs));
+  const secretOutputs = new Set(req.getAdditionalsecretoutputsList?.() ?? []);
   const parent = req.getParent() || null;
   const propertyDependencies: Record<string, string[]> = {};
   req.getPropertydependenciesMap?.().forEach((deps, key) => {
@@ -248,7 +254,7 @@ function record(req: RegisterRequest, resp: RegisterResponse, read = false): Pla
     inputs: redact(inputs) as Record<string, unknown>,
     id: resp.getId?.() || null,
     outputs: redact(
-      Object.fromEntries(Object.entries(state).filter(([k]) => !(k in inputs))),
+      Object.fromEntries(state.map(([k, v]) => [k, secretOutputs.has(k) ? SECRET : v])),
     ) as Record<string, unknown>,
     protect: req.getProtect?.() ?? false,
     custom: req.getCustom?.() ?? true,

@@ -46,6 +46,9 @@ describe("diffPlans", () => {
     expect(srv.properties.map((p) => p.property)).toEqual(["records"]);
     expect(srv.properties[0].after).toContain("0 10 8140 master-3.site-b.puppet.example.internal");
     expect(b.changes.filter((c) => c.kind === "delete")).toEqual([]);
+    // PuppetDB learns the masters from the SRV records: its host stays as it is.
+    expect(b.changes.filter((c) => c.kind === "replace")).toEqual([]);
+    expect(b.changes.map((c) => c.name)).not.toContain("site-b-puppetdb-instance");
     expect(destructions(stacks)).toEqual([]);
   });
 

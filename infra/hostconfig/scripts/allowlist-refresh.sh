@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PuppetDB's certificate-allowlist: the static list (CA, own masters) plus the priority-0 targets (a
+# PuppetDB's certificate-allowlist: the static list (the CA) plus the priority-0 targets (a
 # site's masters; priority 1 is a pool name, never a certname) of each ALLOWLIST_SRV_RECORDS record. A
 # record that does not answer keeps its last good names. Written, and PuppetDB restarted, only on a
 # change; exit 0 on DNS failures (timer). --no-restart: the caller restarts PuppetDB.
