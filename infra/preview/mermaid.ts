@@ -108,10 +108,10 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
             : `-. ${label(`${service} p${priority}`)} .->`;
         lines.push(`  ${agents} ${edge} ${target}`);
       }
+      // A latency record: agents without SRV are sent to the nearest site's pool.
       if (srv.length === 0 && view.pool) {
-        lines.push(
-          `  ${agents} -- ${label(`${record.name} (${record.type})`)} --> ${id(view.site, "pool")}`,
-        );
+        const edge = `-- ${label(`${record.name} by latency`)} -->`;
+        lines.push(`  ${agents} ${edge} ${id(view.site, "pool")}`);
       }
     }
     if (database && view.puppetdb.length > 0) {

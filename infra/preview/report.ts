@@ -6,6 +6,7 @@ import { ChangeKind, PropertyChange, ResourceChange, StackDiff } from "./diff";
 import { renderMermaid } from "./mermaid";
 import { hasReplacementRules } from "./replacement";
 import { DnsRecordView, SiteView } from "./topology";
+import { valueChanges } from "./value-diff";
 
 export interface StackComparison {
   readonly stack: string;
@@ -59,20 +60,29 @@ function code(text: string): string {
   return "`" + text.replace(/`/g, "'") + "`";
 }
 
+/** At most this many lines per property; the rest are counted. */
+const MAX_VALUE_LINES = 4;
+
 function value(v: unknown): string {
   if (v === undefined) return "(unset)";
-  if (typeof v === "string" && (v.length > 60 || v.includes("\n"))) return `(${v.length} bytes)`;
+  if (typeof v === "string" && (v.length > 80 || v.includes("\n"))) return `(${v.length} bytes)`;
   const json = JSON.stringify(v);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json;
 }
 
 function describe(p: PropertyChange): string {
   const forced = p.forcesReplacement ? " **(forces replacement)**" : "";
-  const change =
-    p.from !== undefined
-      ? `known after ${code(p.from)} is replaced`
-      : `${code(value(p.before))} → ${code(value(p.after))}`;
-  return `${code(p.property)}${forced}: ${change}`;
+  if (p.from !== undefined) {
+    return `${code(p.property)}${forced}: known after ${code(p.from)} is replaced`;
+  }
+  const changes = valueChanges(p.before, p.after, p.property);
+  const lines = changes.slice(0, MAX_VALUE_LINES).map((c) => {
+    const at = c.path === p.property ? "" : `${code(c.path.slice(p.property.length + 1))} `;
+    if (c.kind === "set") return `${at}${code(value(c.before))} → ${code(value(c.after))}`;
+    return `${at}${c.kind === "add" ? "+" : "−"} ${code(value(c.value))}`;
+  });
+  if (changes.length > MAX_VALUE_LINES) lines.push(`… ${changes.length - MAX_VALUE_LINES} more`);
+  return `${code(p.property)}${forced}: ${lines.join(", ")}`;
 }
 
 function why(c: ResourceChange, diff: StackDiff): string {
