@@ -90,7 +90,15 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
   for (const { before, after } of pairs) {
     const view = after ?? before!;
     const agents = id(view.site, "agents");
-    lines.push(`  ${agents}([${label(`agents of ${view.site}`)}])`);
+    // The domain the site's agents look their SRV records up under (their srv_domain).
+    const srvDomain = view.records
+      .map((r) => /^_x-puppet\._tcp\.(.+)$/.exec(r.name)?.[1])
+      .find((d) => d !== undefined);
+    const agentLines = [
+      `agents of ${view.site}`,
+      ...(srvDomain ? [`srv_domain ${srvDomain}`] : []),
+    ];
+    lines.push(`  ${agents}([${label(...agentLines)}])`);
     for (const record of view.records) {
       const srv = record.values
         .map((v) => /^(\d+)\s+\d+\s+\d+\s+(\S+?)\.?$/.exec(v))

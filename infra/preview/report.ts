@@ -96,7 +96,7 @@ function why(c: ResourceChange, diff: StackDiff): string {
   const rename =
     twin.length === 1
       ? `; ${code(twin[0].name)} is created instead: if it is the same resource renamed, give it ` +
-        `${code(`aliases: ["${c.urn}"]`)}`
+        `${code(`aliases: ["${c.urn}"]`)} (or alias the renamed component it belongs to)`
       : "";
   return `no longer in the program${rename}`;
 }

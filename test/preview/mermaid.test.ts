@@ -36,6 +36,9 @@ describe("renderMermaid", () => {
     expect(text).toContain('site_b_agents -- "_x-puppet-ca p0" --> site_a_ca');
     expect(text).toContain("site_b_puppetdb0 --> site_a_db");
     expect(text).toContain('site_a_db[("RDS postgres 15<br/>db.m6g.large")]');
+    expect(text).toContain(
+      'site_b_agents(["agents of site-b<br/>srv_domain site-b.puppet.example.internal"])',
+    );
     expect(text).not.toMatch(/^\s*class /m);
   });
 

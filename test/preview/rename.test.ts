@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
 import { PuppetDatabase } from "../../infra/components/database";
 import { diffPlans } from "../../infra/preview/diff";
+import { renderReport } from "../../infra/preview/report";
 import { readPlanJson } from "../../infra/preview/plan-json";
 import { runProgram } from "../harness";
 
@@ -37,6 +38,16 @@ describe("a renamed component", () => {
     expect(kinds("delete")[0].stateful).toMatch(/database/);
     expect(kinds("delete")[0].protect).toBe(true);
     expect(diff.unchanged).toBe(1); // only the stack itself
+    const report = renderReport({
+      base: "b",
+      head: "h",
+      stacks: [{ stack: "test", diff }],
+      allowDestroy: false,
+    });
+    expect(report).toContain(
+      '`database-postgres` is created instead: if it is the same resource renamed, give it `aliases: ["' +
+        kinds("delete")[0].urn,
+    );
   });
 
   it("with an alias: every child keeps its state, under its new name", async () => {
