@@ -1,6 +1,6 @@
-// `npm run preview:diff -- --base <git ref> [--out report.md] [--allow-destroy]`: plans every stack
-// at the base commit and in the working tree, offline, and writes a Markdown report of the
-// difference. Exit status: 0 when the report is written; 2 when stateful resources would be replaced
+// `npm run preview:diff -- --base <git ref> [--out report.md] [--allow-destroy] [--max-chars n]`:
+// plans every stack at the base commit and in the working tree, offline, and writes a Markdown
+// report of the difference (with less detail where it must fit in --max-chars). Exit status: 0 when the report is written; 2 when stateful resources would be replaced
 // or deleted and --allow-destroy is not given (the report is still written); 1 when a stack of the
 // working tree fails to plan or the command cannot run.
 import { writeFileSync } from "node:fs";
@@ -10,7 +10,21 @@ import { compareStacks } from "./compare";
 import { destructions, renderReport } from "./report";
 import { checkoutCommit, describeWorkingTree, planStacks, resolveCommit } from "./trees";
 
-const USAGE = "usage: npm run preview:diff -- --base <git ref> [--out <file>] [--allow-destroy]";
+const USAGE =
+  "usage: npm run preview:diff -- --base <git ref> [--out <file>] [--allow-destroy] [--max-chars <n>]";
+
+/** Below this a report cannot hold its own warning and summary. */
+const MIN_CHARS = 1000;
+
+function maxChars(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < MIN_CHARS) {
+    throw new Error(
+      `--max-chars: got ${JSON.stringify(text)}; expected a whole number of characters, at least ${MIN_CHARS} (a pull-request comment holds 65536)`,
+    );
+  }
+  return Number(text);
+}
 
 async function cli(): Promise<number> {
   const { values } = parseArgs({
@@ -18,6 +32,7 @@ async function cli(): Promise<number> {
       base: { type: "string", short: "b" },
       out: { type: "string", short: "o" },
       "allow-destroy": { type: "boolean", default: false },
+      "max-chars": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -26,6 +41,7 @@ async function cli(): Promise<number> {
     return 0;
   }
   if (!values.base) throw new Error(`--base is required; ${USAGE}`);
+  const limit = maxChars(values["max-chars"]);
   const commit = await resolveCommit(PROJECT_DIR, values.base);
   const head = await describeWorkingTree(PROJECT_DIR);
   const checkout = await checkoutCommit(PROJECT_DIR, commit);
@@ -42,6 +58,7 @@ async function cli(): Promise<number> {
       head,
       stacks,
       allowDestroy: values["allow-destroy"],
+      maxChars: limit,
     });
   } finally {
     checkout.remove();

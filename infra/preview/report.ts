@@ -25,6 +25,8 @@ export interface ReportInput {
   readonly head: string;
   readonly stacks: readonly StackComparison[];
   readonly allowDestroy: boolean;
+  /** The most characters the report may have; unlimited by default. */
+  readonly maxChars?: number;
 }
 
 export interface Destruction {
@@ -48,8 +50,31 @@ const ACTION: Record<ChangeKind, string> = {
   delete: "- delete",
 };
 
-/** Rows shown per stack; the rest are counted. GitHub keeps comments under 64 KB. */
-const MAX_ROWS = 60;
+/** How much a report shows. One too long for a pull-request comment is rendered again with less. */
+interface Detail {
+  /** Change rows per stack (and stateful rows in the warning); the rest are counted. */
+  readonly rows: number;
+  /** Lines per changed property. */
+  readonly valueLines: number;
+  /** Values per DNS record cell. */
+  readonly recordValues: number;
+  readonly records: boolean;
+  readonly diagram: boolean;
+  /** Columns padded to one width: easier to read as text, longer. */
+  readonly aligned: boolean;
+}
+
+const DETAIL: readonly Detail[] = [
+  { rows: 60, valueLines: 4, recordValues: 12, records: true, diagram: true, aligned: true },
+  { rows: 60, valueLines: 4, recordValues: 12, records: true, diagram: true, aligned: false },
+  { rows: 20, valueLines: 2, recordValues: 6, records: true, diagram: true, aligned: false },
+  { rows: 5, valueLines: 1, recordValues: 3, records: true, diagram: true, aligned: false },
+  { rows: 0, valueLines: 1, recordValues: 3, records: false, diagram: false, aligned: false },
+];
+
+function table(detail: Detail, header: string[], rows: string[][], align?: string[]): string {
+  return markdownTable([header, ...rows], { align, alignDelimiters: detail.aligned });
+}
 
 /** Text for a table cell: pipes escaped, lines joined with <br>. */
 function cell(text: string): string {
@@ -60,9 +85,6 @@ function code(text: string): string {
   return "`" + text.replace(/`/g, "'") + "`";
 }
 
-/** At most this many lines per property; the rest are counted. */
-const MAX_VALUE_LINES = 4;
-
 function value(v: unknown): string {
   if (v === undefined) return "(unset)";
   if (typeof v === "string" && (v.length > 80 || v.includes("\n"))) return `(${v.length} bytes)`;
@@ -70,26 +92,27 @@ function value(v: unknown): string {
   return json.length > 80 ? `${json.slice(0, 77)}...` : json;
 }
 
-function describe(p: PropertyChange): string {
+function describe(p: PropertyChange, detail: Detail): string {
   const forced = p.forcesReplacement ? " **(forces replacement)**" : "";
   if (p.from !== undefined) {
     return `${code(p.property)}${forced}: known after ${code(p.from)} is replaced`;
   }
   const changes = valueChanges(p.before, p.after, p.property);
-  const lines = changes.slice(0, MAX_VALUE_LINES).map((c) => {
+  const lines = changes.slice(0, detail.valueLines).map((c) => {
     const at = c.path === p.property ? "" : `${code(c.path.slice(p.property.length + 1))} `;
     if (c.kind === "set") return `${at}${code(value(c.before))} → ${code(value(c.after))}`;
     return `${at}${c.kind === "add" ? "+" : "−"} ${code(value(c.value))}`;
   });
-  if (changes.length > MAX_VALUE_LINES) lines.push(`… ${changes.length - MAX_VALUE_LINES} more`);
+  if (changes.length > detail.valueLines)
+    lines.push(`… ${changes.length - detail.valueLines} more`);
   return `${code(p.property)}${forced}: ${lines.join(", ")}`;
 }
 
-function why(c: ResourceChange, diff: StackDiff): string {
+function why(c: ResourceChange, diff: StackDiff, detail: Detail): string {
   if (c.kind === "replace") {
     return c.properties
       .filter((p) => p.forcesReplacement)
-      .map(describe)
+      .map((p) => describe(p, detail))
       .join("; ");
   }
   const twin = diff.changes.filter((x) => x.kind === "create" && x.type === c.type);
@@ -101,16 +124,18 @@ function why(c: ResourceChange, diff: StackDiff): string {
   return `no longer in the program${rename}`;
 }
 
-function warning(list: readonly Destruction[], input: ReportInput): string[] {
+function warning(list: readonly Destruction[], input: ReportInput, detail: Detail): string[] {
   if (list.length === 0) return [];
-  const rows = list.map(({ stack, change: c }) => {
+  // Every stateful row while they fit; never fewer than 20.
+  const shown = list.slice(0, Math.max(detail.rows, 20));
+  const rows = shown.map(({ stack, change: c }) => {
     const diff = input.stacks.find((s) => s.stack === stack)!.diff!;
     return [
       stack,
       ACTION[c.kind],
       cell(code(c.name)),
       cell(c.stateful!),
-      cell(why(c, diff)),
+      cell(why(c, diff, detail)),
       c.protect ? "yes: `pulumi up` stops here until it is unprotected" : "no",
     ];
   });
@@ -125,8 +150,9 @@ function warning(list: readonly Destruction[], input: ReportInput): string[] {
     "",
     "### Stateful resources replaced or deleted",
     "",
-    markdownTable([["stack", "action", "resource", "what is lost", "why", "protected"], ...rows]),
+    table(detail, ["stack", "action", "resource", "what is lost", "why", "protected"], rows),
     "",
+    ...(list.length > shown.length ? [`… and ${list.length - shown.length} more.`, ""] : []),
   ];
 }
 
@@ -136,57 +162,74 @@ function counts(diff: StackDiff): Record<ChangeKind, number> {
   return n;
 }
 
-function summary(stacks: readonly StackComparison[]): string[] {
+function summary(stacks: readonly StackComparison[], detail: Detail): string[] {
   const rows = stacks.map((s) => {
     if (s.headError) return [s.stack, "plan fails", "", "", "", ""];
     if (!s.diff) return [s.stack, "not compared", "", "", "", ""];
     const n = counts(s.diff);
     return [s.stack, ...[n.create, n.update, n.replace, n.delete, s.diff.unchanged].map(String)];
   });
-  return [
-    markdownTable([["stack", "create", "update", "replace", "delete", "unchanged"], ...rows], {
-      align: ["l", "r", "r", "r", "r", "r"],
-    }),
-    "",
-  ];
+  const header = ["stack", "create", "update", "replace", "delete", "unchanged"];
+  return [table(detail, header, rows, ["l", "r", "r", "r", "r", "r"]), ""];
 }
 
-function changeTable(diff: StackDiff): string[] {
-  const rows = diff.changes.slice(0, MAX_ROWS).map((c) => {
-    const details = c.kind === "update" || c.kind === "replace" ? c.properties.map(describe) : [];
+function changeTable(diff: StackDiff, detail: Detail): string[] {
+  const rows = diff.changes.slice(0, detail.rows).map((c) => {
+    const details =
+      c.kind === "update" || c.kind === "replace"
+        ? c.properties.map((p) => describe(p, detail))
+        : [];
     if (c.renamedFrom)
       details.unshift(`renamed from ${code(c.renamedFrom.split("::").pop()!)} (alias)`);
     return [ACTION[c.kind], cell(code(c.name)), cell(code(c.type)), cell(details.join("\n"))];
   });
-  const more = diff.changes.length - MAX_ROWS;
+  const more = diff.changes.length - rows.length;
   return [
-    markdownTable([["action", "resource", "type", "what changes"], ...rows]),
-    "",
-    ...(more > 0 ? [`… and ${more} more: run \`npm run preview:diff\` to see them all.`, ""] : []),
+    ...(rows.length > 0
+      ? [table(detail, ["action", "resource", "type", "what changes"], rows), ""]
+      : []),
+    ...(more > 0 ? [`… and ${more} more: \`npm run preview:diff\` shows them all.`, ""] : []),
   ];
 }
 
-function recordTable(before?: SiteView, after?: SiteView): string[] {
+/** Values of a record cell: the first few, and how many more. */
+function recordValues(values: readonly string[], detail: Detail): string {
+  const shown = values.slice(0, detail.recordValues);
+  const more = values.length - shown.length;
+  return cell(
+    [...shown, ...(more > 0 ? [`… ${more} more (${values.length} in all)`] : [])].join("\n"),
+  );
+}
+
+function recordTable(detail: Detail, before?: SiteView, after?: SiteView): string[] {
   const all = new Map<string, { b?: DnsRecordView; a?: DnsRecordView }>();
   for (const r of before?.records ?? []) all.set(r.key, { b: r });
   for (const r of after?.records ?? []) all.set(r.key, { ...all.get(r.key), a: r });
   if (all.size === 0) return [];
   const rows = [...all.values()].map(({ b, a }) => {
     const r = (a ?? b)!;
-    const show = (x?: DnsRecordView) => (x ? cell(x.values.join("\n")) : "(none)");
+    const show = (x?: DnsRecordView) => (x ? recordValues(x.values, detail) : "(none)");
+    const changes = a && b ? valueChanges(b.values, a.values, "") : [];
     const change = !b
       ? "new"
       : !a
         ? "removed"
-        : b.values.join() === a.values.join()
+        : changes.length === 0
           ? ""
-          : "changed";
+          : recordValues(
+              changes.map((c) =>
+                c.kind === "set"
+                  ? "reordered"
+                  : `${c.kind === "add" ? "+" : "−"} ${String(c.value)}`,
+              ),
+              detail,
+            );
     return [cell(code(r.name)), cell(r.type), show(b), show(a), change];
   });
-  return [markdownTable([["record", "type", "before", "after", "change"], ...rows]), ""];
+  return [table(detail, ["record", "type", "before", "after", "change"], rows), ""];
 }
 
-function stackSection(s: StackComparison): string[] {
+function stackSection(s: StackComparison, detail: Detail): string[] {
   const lines = [`### ${s.stack}`, ""];
   if (s.headError) return [...lines, `**The plan fails:** ${cell(s.headError)}`, ""];
   if (s.baseError)
@@ -195,15 +238,15 @@ function stackSection(s: StackComparison): string[] {
     lines.push(`No changes (${s.diff.unchanged} resources).`, "");
   } else if (s.diff) {
     const n = counts(s.diff);
-    const open = s.diff.changes.length <= 25 ? " open" : "";
-    lines.push(
-      `<details${open}><summary>${n.create} to create, ${n.update} to update, ${n.replace} to replace, ` +
-        `${n.delete} to delete, ${s.diff.unchanged} unchanged</summary>`,
-      "",
-      ...changeTable(s.diff),
-      "</details>",
-      "",
-    );
+    const totals =
+      `${n.create} to create, ${n.update} to update, ${n.replace} to replace, ` +
+      `${n.delete} to delete, ${s.diff.unchanged} unchanged`;
+    if (detail.rows === 0) lines.push(`${totals}.`, "", ...changeTable(s.diff, detail));
+    else {
+      const open = s.diff.changes.length <= 25 ? " open" : "";
+      lines.push(`<details${open}><summary>${totals}</summary>`, "");
+      lines.push(...changeTable(s.diff, detail), "</details>", "");
+    }
     const unknown = [
       ...new Set(s.diff.changes.filter((c) => c.custom && c.kind !== "create").map((c) => c.type)),
     ].filter((t) => !hasReplacementRules(t));
@@ -214,13 +257,25 @@ function stackSection(s: StackComparison): string[] {
       );
     }
   }
-  const records = recordTable(s.before, s.after);
+  const records = detail.records ? recordTable(detail, s.before, s.after) : [];
   if (records.length > 0)
     lines.push(`SRV and latency records of ${(s.after ?? s.before)!.site}:`, "", ...records);
   return lines;
 }
 
+/**
+ * The report. With `maxChars` (a pull-request comment holds 65,536 characters) it shows less detail
+ * until it fits, and says so.
+ */
 export function renderReport(input: ReportInput): string {
+  for (const [level, detail] of DETAIL.entries()) {
+    const text = render(input, detail, level > 0);
+    if (input.maxChars === undefined || text.length <= input.maxChars) return text;
+  }
+  return render(input, DETAIL[DETAIL.length - 1], true);
+}
+
+function render(input: ReportInput, detail: Detail, shortened: boolean): string {
   const failing = input.stacks.filter((s) => s.headError);
   const pairs = input.stacks
     .filter((s) => s.before || s.after)
@@ -230,13 +285,20 @@ export function renderReport(input: ReportInput): string {
     "",
     `${input.head} compared with ${input.base}, planned offline (no cloud account involved).`,
     "",
+    ...(shortened
+      ? [
+          `Shortened to fit a pull-request comment (${input.maxChars} characters): ` +
+            "`npm run preview:diff` with the same base shows every change.",
+          "",
+        ]
+      : []),
     ...(failing.length > 0
       ? [`> [!WARNING]`, `> The plan fails for ${failing.map((s) => s.stack).join(", ")}.`, ""]
       : []),
-    ...warning(destructions(input.stacks), input),
-    ...summary(input.stacks),
-    ...input.stacks.flatMap(stackSection),
-    ...(pairs.length > 0
+    ...warning(destructions(input.stacks), input, detail),
+    ...summary(input.stacks, detail),
+    ...input.stacks.flatMap((s) => stackSection(s, detail)),
+    ...(pairs.length > 0 && detail.diagram
       ? ["### The sites after the change", "", "```mermaid", renderMermaid(pairs), "```", ""]
       : []),
     "<sub>Secret values are compared only as `[secret]`; IDs and addresses are the offline plan's " +

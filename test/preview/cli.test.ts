@@ -103,6 +103,14 @@ describe("npm run preview:diff", () => {
     git("checkout", "--", "Pulumi.site-b.yaml");
   });
 
+  it("refuses a size no report fits in, naming the flag and what it takes", () => {
+    const r = preview("--base", "HEAD", "--max-chars", "12k");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /^preview failed: --max-chars: got "12k"; expected a whole number of characters, at least 1000/,
+    );
+  });
+
   it("names a base that is not a commit, and writes nothing", () => {
     const r = preview("--base", "no-such-branch");
     expect(r.status).toBe(1);

@@ -50,7 +50,7 @@ describe("renderReport", () => {
     expect(srv[2]).not.toContain("master-3");
     expect(srv[3]).toContain("0 10 8140 master-3.site-b.puppet.example.internal");
     expect(srv[3]).toContain("1 10 8140 pool.site-a.puppet.example.internal");
-    expect(srv[4]).toBe("changed");
+    expect(srv[4]).toBe("+ 0 10 8140 master-3.site-b.puppet.example.internal");
     const latency = records[1].rows.find((r) => r[1] === "A (site-b)")!;
     expect(latency[3]).toMatch(/^latency eu-west-1 → alias of site-b-masters-nlb/);
     expect(latency[4]).toBe("");
@@ -132,5 +132,37 @@ describe("renderReport", () => {
     expect(changes.rows).toHaveLength(1);
     expect(changes.rows[0]).toHaveLength(4);
     expect(changes.rows[0][1]).toBe("`a|b`");
+  });
+
+  it("names what a record gains and loses, however many values it has", async () => {
+    const stacks = compare(
+      await planDeployment({ "site-a": { masters: { count: 250 } } }),
+      await planDeployment({ "site-a": { masters: { count: 249 } } }),
+    );
+    const md = report(stacks);
+    // One master fewer in the largest pool still fits a pull-request comment.
+    expect(md.length).toBeLessThan(65_536);
+    const srv = tableWith(md, "record")[0].rows.find((r) =>
+      r[0].includes("_x-puppet._tcp.site-a"),
+    )!;
+    expect(srv[4]).toBe("− 0 10 8140 master-250.site-a.puppet.example.internal");
+    expect(srv[2]).toMatch(/^0 10 8140 master-1\.site-a\.puppet\.example\.internal<br>/);
+    expect(srv[2]).toMatch(/… 239 more \(251 in all\)$/);
+  });
+
+  it("fits in a size when asked, with less detail, the warning whole, and says so", async () => {
+    const edit = { domain: "puppet.example.org" };
+    const stacks = compare(base, await planDeployment({ "site-a": edit, "site-b": edit }));
+    const full = report(stacks);
+    const maxChars = Math.floor(full.length / 4);
+    const md = renderReport({ base: "b", head: "h", stacks, allowDestroy: false, maxChars });
+    expect(md.length).toBeLessThanOrEqual(maxChars);
+    expect(md).toContain(`Shortened to fit a pull-request comment (${maxChars} characters)`);
+    expect(full).not.toContain("Shortened");
+    const rows = (text: string, first: string, second: string) =>
+      tableWith(text, first, second)[0].rows.map((r) => r.join("|"));
+    expect(rows(md, "stack", "create")).toEqual(rows(full, "stack", "create"));
+    expect(rows(md, "stack", "action")).toEqual(rows(full, "stack", "action"));
+    expect(md).toContain("more: `npm run preview:diff` shows them all.");
   });
 });
