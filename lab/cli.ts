@@ -2,7 +2,7 @@
 // table, writes lab-report.json and tears everything down (`--keep` leaves it running; `npm run
 // lab:down` removes it). `npm run test:lab` is the same run, failing when any scenario fails.
 import { execFileSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -13,7 +13,6 @@ import { Lab } from "./lab";
 import { removeNetwork } from "./net";
 import { STATE_DIR, stopAll } from "./processes";
 import { Figure, LabReport, ScenarioResult, renderTable } from "./report";
-import { stopRecorded } from "./servers";
 import {
   Outcome,
   badActors,
@@ -30,8 +29,6 @@ const ROOT = join(__dirname, "..");
 
 export async function down(): Promise<void> {
   const stopped = await stopAll();
-  const hosts = join(STATE_DIR, "hosts");
-  if (existsSync(hosts)) await stopRecorded(readdirSync(hosts).map((h) => join(hosts, h)));
   const removed = removeNetwork();
   console.log(
     `lab down: stopped ${stopped.length} processes, removed ${removed.length} namespaces`,

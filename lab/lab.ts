@@ -7,7 +7,7 @@ import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/naming";
 import { Material, makeMaterial } from "./material";
 import { Network, createNetwork } from "./net";
-import { STATE_DIR, register, unregister } from "./processes";
+import { STATE_DIR, Started } from "./processes";
 import * as servers from "./servers";
 import { LabHost as TopoHost, LabSite, LabTopology, coveringCidr } from "./topology";
 
@@ -21,7 +21,7 @@ export interface LabOptions {
 export interface Node {
   readonly topo: TopoHost;
   readonly host: servers.LabHost;
-  process?: servers.Started;
+  process?: Started;
 }
 
 /** Replaces the planned CA certificate (a placeholder under the mocks) with the lab CA's. */
@@ -40,7 +40,7 @@ export class Lab {
   readonly nodes = new Map<string, Node>();
   material!: Material;
   network?: Network;
-  private readonly loops: servers.Started[] = [];
+  private readonly loops: Started[] = [];
 
   constructor(
     readonly topo: LabTopology,
@@ -82,12 +82,6 @@ export class Lab {
     return `https://${node.topo.certname}:${port}/status/v1/simple`;
   }
 
-  private track(name: string, started: servers.Started): servers.Started {
-    register(name, started.pid);
-    void started.exited.then(() => unregister(started.pid));
-    return started;
-  }
-
   createNetwork(): void {
     this.network = createNetwork(this.topo, { wanDelayMs: this.options.wanDelayMs });
   }
@@ -104,14 +98,11 @@ export class Lab {
 
   async startDatabase(): Promise<void> {
     const db = this.byRole("database")[0];
-    db.process = this.track(
-      "postgres",
-      await servers.startPostgres(db.host, {
-        listen: db.topo.address,
-        password: this.material.databasePassword,
-        allowCidr: coveringCidr(this.topo.sites.map((s) => s.cidr)),
-      }),
-    );
+    db.process = await servers.startPostgres(db.host, {
+      listen: db.topo.address,
+      password: this.material.databasePassword,
+      allowCidr: coveringCidr(this.topo.sites.map((s) => s.cidr)),
+    });
   }
 
   /** Runs a program host's first-boot script from its own user data, with the lab adapter. */
@@ -124,7 +115,7 @@ export class Lab {
     });
   }
 
-  startServer(node: Node): servers.Started {
+  startServer(node: Node): Started {
     const opts = {
       heapMb:
         node.topo.role === "puppetdb" ? Math.min(this.options.heapMb, 384) : this.options.heapMb,
@@ -133,7 +124,7 @@ export class Lab {
       node.topo.role === "puppetdb"
         ? servers.startPuppetdb(node.host, opts)
         : servers.startPuppetserver(node.host, opts);
-    node.process = this.track(`${node.topo.role} ${node.topo.certname}`, started);
+    node.process = started;
     return started;
   }
 
@@ -164,7 +155,7 @@ export class Lab {
       ],
       { env: { ...servers.ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
     );
-    this.loops.push(this.track(`code-sync ${node.topo.certname}`, loop));
+    this.loops.push(loop);
   }
 
   async prepareAgent(

@@ -3,20 +3,11 @@
 // its rendered user data into its root and running the role's own first-boot script, exactly the
 // file EC2 runs, with the lab adapter (ADAPTER_ENV); the lab then starts the servers itself, by PID.
 import { spawn, spawnSync } from "child_process";
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  writeFileSync,
-} from "fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
 import { gunzipSync } from "zlib";
 import { parse, stringify } from "yaml";
+import { Started, killGroup, start } from "./processes";
 
 /** The lab's adapter: what differs from an EC2 instance, as the host scripts' own variables. */
 export const ADAPTER_ENV = {
@@ -51,17 +42,6 @@ export interface LabHost {
   readonly root: string;
   /** Network namespace the host's commands run in; none: the caller's namespace. */
   readonly netns?: string;
-}
-
-export interface Started {
-  readonly pid: number;
-  readonly log: string;
-  /** Whether the process still runs. */
-  alive(): boolean;
-  /** SIGTERM to its process group, SIGKILL after `graceMs`; resolves once it has exited. */
-  stop(graceMs?: number): Promise<void>;
-  /** Resolves with the exit code (or signal name) when the process ends. */
-  readonly exited: Promise<number | string>;
 }
 
 export interface RunResult {
@@ -127,63 +107,6 @@ export async function runInHost(
   return { ok: code === 0, code, seconds: (Date.now() - started) / 1000, output };
 }
 
-function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** Start time of a process in clock ticks since boot (/proc/<pid>/stat field 22): tells a reused PID. */
-function startTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** `<root>/pids/<name>.pid`: PID and start time of a process the lab started, for stopRecorded. */
-function recordPid(host: LabHost, name: string, pid: number): string {
-  const dir = join(resolve(host.root), "pids");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.pid`);
-  writeFileSync(file, `${pid} ${startTicks(pid) ?? ""}\n`);
-  return file;
-}
-
-/**
- * Stops every process recorded under the hosts' roots (`<root>/pids/*.pid`) that still runs, by PID
- * (its process group), e.g. after an interrupted run (`npm run lab:down`). A PID whose start time
- * differs from the recorded one belongs to someone else and is left alone. Returns the PIDs stopped.
- */
-export async function stopRecorded(roots: readonly string[], graceMs = 20_000): Promise<number[]> {
-  const live: number[] = [];
-  for (const root of roots) {
-    const dir = join(resolve(root), "pids");
-    if (!existsSync(dir)) continue;
-    for (const entry of readdirSync(dir)) {
-      const file = join(dir, entry);
-      const [pidText, ticks] = readFileSync(file, "utf8").trim().split(" ");
-      const pid = Number(pidText);
-      if (Number.isInteger(pid) && pid > 1 && ticks && startTicks(pid) === ticks) {
-        killGroup(pid, "SIGTERM");
-        live.push(pid);
-      }
-      rmSync(file, { force: true });
-    }
-  }
-  const deadline = Date.now() + graceMs;
-  while (live.some((pid) => startTicks(pid) !== undefined) && Date.now() < deadline) {
-    await sleep(200);
-  }
-  for (const pid of live) if (startTicks(pid) !== undefined) killGroup(pid, "SIGKILL");
-  return live;
-}
-
 /** Starts a long-running command inside the host, in its own process group, output to `<root>/log/<name>.log`. */
 export function startInHost(
   host: LabHost,
@@ -196,39 +119,13 @@ export function startInHost(
     stopSignal?: NodeJS.Signals;
   } = {},
 ): Started {
-  const log = join(logDir(host), `${name}.log`);
-  const fd = openSync(log, "a");
-  const child = spawn(HOST_EXEC, hostExecArgs(host, opts.user, argv), {
-    env: { ...process.env, ...opts.env },
-    stdio: ["ignore", fd, fd],
-    detached: true,
-    cwd: opts.cwd,
-  });
-  closeSync(fd);
-  const pid = child.pid;
-  if (pid === undefined) throw new Error(`${host.name}: could not start ${argv[0]}`);
-  const record = recordPid(host, name, pid);
-  let done = false;
-  const exited = new Promise<number | string>((res) =>
-    child.on("exit", (code, signal) => {
-      done = true;
-      rmSync(record, { force: true });
-      res(code ?? signal ?? "unknown");
-    }),
+  return start(
+    `${name} ${host.name}`,
+    HOST_EXEC,
+    hostExecArgs(host, opts.user, argv),
+    join(logDir(host), `${name}.log`),
+    { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stopSignal: opts.stopSignal },
   );
-  return {
-    pid,
-    log,
-    exited,
-    alive: () => !done,
-    async stop(graceMs = 20_000) {
-      if (done) return;
-      killGroup(pid, opts.stopSignal ?? "SIGTERM");
-      const timer = setTimeout(() => killGroup(pid, "SIGKILL"), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
