@@ -103,6 +103,10 @@ export class PuppetDatabase extends pulumi.ComponentResource {
         skipFinalSnapshot: false,
         finalSnapshotIdentifier: `${name}-final`,
         autoMinorVersionUpgrade: true,
+        // A new `engineVersion` major is an upgrade in place (with the new parameter group), which
+        // RDS refuses without this; it runs in the next maintenance window, not on `pulumi up`.
+        allowMajorVersionUpgrade: true,
+        applyImmediately: false,
         tags: args.tags,
       },
       { parent: this, protect },

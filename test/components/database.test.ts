@@ -31,6 +31,8 @@ describe("PuppetDatabase", () => {
       skipFinalSnapshot: false,
       finalSnapshotIdentifier: "site-a-database-final",
       vpcSecurityGroupIds: ["sg-db"],
+      allowMajorVersionUpgrade: true,
+      applyImmediately: false,
     });
     expect(db.protect).toBe(true);
     const [params] = run.ofType("aws:rds/parameterGroup:ParameterGroup");

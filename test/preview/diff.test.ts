@@ -68,7 +68,8 @@ describe("diffPlans", () => {
         forcesReplacement: true,
       }),
     );
-    // RDS modifies the engine version in place; the new group's name is known only once it exists.
+    // RDS upgrades in place (the program allows major upgrades, in the maintenance window); the new
+    // group's name is known only once it exists.
     const db = named(a, "site-a-database-postgres");
     expect(db.kind).toBe("update");
     expect(db.properties.map((p) => p.property)).toEqual(["engineVersion", "parameterGroupName"]);
