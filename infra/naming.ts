@@ -16,6 +16,10 @@ export function isDomain(value: string): boolean {
   return value.length <= 253 && labels.length >= 2 && labels.every(isDnsLabel);
 }
 
+/** Tags every host carries: its site and its role (`ca`, `compile-master`, `puppetdb`). */
+export const SITE_TAG = "puppet:site";
+export const ROLE_TAG = "puppet:role";
+
 /** Port every Puppet server (CA and compile masters) listens on. */
 export const PUPPET_PORT = 8140;
 /** Port PuppetDB listens on for HTTPS. */

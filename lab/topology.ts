@@ -6,6 +6,8 @@
 //   - RDS is a PostgreSQL host in the primary's data tier, under the endpoint name RDS would have;
 //   - agents (not built by the program) get addresses in each VPC's fourth /18, unused by the subnets.
 import { Address4 } from "ip-address";
+import { ROLE_TAG, SITE_TAG } from "../infra/naming";
+import { hostTags } from "../infra/plan/hosts";
 import { Plan, PlannedResource } from "../infra/plan/plan";
 
 export type LabRole = "ca" | "compile-master" | "puppetdb" | "database" | "agent";
@@ -120,15 +122,15 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
     p.resources
       .filter((r) => r.type === INSTANCE)
       .map((r: PlannedResource): LabHost => {
-        const tags = r.inputs.tags as Record<string, string>;
-        const certname = str(tags.Name, `Name tag of ${r.name}`);
-        const site = str(tags["puppet:site"], `puppet:site tag of ${r.name}`);
+        const tags = hostTags(r)!;
+        const certname = str(tags.name, `Name tag of ${r.name}`);
+        const site = str(tags.site, `${SITE_TAG} tag of ${r.name}`);
         const address = addressOf.get(certname);
         if (!address) throw new Error(`plan: no A record for ${certname}`);
         return {
           ns: namespaceOf(site, certname),
           certname,
-          role: str(tags["puppet:role"], `puppet:role tag of ${r.name}`) as LabRole,
+          role: str(tags.role, `${ROLE_TAG} tag of ${r.name}`) as LabRole,
           site,
           address,
           userData: str(r.inputs.userData, `user data of ${r.name}`),

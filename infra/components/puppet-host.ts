@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { renderUserData } from "../hostconfig";
 import { HostConfig, HostRole } from "../hostconfig/types";
+import { ROLE_TAG } from "../naming";
 
 /** A secret the host reads at boot, in the region it reads it from. */
 export interface SecretGrant {
@@ -47,7 +48,7 @@ export class PuppetHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: PuppetHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:hosts:PuppetHost", name, {}, opts);
-    const tags = { ...args.tags, Name: args.hostName, "puppet:role": args.role };
+    const tags = { ...args.tags, Name: args.hostName, [ROLE_TAG]: args.role };
     const replace = args.replaceOnConfigChange ?? true;
 
     const role = new aws.iam.Role(

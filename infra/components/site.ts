@@ -13,6 +13,7 @@ import {
   puppetSrvName,
   puppetdbHostName,
   puppetdbUrls,
+  SITE_TAG,
   secretName,
   siteDomain,
 } from "../naming";
@@ -57,7 +58,7 @@ export class Site extends pulumi.ComponentResource {
     const peer = checkPrimary(s, args.primary);
     const site = s.site.name;
     const siteNames = s.sites.map((x) => x.name);
-    const tags = { "puppet:deployment": s.project, "puppet:site": site };
+    const tags = { "puppet:deployment": s.project, [SITE_TAG]: site };
     const region = s.site.region;
     const ref = (secret: "ca-key" | "challenge" | "database"): SecretRef => ({
       name: secretName(s.project, s.primarySite, secret),

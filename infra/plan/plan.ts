@@ -142,19 +142,23 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   }
 }
 
-/** Plans a stack and, first, the stacks it references through `peerStack` (by the last path part). */
+/**
+ * Plans a stack and, first, the stacks it references through `peerStack` (by the last path part),
+ * each with the configuration `readConfig` gives (by default its files).
+ */
 export async function planWithPeers(
   stack: string,
   planned = new Map<string, Plan>(),
+  readConfig: (stack: string) => StackConfig = readStackConfig,
 ): Promise<Map<string, Plan>> {
-  const cfg = readStackConfig(stack);
+  const cfg = readConfig(stack);
   const peerStack = cfg.config[`${cfg.project}:peerStack`];
   const peers: Record<string, Record<string, unknown>> = {};
   if (peerStack !== undefined) {
     const local = peerStack.split("/").pop()!;
     if (local === stack)
       throw new Error(`stack ${stack}: peerStack ${peerStack} names the stack itself`);
-    if (!planned.has(local)) await planWithPeers(local, planned);
+    if (!planned.has(local)) await planWithPeers(local, planned, readConfig);
     peers[peerStack] = planned.get(local)!.outputs;
   }
   planned.set(stack, await planStack(stack, { config: cfg, peers }));

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { listStacks, PROJECT_DIR } from "../plan/stack-config";
 import { compareStacks } from "./compare";
-import { destructions, renderReport } from "./report";
+import { StackComparison, destructions, renderReport } from "./report";
 import { checkoutCommit, describeWorkingTree, planStacks, resolveCommit } from "./trees";
 
 const USAGE =
@@ -45,24 +45,22 @@ async function cli(): Promise<number> {
   const commit = await resolveCommit(PROJECT_DIR, values.base);
   const head = await describeWorkingTree(PROJECT_DIR);
   const checkout = await checkoutCommit(PROJECT_DIR, commit);
-  let report: string;
-  let stacks;
+  let stacks: StackComparison[];
   try {
-    const [basePlans, headPlans] = [
+    stacks = compareStacks(
       await planStacks(checkout.dir, listStacks(checkout.dir)),
       await planStacks(PROJECT_DIR, listStacks(PROJECT_DIR)),
-    ];
-    stacks = compareStacks(basePlans, headPlans);
-    report = renderReport({
-      base: `\`${values.base}\` (${commit.slice(0, 7)})`,
-      head,
-      stacks,
-      allowDestroy: values["allow-destroy"],
-      maxChars: limit,
-    });
+    );
   } finally {
     checkout.remove();
   }
+  const report = renderReport({
+    base: `\`${values.base}\` (${commit.slice(0, 7)})`,
+    head,
+    stacks,
+    allowDestroy: values["allow-destroy"],
+    maxChars: limit,
+  });
   if (values.out) writeFileSync(values.out, report);
   else await new Promise<void>((resolve) => process.stdout.write(report, () => resolve()));
 

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { Plan, PlannedResource } from "../plan/plan";
 import { makeUrn, parseUrn } from "../plan/urn";
-import { forcesReplacement } from "./replacement";
+import { forcesReplacement, pathParts } from "./replacement";
 import { statefulReason } from "./stateful";
 
 export type ChangeKind = "create" | "update" | "replace" | "delete";
@@ -185,15 +185,14 @@ function compareInputs(
 }
 
 /**
- * The value with the parts `ignoreChanges` names removed: `userData` drops the property, `tags.Name`
- * or `ingress[0]` a part of it.
+ * The value with the parts of it `ignoreChanges` names removed: `tags.Name`, `ingress[0]`.
  */
 function withoutIgnored(value: unknown, property: string, ignore: readonly string[]): unknown {
   let result = value;
   for (const path of ignore) {
-    const parts = path.split(/\.|\[(\d+|\*)\]/).filter((p) => p !== undefined && p !== "");
-    if (parts[0] !== property) continue;
-    if (parts.length === 1) return undefined;
+    const parts = pathParts(path);
+    // A whole property ignored is skipped before its value is compared.
+    if (parts[0] !== property || parts.length === 1) continue;
     result = removePath(structuredClone(result), parts.slice(1));
   }
   return result;

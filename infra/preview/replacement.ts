@@ -10,11 +10,13 @@ export function hasReplacementRules(type: string): boolean {
   return type in REPLACE_ON_CHANGE || type.startsWith("pulumi:");
 }
 
+/** The parts of a property path as resource options write it: `tags.Name` or `ingress[0].cidr`. */
+export function pathParts(path: string): string[] {
+  return path.split(/\.|\[(\d+|\*)\]/).filter((p) => p !== undefined && p !== "");
+}
+
 function named(paths: readonly string[], property: string): boolean {
-  return paths.some(
-    (p) =>
-      p === "*" || p === property || p.startsWith(`${property}.`) || p.startsWith(`${property}[`),
-  );
+  return paths.some((p) => p === "*" || pathParts(p)[0] === property);
 }
 
 /** The listed fields of an object, or of each object in a list. */

@@ -3,6 +3,7 @@
 // database (every report and catalog), the hosted zone (the names every agent resolves) and the key the
 // secrets are encrypted with. The program protects them; these rules hold even where protection has
 // been switched off, and anything the program protects counts too.
+import { hostTags } from "../plan/hosts";
 import { PlannedResource } from "../plan/plan";
 
 interface Rule {
@@ -38,10 +39,8 @@ const RULES: readonly Rule[] = [
 
 /** Why the resource must be kept, or undefined when it may be replaced freely. */
 export function statefulReason(r: PlannedResource): string | undefined {
-  const tags = r.inputs.tags as Record<string, unknown> | undefined;
-  const rule = RULES.find(
-    (x) => x.type === r.type && (!x.role || tags?.["puppet:role"] === x.role),
-  );
+  const role = hostTags(r)?.role;
+  const rule = RULES.find((x) => x.type === r.type && (!x.role || role === x.role));
   if (rule) return rule.why;
   return r.protect ? "protected by the program (holds state)" : undefined;
 }

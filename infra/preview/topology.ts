@@ -1,6 +1,7 @@
 // What a reviewer of a topology change looks at, read from one stack's plan: the site, its CA,
 // its pool of compile masters, its PuppetDB, its database and zone, and the records agents use to
 // find the masters (SRV, and latency-routed names for agents without SRV).
+import { hostTags } from "../plan/hosts";
 import { Plan, PlannedResource } from "../plan/plan";
 
 export interface DnsRecordView {
@@ -35,10 +36,9 @@ function text(value: unknown): string | undefined {
 
 function hostsWithRole(plan: Plan, role: string): string[] {
   return plan.resources
-    .filter((r) => r.type === "aws:ec2/instance:Instance")
-    .map((r) => r.inputs.tags as Record<string, unknown> | undefined)
-    .filter((tags) => tags?.["puppet:role"] === role)
-    .map((tags) => String(tags?.Name))
+    .map(hostTags)
+    .filter((host) => host?.role === role)
+    .map((host) => String(host?.name))
     .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
 }
 

@@ -82,8 +82,12 @@ export async function checkoutCommit(repo: string, commit: string): Promise<Chec
       cwd: repo,
       stdio: ["ignore", "pipe", "inherit"],
     });
+    const archived = new Promise<number | null>((resolve) => archive.on("close", resolve));
     const tar = await run("tar", ["-x", "-C", dir], repo, archive.stdout);
-    if (tar.code !== 0) throw new Error(`extracting ${commit}: ${tar.stderr.trim()}`);
+    const code = await archived;
+    if (code !== 0 || tar.code !== 0) {
+      throw new Error(`extracting ${commit}: git archive exit ${code}; ${tar.stderr.trim()}`);
+    }
     const lock = (root: string) => {
       const path = join(root, "package-lock.json");
       return existsSync(path) ? readFileSync(path, "utf8") : undefined;

@@ -1,11 +1,11 @@
 // Plans of the repository's two stacks with their configuration edited, as a preview reads them
 // (through the plan's JSON), and the comparison of two such deployments.
-import { Plan, planStack } from "../../infra/plan/plan";
-import { readStackConfig } from "../../infra/plan/stack-config";
+import { Plan, planWithPeers } from "../../infra/plan/plan";
+import { StackConfig, readStackConfig } from "../../infra/plan/stack-config";
 import { PlanOutcome, compareStacks } from "../../infra/preview/compare";
 import { readPlanJson } from "../../infra/preview/plan-json";
 import { StackComparison } from "../../infra/preview/report";
-import { PEER_STACK, PROJECT, merge } from "../fixtures";
+import { PROJECT, merge } from "../fixtures";
 
 /** Setting (without the project prefix) -> value merged into the stack's value. */
 export type ConfigEdit = Readonly<Record<string, unknown>>;
@@ -22,11 +22,10 @@ function jsonOrText(value: string | undefined): unknown {
 export async function planDeployment(
   edits: Readonly<Partial<Record<"site-a" | "site-b", ConfigEdit>>> = {},
 ): Promise<Map<string, Plan>> {
-  const plans = new Map<string, Plan>();
-  for (const stack of ["site-a", "site-b"] as const) {
+  const edited = (stack: string): StackConfig => {
     const cfg = readStackConfig(stack);
     const config = { ...cfg.config };
-    for (const [key, value] of Object.entries(edits[stack] ?? {})) {
+    for (const [key, value] of Object.entries(edits[stack as "site-a" | "site-b"] ?? {})) {
       const full = `${PROJECT}:${key}`;
       const current = jsonOrText(config[full]);
       const merged =
@@ -35,13 +34,13 @@ export async function planDeployment(
           : value;
       config[full] = typeof merged === "string" ? merged : JSON.stringify(merged);
     }
-    const peers: Record<string, Record<string, unknown>> = stack === "site-b"
-      ? { [PEER_STACK]: plans.get("site-a")!.outputs }
-      : {};
-    const plan = await planStack(stack, { config: { ...cfg, config }, peers });
-    plans.set(stack, readPlanJson(JSON.stringify(plan), stack));
-  }
-  return plans;
+    return { ...cfg, config };
+  };
+  const plans = await planWithPeers("site-b", new Map(), edited);
+  // As a preview reads them: through the plan's JSON.
+  return new Map(
+    [...plans].map(([stack, plan]) => [stack, readPlanJson(JSON.stringify(plan), stack)]),
+  );
 }
 
 function outcomes(plans: ReadonlyMap<string, Plan>): Map<string, PlanOutcome> {

@@ -44,7 +44,7 @@ describe("renderMermaid", () => {
 
   it("marks what changes and shows its size before", async () => {
     const text = renderMermaid(pairs(base, bigger));
-    await expect(mermaid.parse(text)).resolves.toBeTruthy();
+    await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
     expect(text).toContain(
       'site_b_pool["compile masters: 2 → 3<br/>pool.site-b.puppet.example.internal"]',
     );
@@ -56,14 +56,14 @@ describe("renderMermaid", () => {
       { before: siteView(base.get("site-a")!), after: siteView(base.get("site-a")!) },
       { before: siteView(base.get("site-b")!) },
     ]);
-    await expect(mermaid.parse(text)).resolves.toBeTruthy();
+    await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
     expect(text).toMatch(/^ {2}class site_b_pool,site_b_puppetdb0 removed$/m);
   });
 
   it("escapes what would end a label", async () => {
     const view = siteView(base.get("site-b")!)!;
     const text = renderMermaid([{ after: { ...view, pool: 'pool "b" <x>' } }]);
-    await expect(mermaid.parse(text)).resolves.toBeTruthy();
+    await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
     expect(text).toContain("pool #quot;b#quot; #lt;x#gt;");
   });
 
