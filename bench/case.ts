@@ -4,8 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { planStack } from "../infra/plan/plan";
-import { readStackConfig } from "../infra/plan/stack-config";
+import { planStack } from "../tools/plan/plan";
+import { readStackConfig } from "../tools/plan/stack-config";
 
 /** The cheapest registrable resource: a custom resource with no inputs and no parent but the stack. */
 class Bare extends pulumi.CustomResource {

@@ -5,8 +5,8 @@
 import { spawn, spawnSync } from "child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "fs";
 import { dirname, join, resolve } from "path";
-import { gunzipSync } from "zlib";
 import { parse, stringify } from "yaml";
+import { decodeUserData } from "../infra/hostconfig";
 import { Started, killGroup, start } from "./processes";
 
 /** The lab's adapter: what differs from an EC2 instance, as the host scripts' own variables. */
@@ -131,43 +131,8 @@ export function startInHost(
 // ---------------------------------------------------------------------------------------------
 // User data and host preparation
 
-export interface UserDataFile {
-  readonly path: string;
-  readonly content: Buffer;
-  readonly permissions: string;
-}
-
-/** The files and entry command of `#cloud-config` user data as renderUserData writes it. */
-export function decodeUserData(userData: string): { files: UserDataFile[]; runcmd: string[][] } {
-  const doc = parse(userData) as {
-    write_files?: Array<{ path: string; content: string; permissions?: string; encoding?: string }>;
-    runcmd?: Array<string | string[]>;
-  };
-  const files = (doc.write_files ?? []).map((f) => {
-    let content: Buffer;
-    switch (f.encoding ?? "text/plain") {
-      case "gz+b64":
-      case "gzip+base64":
-        content = gunzipSync(Buffer.from(f.content, "base64"));
-        break;
-      case "b64":
-      case "base64":
-        content = Buffer.from(f.content, "base64");
-        break;
-      case "text/plain":
-        content = Buffer.from(f.content, "utf8");
-        break;
-      default:
-        throw new Error(`write_files ${f.path}: unsupported encoding ${f.encoding}`);
-    }
-    return { path: f.path, content, permissions: f.permissions ?? "0644" };
-  });
-  const runcmd = (doc.runcmd ?? []).map((c) => (Array.isArray(c) ? c : ["sh", "-c", c]));
-  return { files, runcmd };
-}
-
 /** Writes user data's files into the host's root, where the host sees them at their EC2 paths. */
-export function writeUserDataFiles(host: LabHost, userData: string): string[][] {
+export function writeUserDataFiles(host: LabHost, userData: string): readonly string[][] {
   const { files, runcmd } = decodeUserData(userData);
   for (const f of files) {
     if (!HOST_DIRS.some((d) => f.path.startsWith(`${d}/`))) {

@@ -7,8 +7,8 @@
 //   - agents (not built by the program) get addresses in each VPC's fourth /18, unused by the subnets.
 import { Address4 } from "ip-address";
 import { ROLE_TAG, SITE_TAG } from "../infra/naming";
-import { hostTags } from "../infra/plan/hosts";
-import { Plan, PlannedResource } from "../infra/plan/plan";
+import { hostTags } from "../tools/plan/hosts";
+import { Plan, PlannedResource } from "../tools/plan/plan";
 
 export type LabRole = "ca" | "compile-master" | "puppetdb" | "database" | "agent";
 

@@ -1,7 +1,7 @@
 // One mocks helper for every test: runs a program (a component, or the whole stack) under the plan's
 // mocks and returns what it registered, with every input already resolved.
-import { Plan, PlannedResource, planStack } from "../infra/plan/plan";
-import { StackConfig, readProjectName } from "../infra/plan/stack-config";
+import { Plan, PlannedResource, planStack } from "../tools/plan/plan";
+import { StackConfig, readProjectName } from "../tools/plan/stack-config";
 import { parseUserData } from "./hostconfig/helpers";
 
 export interface Run extends Plan {

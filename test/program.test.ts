@@ -1,8 +1,8 @@
 // Whole-stack tests: the real program with the real stack files, site-b's stack reference fed with
 // site-a's planned outputs, exactly as `npm run plan` does.
 import { beforeAll, describe, expect, it } from "vitest";
-import { Plan, PlanError, SECRET, planStack, planWithPeers } from "../infra/plan/plan";
-import { readStackConfig } from "../infra/plan/stack-config";
+import { Plan, PlanError, SECRET, planStack, planWithPeers } from "../tools/plan/plan";
+import { readStackConfig } from "../tools/plan/stack-config";
 import { Run, userDataFiles, withQueries } from "./harness";
 import { itWithTools, run as runTool } from "./hostconfig/helpers";
 import { mkdtempSync, writeFileSync } from "node:fs";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import * as naming from "../infra/naming";
-import { readStackConfig } from "../infra/plan/stack-config";
+import { readStackConfig } from "../tools/plan/stack-config";
 import {
   ConfigError,
   DEFAULTS,

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { PROJECT_DIR } from "../infra/plan/stack-config";
+import { PROJECT_DIR } from "../tools/plan/stack-config";
 import { itWithTools, run } from "./hostconfig/helpers";
 
 interface Step {

@@ -2,7 +2,13 @@
 // data and configuration file text. No Pulumi here, so the lab and the tests render exactly what
 // EC2 instances receive.
 export * from "./types";
-export { renderUserData, USER_DATA_LIMIT } from "./userdata";
+export {
+  decodeUserData,
+  DecodedUserData,
+  renderUserData,
+  USER_DATA_LIMIT,
+  UserDataFile,
+} from "./userdata";
 export { renderAgentConfig, renderServerPuppetConf, HTTP_CONNECT_TIMEOUT } from "./puppetconf";
 export { ALLOWLIST_REFRESH_MINUTES, hostFiles, hostSettings, HostFile } from "./files";
 export { ALL_SCRIPTS, SCRIPTS_DIR, entryScript } from "./scripts";

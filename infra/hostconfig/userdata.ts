@@ -1,6 +1,6 @@
 // cloud-init user data: the role's files staged by `write_files`, then one entry-point script.
-import { gzipSync } from "zlib";
-import { stringify } from "yaml";
+import { gunzipSync, gzipSync } from "zlib";
+import { parse, stringify } from "yaml";
 import { HostFile, hostFiles } from "./files";
 import { LIB_DIR } from "./paths";
 import { entryScript } from "./scripts";
@@ -57,4 +57,72 @@ export function renderUserData(host: HostConfig): string {
     );
   }
   return text;
+}
+
+/** A file of decoded user data: what cloud-init's `write_files` leaves on the host. */
+export interface UserDataFile {
+  readonly path: string;
+  readonly content: Buffer;
+  /** Octal mode; cloud-init's default 0644 when the entry has none. */
+  readonly permissions: string;
+}
+
+export interface DecodedUserData {
+  readonly files: readonly UserDataFile[];
+  /** Each `runcmd` entry as an argv; a string entry runs through `sh -c`, as cloud-init runs it. */
+  readonly runcmd: readonly string[][];
+}
+
+/**
+ * Reads `#cloud-config` user data back into the files it writes and the commands it runs, decoding
+ * `write_files` as cloud-init's cc_write_files does (gz, gzip, gz+base64, gzip+base64, gz+b64,
+ * gzip+b64, base64, b64, text/plain; YAML `!!binary` content as bytes), so the lab and the tests see
+ * what a host would. An unknown encoding is refused: cloud-init would write the encoded text as it
+ * is, with only a warning in its log.
+ */
+export function decodeUserData(userData: string): DecodedUserData {
+  if (!userData.startsWith("#cloud-config\n")) {
+    throw new Error("user data does not start with #cloud-config");
+  }
+  const doc = (parse(userData) ?? {}) as {
+    write_files?: Array<{
+      path: string;
+      content?: string | Uint8Array;
+      permissions?: string;
+      encoding?: string;
+    }>;
+    runcmd?: Array<string | string[]>;
+  };
+  const files = (doc.write_files ?? []).map((f): UserDataFile => ({
+    path: f.path,
+    content: decodeContent(f.content ?? "", f.encoding, f.path),
+    permissions: f.permissions ?? "0644",
+  }));
+  const runcmd = (doc.runcmd ?? []).map((c) => (Array.isArray(c) ? c : ["sh", "-c", c]));
+  return { files, runcmd };
+}
+
+function decodeContent(content: string | Uint8Array, encoding = "", path: string): Buffer {
+  const bytes = (text: "base64" | "latin1") =>
+    typeof content === "string" ? Buffer.from(content, text) : Buffer.from(content);
+  switch (encoding.toLowerCase().trim()) {
+    case "gz":
+    case "gzip":
+      return gunzipSync(bytes("latin1"));
+    case "gz+base64":
+    case "gzip+base64":
+    case "gz+b64":
+    case "gzip+b64":
+      return gunzipSync(bytes("base64"));
+    case "base64":
+    case "b64":
+      return bytes("base64");
+    case "":
+    case "text/plain":
+      return typeof content === "string" ? Buffer.from(content, "utf8") : Buffer.from(content);
+    default:
+      throw new Error(
+        `write_files ${path}: encoding ${JSON.stringify(encoding)} is not one cloud-init decodes`,
+      );
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CertificateAuthority } from "../../infra/components/certificate-authority";
-import { SECRET } from "../../infra/plan/plan";
+import { SECRET } from "../../tools/plan/plan";
 import { runProgram, userDataFiles } from "../harness";
 import { DOMAIN, caHost } from "./fixtures";
 

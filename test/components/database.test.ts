@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PuppetDatabase, PuppetDatabaseArgs } from "../../infra/components/database";
-import { SECRET } from "../../infra/plan/plan";
+import { SECRET } from "../../tools/plan/plan";
 import { runProgram } from "../harness";
 
 const args = (overrides: Partial<PuppetDatabaseArgs> = {}): PuppetDatabaseArgs => ({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ReplicatedSecret } from "../../infra/components/replicated-secret";
 import { SecretsKey } from "../../infra/components/secrets-key";
-import { SECRET } from "../../infra/plan/plan";
+import { SECRET } from "../../tools/plan/plan";
 import { runProgram } from "../harness";
 
 describe("SecretsKey", () => {

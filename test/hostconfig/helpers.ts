@@ -1,30 +1,22 @@
 // Reading rendered user data back, and running the real tools the tests check it with.
 import { spawnSync } from "child_process";
-import { gunzipSync } from "zlib";
+import { decodeUserData } from "../../infra/hostconfig";
 import { it } from "vitest";
 import { parse as parseIni } from "ini";
-import { parse } from "yaml";
 
 export interface ParsedUserData {
   files: Map<string, { content: string; permissions: string }>;
   runcmd: unknown[];
 }
 
-/** Parses `#cloud-config` user data and decodes every `gz+b64` file. */
+/** Parses `#cloud-config` user data with the one decoder, files as UTF-8 text by path. */
 export function parseUserData(userData: string): ParsedUserData {
-  const doc = parse(userData) as {
-    write_files: Array<{ path: string; content: string; permissions?: string; encoding?: string }>;
-    runcmd: unknown[];
-  };
+  const decoded = decodeUserData(userData);
   const files = new Map<string, { content: string; permissions: string }>();
-  for (const f of doc.write_files) {
-    const content =
-      f.encoding === "gz+b64"
-        ? gunzipSync(Buffer.from(f.content, "base64")).toString("utf8")
-        : f.content;
-    files.set(f.path, { content, permissions: f.permissions ?? "0644" });
+  for (const f of decoded.files) {
+    files.set(f.path, { content: f.content.toString("utf8"), permissions: f.permissions });
   }
-  return { files, runcmd: doc.runcmd };
+  return { files, runcmd: [...decoded.runcmd] };
 }
 
 export function fileOf(parsed: ParsedUserData, path: string): string {

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { Plan, planWithPeers } from "../../infra/plan/plan";
+import { Plan, planWithPeers } from "../../tools/plan/plan";
 import { renderDns } from "../../lab/dns";
 import { LabTopology, coveringCidr, labTopology } from "../../lab/topology";
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { listStacks, readStackConfig } from "../../infra/plan/stack-config";
+import { listStacks, readStackConfig } from "../../../tools/plan/stack-config";
 
 function project(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "pm-stack-config-"));

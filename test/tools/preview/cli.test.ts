@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { lexer } from "marked";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_DIR } from "../../infra/plan/stack-config";
+import { PROJECT_DIR } from "../../../tools/plan/stack-config";
 
 let repo: string;
 

@@ -122,7 +122,7 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
   const stackTraceLimit = Error.stackTraceLimit;
   if (!process.env.PUPPET_PLAN_STACK_TRACES) Error.stackTraceLimit = 0;
   try {
-    const program = options.program ?? (await import("../program")).main;
+    const program = options.program ?? (await import("../../infra/program")).main;
     // An error thrown by the program is caught here rather than inside the stack resource, where it
     // would also surface as an unhandled rejection; it is rethrown once the runtime is drained.
     let programError: unknown;

@@ -6,7 +6,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { Plan, PlannedResource } from "../plan/plan";
 import { makeUrn, parseUrn } from "../plan/urn";
-import { forcesReplacement, pathParts } from "./replacement";
+import { forcesReplacement, pathParts } from "./forces-replacement";
 import { statefulReason } from "./stateful";
 
 export type ChangeKind = "create" | "update" | "replace" | "delete";

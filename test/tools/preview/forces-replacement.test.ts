@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PlannedResource } from "../../infra/plan/plan";
-import { forcesReplacement, hasReplacementRules } from "../../infra/preview/replacement";
+import { PlannedResource } from "../../../tools/plan/plan";
+import { forcesReplacement, hasReplacementRules } from "../../../tools/preview/forces-replacement";
 import { planDeployment } from "./helpers";
 
 function resource(

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
-import { PuppetDatabase } from "../../infra/components/database";
-import { diffPlans } from "../../infra/preview/diff";
-import { renderReport } from "../../infra/preview/report";
-import { readPlanJson } from "../../infra/preview/plan-json";
-import { runProgram } from "../harness";
+import { PuppetDatabase } from "../../../infra/components/database";
+import { diffPlans } from "../../../tools/preview/diff";
+import { renderReport } from "../../../tools/preview/report";
+import { readPlanJson } from "../../../tools/preview/plan-json";
+import { runProgram } from "../../harness";
 
 /** A plan of one database component, named `name`, with these options. */
 async function planDatabase(name: string, opts: pulumi.ComponentResourceOptions = {}) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as pulumi from "@pulumi/pulumi";
-import { aliasUrn, makeUrn, parseUrn } from "../../infra/plan/urn";
-import { runProgram } from "../harness";
+import { aliasUrn, makeUrn, parseUrn } from "../../../tools/plan/urn";
+import { runProgram } from "../../harness";
 
 const STACK = "urn:pulumi:dev::proj::pulumi:pulumi:Stack::proj-dev";
 

@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { Plan, SECRET, redact } from "../../infra/plan/plan";
-import { runProgram } from "../harness";
+import { Plan, SECRET, redact } from "../../../tools/plan/plan";
+import { runProgram } from "../../harness";
 
 const ROOT = join(__dirname, "..", "..");
 
@@ -57,7 +57,7 @@ describe("npm run plan", () => {
   it("prints the whole plan of site-b as JSON, with site-a's outputs behind its stack reference", () => {
     const out = execFileSync(
       process.execPath,
-      ["--import", "tsx", "infra/plan/cli.ts", "--stack", "site-b", "--json"],
+      ["--import", "tsx", "tools/plan/cli.ts", "--stack", "site-b", "--json"],
       {
         cwd: ROOT,
         encoding: "utf8",
@@ -82,7 +82,7 @@ describe("npm run plan", () => {
     try {
       execFileSync(
         process.execPath,
-        ["--import", "tsx", "infra/plan/cli.ts", "--stack", "site-z"],
+        ["--import", "tsx", "tools/plan/cli.ts", "--stack", "site-z"],
         { cwd: ROOT, stdio: "pipe" },
       );
     } catch (e) {

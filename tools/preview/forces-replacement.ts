@@ -1,9 +1,9 @@
 // Whether a change of one input replaces the resource: the provider's replace-forcing properties
-// (replace-on-change.ts), narrowed to nested fields where only those force it, the few rules that
+// (force-new.ts), narrowed to nested fields where only those force it, the few rules that
 // depend on the values, and the resource's own `replaceOnChanges` option.
 import { isDeepStrictEqual } from "node:util";
 import { PlannedResource } from "../plan/plan";
-import { NESTED_REPLACE_ON_CHANGE, REPLACE_ON_CHANGE } from "./replace-on-change";
+import { NESTED_REPLACE_ON_CHANGE, REPLACE_ON_CHANGE } from "./force-new";
 
 /** Whether the rules know the type (the engine's own types need none). */
 export function hasReplacementRules(type: string): boolean {

@@ -1,11 +1,11 @@
 // Plans of the repository's two stacks with their configuration edited, as a preview reads them
 // (through the plan's JSON), and the comparison of two such deployments.
-import { Plan, planWithPeers } from "../../infra/plan/plan";
-import { StackConfig, readStackConfig } from "../../infra/plan/stack-config";
-import { PlanOutcome, compareStacks } from "../../infra/preview/compare";
-import { readPlanJson } from "../../infra/preview/plan-json";
-import { StackComparison } from "../../infra/preview/report";
-import { PROJECT, merge } from "../fixtures";
+import { Plan, planWithPeers } from "../../../tools/plan/plan";
+import { StackConfig, readStackConfig } from "../../../tools/plan/stack-config";
+import { PlanOutcome, compareStacks } from "../../../tools/preview/compare";
+import { readPlanJson } from "../../../tools/preview/plan-json";
+import { StackComparison } from "../../../tools/preview/report";
+import { PROJECT, merge } from "../../fixtures";
 
 /** Setting (without the project prefix) -> value merged into the stack's value. */
 export type ConfigEdit = Readonly<Record<string, unknown>>;

@@ -83,7 +83,7 @@ export class PlanMocks implements pulumi.runtime.Mocks {
         return { name, type: "String", value: `ami-${hash(name, region).slice(0, 17)}` };
       }
       default:
-        throw new Error(`no mock for the call ${args.token}; add it to infra/plan/mocks.ts`);
+        throw new Error(`no mock for the call ${args.token}; add it to tools/plan/mocks.ts`);
     }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { valueChanges } from "../../infra/preview/value-diff";
+import { valueChanges } from "../../../tools/preview/value-diff";
 
 describe("valueChanges", () => {
   it("names the keys of an object that changed", () => {

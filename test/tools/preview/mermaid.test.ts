@@ -1,8 +1,8 @@
 import { JSDOM } from "jsdom";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Plan } from "../../infra/plan/plan";
-import { renderMermaid, SitePair } from "../../infra/preview/mermaid";
-import { siteView } from "../../infra/preview/topology";
+import { Plan } from "../../../tools/plan/plan";
+import { renderMermaid, SitePair } from "../../../tools/preview/mermaid";
+import { siteView } from "../../../tools/preview/topology";
 import { planDeployment } from "./helpers";
 
 type Mermaid = (typeof import("mermaid"))["default"];

@@ -1,5 +1,5 @@
 // The hosts of a plan: its instances, named by the tags every host carries.
-import { ROLE_TAG, SITE_TAG } from "../naming";
+import { ROLE_TAG, SITE_TAG } from "../../infra/naming";
 import { PlannedResource } from "./plan";
 
 export interface HostTags {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { Plan } from "../../infra/plan/plan";
-import { ResourceChange, StackDiff } from "../../infra/preview/diff";
-import { destructions } from "../../infra/preview/report";
+import { Plan } from "../../../tools/plan/plan";
+import { ResourceChange, StackDiff } from "../../../tools/preview/diff";
+import { destructions } from "../../../tools/preview/report";
 import { compare, planDeployment } from "./helpers";
 
 let base: Map<string, Plan>;

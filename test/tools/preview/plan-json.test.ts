@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readPlanJson } from "../../infra/preview/plan-json";
+import { readPlanJson } from "../../../tools/preview/plan-json";
 
 /** A plan as an earlier `npm run plan -- --json` printed it: URNs with only the parent's own type. */
 const OLD_PLAN = {

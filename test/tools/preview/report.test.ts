@@ -1,7 +1,7 @@
 import { Tokens, lexer } from "marked";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Plan } from "../../infra/plan/plan";
-import { destructions, renderReport, StackComparison } from "../../infra/preview/report";
+import { Plan } from "../../../tools/plan/plan";
+import { destructions, renderReport, StackComparison } from "../../../tools/preview/report";
 import { compare, planDeployment } from "./helpers";
 
 let base: Map<string, Plan>;

@@ -21,7 +21,8 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
 
   // Source: internal/service/ec2/vpc_.go (schema + resourceVPCCustomizeDiff) + region guide.
   // cidrBlock is also forced new in CustomizeDiff unless ipv4NetmaskLength (IPAM) is set.
-  // instanceTenancy: see CONDITIONAL_REPLACE_ON_CHANGE.
+  // instanceTenancy is not listed: the provider replaces the VPC for some tenancy changes from its
+  // CustomizeDiff, a value rule not transcribed here; this program never sets it.
   "aws:ec2/vpc:Vpc": ["cidrBlock", "ipv4IpamPoolId", "ipv4NetmaskLength", "region"],
 
   // Source: internal/service/rds/parameter_group.go (description, family, name, name_prefix ForceNew).
@@ -63,7 +64,8 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
   "aws:ec2/securityGroup:SecurityGroup": ["description", "name", "namePrefix", "region", "vpcId"],
 
   // Source: internal/service/ec2/vpc_subnet.go (2026 copy) + region guide.
-  // ipv6CidrBlock: see CONDITIONAL_REPLACE_ON_CHANGE.
+  // ipv6CidrBlock is not listed: whether it replaces depends on the values (CustomizeDiff), not
+  // transcribed here; this program assigns no IPv6.
   "aws:ec2/subnet:Subnet": [
     "availabilityZone",
     "availabilityZoneId",
@@ -82,7 +84,8 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
   "aws:route53/zone:Zone": ["delegationSetId", "name"],
 
   // Source: internal/service/elbv2/target_group.go (v6.3+ copy) + region guide.
-  // targetControlPort: see UNVERIFIED_REPLACE_ON_CHANGE.
+  // targetControlPort is newer than the stored source and not listed (unverified); this program
+  // never sets it.
   "aws:lb/targetGroup:TargetGroup": [
     "ipAddressType",
     "name",
@@ -124,7 +127,9 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
   "aws:rds/subnetGroup:SubnetGroup": ["name", "namePrefix", "region"],
 
   // Source: internal/service/elbv2/load_balancer.go (v6 copy) + region guide.
-  // subnets / subnetMappings / securityGroups / secondaryIpsAutoAssignedPerSubnet: see CONDITIONAL.
+  // subnets, subnetMappings, securityGroups and secondaryIpsAutoAssignedPerSubnet are not listed:
+  // the provider replaces a load balancer for some changes of them from its CustomizeDiff, value
+  // rules not transcribed here.
   "aws:lb/loadBalancer:LoadBalancer": [
     "customerOwnedIpv4Pool",
     "internal",

@@ -4,7 +4,7 @@
 import { markdownTable } from "markdown-table";
 import { ChangeKind, PropertyChange, ResourceChange, StackDiff } from "./diff";
 import { renderMermaid } from "./mermaid";
-import { hasReplacementRules } from "./replacement";
+import { hasReplacementRules } from "./forces-replacement";
 import { DnsRecordView, SiteView } from "./topology";
 import { valueChanges } from "./value-diff";
 
@@ -303,7 +303,7 @@ function render(input: ReportInput, detail: Detail, shortened: boolean): string 
       : []),
     "<sub>Secret values are compared only as `[secret]`; IDs and addresses are the offline plan's " +
       "stand-ins. A property forces replacement when the provider cannot change it in place " +
-      "(`infra/preview/replacement.ts`); a live `pulumi preview` also sees drift.</sub>",
+      "(`tools/preview/forces-replacement.ts`); a live `pulumi preview` also sees drift.</sub>",
   ];
   return lines.join("\n") + "\n";
 }
