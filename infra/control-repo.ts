@@ -1,11 +1,41 @@
-// Facts about the control repository's git URL that the network needs.
+// The control repository's git URL: one parser for the settings that accept it and for the network
+// rules that must reach it.
+
+/** A git URL in one of the forms masters fetch: HTTPS, `ssh://` or scp-like `user@host:path`. */
+export interface GitUrl {
+  readonly transport: "https" | "ssh";
+  /** Host, with its port for HTTPS (`git.example.com:8443`). */
+  readonly host: string;
+  /** SSH port; undefined over HTTPS. scp-like URLs cannot name one: 22. */
+  readonly sshPort?: number;
+  readonly path: string;
+}
+
+/** 1-65535 written without leading zeros. */
+const PORT = /^([1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d\d|655[0-2]\d|6553[0-5])$/;
+
+/** Parses a control-repository URL; undefined when it is none of the forms masters can fetch. */
+export function parseGitUrl(url: string): GitUrl | undefined {
+  const https = /^https:\/\/([^\s/]+)\/(\S+)$/.exec(url);
+  if (https) return { transport: "https", host: https[1], path: https[2] };
+  const ssh = /^ssh:\/\/(?:[^@/\s]+@)?([^:/\s]+)(?::([^/]*))?\/(\S+)$/.exec(url);
+  if (ssh) {
+    const port = ssh[2];
+    if (port !== undefined && !PORT.test(port)) return undefined;
+    return { transport: "ssh", host: ssh[1], sshPort: port ? Number(port) : 22, path: ssh[3] };
+  }
+  // scp-like syntax has no port: `git@host:2222/repo.git` is the path `2222/repo.git` on port 22.
+  const scp = /^[\w.-]+@([\w.-]+):(\S+)$/.exec(url);
+  if (scp) return { transport: "ssh", host: scp[1], sshPort: 22, path: scp[2] };
+  return undefined;
+}
 
 /**
  * The SSH port masters reach the control repository on, or undefined when it is fetched over HTTPS
  * (already allowed for packages). `ssh://host:2222/path` gives 2222, `git@host:path` gives 22.
  */
 export function gitSshPort(url: string): number | undefined {
-  if (url.startsWith("https://")) return undefined;
-  const port = /^ssh:\/\/(?:[^@/]+@)?[^:/]+:(\d+)\//.exec(url)?.[1];
-  return port === undefined ? 22 : Number(port);
+  const parsed = parseGitUrl(url);
+  if (!parsed) throw new Error(`not a git URL masters can fetch: ${JSON.stringify(url)}`);
+  return parsed.sshPort;
 }

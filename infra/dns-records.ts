@@ -1,7 +1,7 @@
 // The service-discovery records of a site, as plain data. Pure: the Route 53 component, the lab's DNS
 // server and the PR preview all render these same records.
+import { PUPPET_PORT } from "./ports";
 import {
-  PUPPET_PORT,
   caHostName,
   caSrvName,
   isDomain,

@@ -1,7 +1,7 @@
 // Security-group rules of a site, as plain data: least privilege, derived from the site catalogue so a
 // site admits the other sites' hosts before they exist. Pure, so tests sweep every rule.
 import { tierCidr } from "./cidr";
-import { POSTGRES_PORT, PUPPETDB_PORT, PUPPET_PORT } from "./naming";
+import { POSTGRES_PORT, PUPPETDB_PORT, PUPPET_PORT } from "./ports";
 
 export const SECURITY_GROUPS = ["puppetserver", "puppetdb", "database"] as const;
 export type SecurityGroupName = (typeof SECURITY_GROUPS)[number];

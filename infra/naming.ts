@@ -2,6 +2,7 @@
 // stack can name another site's pool (SRV fallback) before that site has been deployed, and the lab
 // and the PR preview derive exactly the names the program creates.
 import { createHash } from "node:crypto";
+import { PUPPETDB_PORT } from "./ports";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
@@ -19,13 +20,6 @@ export function isDomain(value: string): boolean {
 /** Tags every host carries: its site and its role (`ca`, `compile-master`, `puppetdb`). */
 export const SITE_TAG = "puppet:site";
 export const ROLE_TAG = "puppet:role";
-
-/** Port every Puppet server (CA and compile masters) listens on. */
-export const PUPPET_PORT = 8140;
-/** Port PuppetDB listens on for HTTPS. */
-export const PUPPETDB_PORT = 8081;
-/** Port of PostgreSQL. */
-export const POSTGRES_PORT = 5432;
 
 /** `<site>.<domain>`: the zone under which a site's records live, and its agents' `srv_domain`. */
 export function siteDomain(site: string, domain: string): string {
@@ -99,12 +93,11 @@ export function boundedName(name: string, max = 32): string {
   return `${name.slice(0, max - hash.length - 1).replace(/-+$/, "")}-${hash}`;
 }
 
+/** The deployment's secrets: the CA's private key, the autosign challenge, the database password. */
+export type SecretKind = "ca-key" | "challenge" | "database";
+
 /** Secrets Manager name of one of the deployment's secrets, owned by the primary site. */
-export function secretName(
-  project: string,
-  primarySite: string,
-  secret: "ca-key" | "challenge" | "database",
-): string {
+export function secretName(project: string, primarySite: string, secret: SecretKind): string {
   return `${project}/${primarySite}/${secret}`;
 }
 

@@ -3,6 +3,7 @@
 // a primary that is missing an output (not deployed yet, or an older version) fails with one clear
 // message instead of half a deployment.
 import * as pulumi from "@pulumi/pulumi";
+import { Settings } from "./config";
 
 /** Outputs the primary site exports and every secondary reads. */
 export interface PrimaryOutputs {
@@ -58,4 +59,38 @@ export async function readPrimary(peerStack: string): Promise<PrimaryOutputs> {
     );
   }
   return values as unknown as PrimaryOutputs;
+}
+
+/**
+ * A secondary needs the primary's outputs, and they must describe the primary the catalogue names;
+ * the primary reads none. Returns the outputs a secondary builds on.
+ */
+export function checkPrimary(
+  settings: Settings,
+  primary: PrimaryOutputs | undefined,
+): PrimaryOutputs | undefined {
+  const site = settings.site.name;
+  if (settings.role === "primary") {
+    if (primary)
+      throw new Error(`site ${site} is the primary (primarySite); it reads no peer stack`);
+    return undefined;
+  }
+  if (!primary) {
+    throw new Error(
+      `site ${site} is secondary: it needs the outputs of the primary stack (config peerStack)`,
+    );
+  }
+  const catalogue = settings.primarySite;
+  for (const [output, expected, key] of [
+    ["region", catalogue.region, `sites.${catalogue.name}.region`],
+    ["vpcCidr", catalogue.vpcCidr, `sites.${catalogue.name}.vpcCidr`],
+  ] as const) {
+    if (primary[output] !== expected) {
+      throw new Error(
+        `config peerStack: output ${output} of ${settings.peerStack} is ${JSON.stringify(primary[output])} but ${key} is ${JSON.stringify(expected)}; ` +
+          `peerStack must name the primary site's stack`,
+      );
+    }
+  }
+  return primary;
 }

@@ -4,7 +4,7 @@
 // control repository) and starts the servers.
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/naming";
+import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
 import { Material, makeMaterial } from "./material";
 import { Network, createNetwork } from "./net";
 import { STATE_DIR, Started } from "./processes";

@@ -11,7 +11,7 @@ import {
   siteSrvRecords,
   srvValue,
 } from "../infra/dns-records";
-import { Settings } from "../infra/settings";
+import { Settings } from "../infra/config";
 import { DOMAIN, SITE_C, settings } from "./fixtures";
 
 /** The SRV input the site component builds from a stack's settings. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { tierCidr } from "../infra/cidr";
 import { gitSshPort } from "../infra/control-repo";
 import { FirewallInput, Rule, SECURITY_GROUPS, firewallRules } from "../infra/firewall";
-import { Settings } from "../infra/settings";
+import { Settings } from "../infra/config";
 import { FixtureStack, SITE_A, SITE_B, SITE_C, settings } from "./fixtures";
 
 const ANYWHERE = "0.0.0.0/0";
@@ -14,7 +14,7 @@ function firewallInput(s: Settings): FirewallInput {
   return {
     site: s.site.name,
     sites: s.sites,
-    primarySite: s.primarySite,
+    primarySite: s.primarySite.name,
     gitSshPort: gitSshPort(s.controlRepo.url),
   };
 }

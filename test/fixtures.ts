@@ -1,7 +1,7 @@
 // The two-site deployment of the repository's stack files (Pulumi.yaml, Pulumi.site-a.yaml,
 // Pulumi.site-b.yaml) as raw config, the shape `config.ts` hands to `parseSettings`. Tests tweak it
 // with overrides instead of writing whole configurations.
-import { RawConfig, RawContext, Settings, SiteEntry, parseSettings } from "../infra/settings";
+import { RawConfig, RawContext, Settings, SiteEntry, parseSettings } from "../infra/config";
 
 export const PROJECT = "puppet-multisite";
 export const DOMAIN = "puppet.example.internal";

@@ -1,8 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  POSTGRES_PORT,
-  PUPPETDB_PORT,
-  PUPPET_PORT,
   boundedName,
   caHostName,
   caSrvName,
@@ -53,10 +50,6 @@ describe("isDnsLabel / isDomain", () => {
 });
 
 describe("names of a site", () => {
-  it("uses the standard ports", () => {
-    expect([PUPPET_PORT, PUPPETDB_PORT, POSTGRES_PORT]).toEqual([8140, 8081, 5432]);
-  });
-
   it("puts every per-site name under <site>.<domain>", () => {
     expect(siteDomain("site-a", DOMAIN)).toBe("site-a.puppet.example.internal");
     expect(masterHostName("site-b", DOMAIN, 3)).toBe("master-3.site-b.puppet.example.internal");

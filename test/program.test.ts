@@ -282,7 +282,7 @@ describe("configuration", () => {
   it("fails when a key is unknown (a typo), naming the keys there are", async () => {
     const cfg = withConfig("site-a", (c) => (c["puppet-multisite:master"] = '{"count": 3}'));
     await expect(planStack("site-a", { config: cfg })).rejects.toThrow(
-      /config puppet-multisite:master: .*unknown key; the keys are: sites, masters/,
+      /config master: got "\(set\)"; unknown key; the keys are: domain, sites, .*, masters, /,
     );
   });
 

@@ -4,20 +4,18 @@ import * as tls from "@pulumi/tls";
 import { CaHost } from "../hostconfig/types";
 import { PuppetHost } from "./puppet-host";
 import { ReplicatedSecret } from "./replicated-secret";
+import { SecretsEncryption } from "./secrets-key";
 
 /** Twenty years: replacing the CA means re-issuing every certificate of every agent. */
 const CA_VALIDITY_HOURS = 20 * 365 * 24;
 
-export interface CertificateAuthorityArgs {
+export interface CertificateAuthorityArgs extends SecretsEncryption {
   /** The CA host's first-boot settings, less the CA certificate this component makes. */
   readonly host: Omit<CaHost, "caCertificatePem">;
   readonly subnetId: pulumi.Input<string>;
   readonly securityGroupIds: pulumi.Input<string>[];
   readonly instanceType: string;
   readonly ami: pulumi.Input<string>;
-  /** KMS key of the deployment's secrets, and its replica per region the secrets are copied to. */
-  readonly kmsKeyArn: pulumi.Input<string>;
-  readonly replicaKmsKeyArns: Record<string, pulumi.Input<string>>;
   /** Protect the CA key, certificate, secrets and host from deletion. Default true. */
   readonly protect?: boolean;
   readonly tags?: Record<string, string>;
@@ -94,7 +92,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
 
     const secrets = {
       kmsKeyArn: args.kmsKeyArn,
-      replicas: args.replicaKmsKeyArns,
+      replicaKmsKeyArns: args.replicaKmsKeyArns,
       protect,
       tags: args.tags,
     };

@@ -1,8 +1,10 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CompileMasterHost } from "../hostconfig/types";
-import { PUPPET_PORT, boundedName } from "../naming";
-import { PuppetHost, SecretGrant } from "./puppet-host";
+import { boundedName } from "../naming";
+import { PUPPET_PORT } from "../ports";
+import { SecretRef } from "../hostconfig/types";
+import { PuppetHost } from "./puppet-host";
 
 export interface PoolMember {
   /** The master's FQDN and certname. */
@@ -22,7 +24,7 @@ export interface CompileMasterPoolArgs {
   readonly instanceType: string;
   readonly ami: pulumi.Input<string>;
   /** Secrets each master reads at boot (the autosign challenge). */
-  readonly readsSecrets: readonly SecretGrant[];
+  readonly readsSecrets: readonly SecretRef[];
   readonly tags?: Record<string, string>;
 }
 

@@ -1,10 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { POSTGRES_PORT } from "../naming";
+import { POSTGRES_PORT } from "../ports";
+import {
+  BACKUP_RETENTION_DAYS,
+  DATABASE_NAME,
+  DATABASE_USER,
+  postgresMajorProblem,
+} from "../postgres";
 import { ReplicatedSecret } from "./replicated-secret";
+import { SecretsEncryption } from "./secrets-key";
 
-export interface PuppetDatabaseArgs {
+export interface PuppetDatabaseArgs extends SecretsEncryption {
   /** PostgreSQL major version (PuppetDB 7 needs 11+, PuppetDB 8 needs 14+). */
   readonly engineVersion: string;
   readonly instanceClass: string;
@@ -15,15 +22,10 @@ export interface PuppetDatabaseArgs {
   readonly securityGroupIds: pulumi.Input<string>[];
   /** Name of the Secrets Manager secret that holds the password. */
   readonly passwordSecretName: string;
-  readonly kmsKeyArn: pulumi.Input<string>;
-  readonly replicaKmsKeyArns: Record<string, pulumi.Input<string>>;
   /** Protect the database and its secret: deletion protection on, Pulumi protect on. Default true. */
   readonly protect?: boolean;
   readonly tags?: Record<string, string>;
 }
-
-export const DATABASE_NAME = "puppetdb";
-export const DATABASE_USER = "puppetdb";
 
 /**
  * PuppetDB's PostgreSQL on RDS: Multi-AZ, encrypted, TLS required, backups kept, a final snapshot on
@@ -36,14 +38,16 @@ export class PuppetDatabase extends pulumi.ComponentResource {
 
   constructor(name: string, args: PuppetDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:database:PuppetDatabase", name, {}, opts);
-    if (!/^\d+$/.test(args.engineVersion) || Number(args.engineVersion) < 14) {
+    const versionProblem = postgresMajorProblem(args.engineVersion);
+    if (versionProblem) {
       throw new Error(
-        `PuppetDatabase ${name}: engineVersion must be a PostgreSQL major version of 14 or later (PuppetDB 8 needs 14+), got: ${args.engineVersion}`,
+        `PuppetDatabase ${name}: engineVersion ${JSON.stringify(args.engineVersion)}: ${versionProblem}`,
       );
     }
-    if (args.backupRetentionDays < 7 || args.backupRetentionDays > 35) {
+    const days = BACKUP_RETENTION_DAYS;
+    if (args.backupRetentionDays < days.min || args.backupRetentionDays > days.max) {
       throw new Error(
-        `PuppetDatabase ${name}: backupRetentionDays must be between 7 and 35 inclusive, got: ${args.backupRetentionDays}`,
+        `PuppetDatabase ${name}: backupRetentionDays must be between ${days.min} and ${days.max} inclusive, got: ${args.backupRetentionDays}`,
       );
     }
     const protect = args.protect ?? true;
@@ -59,7 +63,7 @@ export class PuppetDatabase extends pulumi.ComponentResource {
         description: "Password of PuppetDB's PostgreSQL user",
         value: password.result,
         kmsKeyArn: args.kmsKeyArn,
-        replicas: args.replicaKmsKeyArns,
+        replicaKmsKeyArns: args.replicaKmsKeyArns,
         protect,
         tags: args.tags,
       },

@@ -1,14 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { renderUserData } from "../hostconfig";
-import { HostConfig, HostRole } from "../hostconfig/types";
+import { HostConfig, HostRole, SecretRef } from "../hostconfig/types";
 import { ROLE_TAG } from "../naming";
-
-/** A secret the host reads at boot, in the region it reads it from. */
-export interface SecretGrant {
-  readonly name: string;
-  readonly region: string;
-}
 
 export interface PuppetHostArgs {
   readonly role: HostRole;
@@ -21,7 +15,7 @@ export interface PuppetHostArgs {
   /** What the host needs at first boot, rendered into its cloud-init user data (no secret values). */
   readonly config: pulumi.Input<HostConfig>;
   /** Secrets the host may read, and nothing else. */
-  readonly readsSecrets: readonly SecretGrant[];
+  readonly readsSecrets: readonly SecretRef[];
   /** Root volume size in GiB. Default 30. */
   readonly rootVolumeGb?: number;
   /** Protect the instance from deletion and API termination (the CA host). Default false. */
@@ -128,7 +122,7 @@ export class PuppetHost extends pulumi.ComponentResource {
 
 /** GetSecretValue on the named secrets (their replicas share the name), decrypt only through Secrets Manager. */
 function secretsPolicy(
-  grants: readonly SecretGrant[],
+  grants: readonly SecretRef[],
   parent: pulumi.Resource,
 ): pulumi.Output<string> {
   const identity = aws.getCallerIdentityOutput({}, { parent });

@@ -1,15 +1,17 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { SecretsEncryption } from "./secrets-key";
 
-export interface ReplicatedSecretArgs {
-  /** Secret name; replicas in other regions share it, so hosts read it by name in their own region. */
+export interface ReplicatedSecretArgs extends SecretsEncryption {
+  /**
+   * Secret name; its replicas, one per region of `replicaKmsKeyArns` and encrypted under that
+   * region's replica key, share it, so hosts read it by name in their own region.
+   */
   readonly secretName: string;
+  /** Shown in the Secrets Manager console. */
   readonly description: string;
   /** The value; kept a Pulumi secret end to end. */
   readonly value: pulumi.Input<string>;
-  readonly kmsKeyArn: pulumi.Input<string>;
-  /** KMS key (replica) per region the secret is replicated to. */
-  readonly replicas: Record<string, pulumi.Input<string>>;
   /**
    * Only these IAM role ARNs, and the principal running Pulumi (which reads the value back after
    * writing it), may read the value; everyone else is denied by the secret's own policy. Default:
@@ -36,7 +38,10 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
         description: args.description,
         kmsKeyId: args.kmsKeyArn,
         recoveryWindowInDays: 30,
-        replicas: Object.entries(args.replicas).map(([region, kmsKeyId]) => ({ region, kmsKeyId })),
+        replicas: Object.entries(args.replicaKmsKeyArns).map(([region, kmsKeyId]) => ({
+          region,
+          kmsKeyId,
+        })),
         tags: args.tags,
       },
       { parent: this, protect },

@@ -1,11 +1,20 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
+/** The KMS key that encrypts the deployment's secrets, as every component that encrypts takes it. */
+export interface SecretsEncryption {
+  /** The multi-Region key in the stack's own region. */
+  readonly kmsKeyArn: pulumi.Input<string>;
+  /** Its replica per region the secrets are copied to. */
+  readonly replicaKmsKeyArns: Readonly<Record<string, pulumi.Input<string>>>;
+}
+
 export interface SecretsKeyArgs {
   /** Regions (other than the stack's) where secrets are replicated and must be decryptable. */
   readonly replicaRegions: readonly string[];
   /** Protect the key and its replicas from deletion. Default true. */
   readonly protect?: boolean;
+  /** Tags of the key and its replicas. Default none. */
   readonly tags?: Record<string, string>;
 }
 
@@ -13,10 +22,10 @@ export interface SecretsKeyArgs {
  * The customer-managed KMS key that encrypts the deployment's secrets: multi-Region, with a replica in
  * every other site's region so each site's secret replicas are encrypted under the same key material.
  */
-export class SecretsKey extends pulumi.ComponentResource {
-  public readonly keyArn: pulumi.Output<string>;
+export class SecretsKey extends pulumi.ComponentResource implements SecretsEncryption {
+  public readonly kmsKeyArn: pulumi.Output<string>;
   /** Replica key ARN by region. */
-  public readonly replicaKeyArns: Record<string, pulumi.Output<string>>;
+  public readonly replicaKmsKeyArns: Record<string, pulumi.Output<string>>;
 
   constructor(name: string, args: SecretsKeyArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:secrets:SecretsKey", name, {}, opts);
@@ -37,8 +46,8 @@ export class SecretsKey extends pulumi.ComponentResource {
       { name: `alias/${name}`, targetKeyId: key.keyId },
       { parent: this },
     );
-    this.keyArn = key.arn;
-    this.replicaKeyArns = Object.fromEntries(
+    this.kmsKeyArn = key.arn;
+    this.replicaKmsKeyArns = Object.fromEntries(
       args.replicaRegions.map((region) => {
         const provider = new aws.Provider(`${name}-${region}`, { region }, { parent: this });
         const replica = new aws.kms.ReplicaKey(
@@ -49,6 +58,9 @@ export class SecretsKey extends pulumi.ComponentResource {
         return [region, replica.arn];
       }),
     );
-    this.registerOutputs({ keyArn: this.keyArn, replicaKeyArns: this.replicaKeyArns });
+    this.registerOutputs({
+      kmsKeyArn: this.kmsKeyArn,
+      replicaKmsKeyArns: this.replicaKmsKeyArns,
+    });
   }
 }

@@ -16,7 +16,3 @@ export const PUPPETDB_DIR = "/etc/puppetdb";
 export const CODE_DIR = "/etc/puppet/code";
 /** Log directory of the autosigner (written by puppetserver's user). */
 export const LOG_DIR = "/var/log/puppet-multisite";
-/** Port every Puppet server listens on. */
-export const PUPPET_PORT = 8140;
-/** Port PuppetDB serves HTTPS on. */
-export const PUPPETDB_PORT = 8081;

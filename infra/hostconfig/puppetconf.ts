@@ -2,7 +2,8 @@
 // (puppetdb.conf, routes.yaml, csr_attributes.yaml).
 import { stringify } from "yaml";
 import { IniSettings, renderIni } from "./ini";
-import { PUPPETSERVER_DIR, PUPPET_CONFDIR, PUPPET_PORT } from "./paths";
+import { PUPPET_PORT } from "../ports";
+import { PUPPETSERVER_DIR, PUPPET_CONFDIR } from "./paths";
 import { AUTH_ROLES, AgentSite, HostConfig, HostRole } from "./types";
 
 /**

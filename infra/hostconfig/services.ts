@@ -2,7 +2,8 @@
 // and the `/etc/default` files that size their heaps.
 import { renderEnvFile } from "./envfile";
 import { renderHocon } from "./hocon";
-import { LOG_DIR, PUPPETDB_DIR, PUPPETDB_PORT, PUPPETSERVER_DIR } from "./paths";
+import { PUPPETDB_PORT } from "../ports";
+import { LOG_DIR, PUPPETDB_DIR, PUPPETSERVER_DIR } from "./paths";
 import { AUTH_ROLES, CaHost, PuppetdbHost } from "./types";
 
 /** The CA must accept masters' CSRs with alt names and pp_auth_role, or signing fails (409). */

@@ -63,13 +63,16 @@ describe("PuppetDatabase", () => {
     expect(db.inputs.skipFinalSnapshot).toBe(false);
   });
 
-  it("fails when the engine is older than PuppetDB supports", async () => {
-    await expect(
-      runProgram(() => void new PuppetDatabase("d", args({ engineVersion: "13" }))),
-    ).rejects.toThrow(
-      "engineVersion must be a PostgreSQL major version of 14 or later (PuppetDB 8 needs 14+), got: 13",
-    );
-  });
+  it.each(["13", "17", "15.4"])(
+    "fails when the engine is not a major both PuppetDB 7 and 8 support: %s",
+    async (engineVersion) => {
+      await expect(
+        runProgram(() => void new PuppetDatabase("d", args({ engineVersion }))),
+      ).rejects.toThrow(
+        `PuppetDatabase d: engineVersion "${engineVersion}": expected a PostgreSQL major version PuppetDB supports: 14, 15, 16`,
+      );
+    },
+  );
 
   it("fails when backups are kept less than 7 days", async () => {
     await expect(

@@ -35,7 +35,7 @@ describe("ReplicatedSecret", () => {
           description: "d",
           value: "plain-text-value-from-test",
           kmsKeyArn: "arn:key",
-          replicas: {},
+          replicaKmsKeyArns: {},
         }),
     );
     expect(JSON.stringify(run.resources)).not.toContain("plain-text-value-from-test");

@@ -1,11 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Plan, SECRET, redact } from "../../../tools/plan/plan";
+import { PROJECT_DIR as ROOT } from "../../../tools/plan/stack-config";
 import { runProgram } from "../../harness";
-
-const ROOT = join(__dirname, "..", "..");
 
 describe("redact", () => {
   it("replaces secrets, however deep, and keeps everything else", () => {

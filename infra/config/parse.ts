@@ -1,0 +1,228 @@
+// Validation of one stack's raw configuration: every rule of every key, with the defaults, before any
+// resource exists. Pure, so tests call it directly; `load.ts` feeds it from `pulumi.Config`.
+import { MAX_AZS, VPC_PREFIX, cidrsOverlap, parseCidr, prefixLength } from "../cidr";
+import { parseGitUrl } from "../control-repo";
+import { isDnsLabel, isDomain } from "../naming";
+import { BACKUP_RETENTION_DAYS, postgresMajorProblem } from "../postgres";
+import { ConfigError, Reader } from "./reader";
+import {
+  DEFAULTS,
+  MAX_MASTERS,
+  RawConfig,
+  RawContext,
+  Settings,
+  SiteEntry,
+  SiteRole,
+} from "./types";
+
+const REGION = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
+
+/** Validates raw configuration and resolves defaults; throws ConfigError on the first bad value. */
+export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
+  const reader = new Reader(raw);
+  const domain = reader.string("domain", undefined, (v) =>
+    isDomain(v)
+      ? undefined
+      : "expected a DNS domain of lower-case labels, such as puppet.example.internal",
+  );
+  const sites = parseSites(reader);
+  const siteName = reader.string("siteName", ctx.stack, (v) =>
+    isDnsLabel(v) ? undefined : "expected a DNS label: a-z, 0-9 and '-', at most 63 characters",
+  );
+  const site = sites.find((s) => s.name === siteName);
+  if (!site) {
+    throw new ConfigError(
+      "siteName",
+      siteName,
+      `the site (default: the stack name) must be one of the sites catalogue: ${sites.map((s) => s.name).join(", ")}`,
+    );
+  }
+  if (ctx.awsRegion !== undefined && ctx.awsRegion !== site.region) {
+    throw new ConfigError(
+      "aws:region",
+      ctx.awsRegion,
+      `must equal sites.${site.name}.region (${site.region}), the region the catalogue gives this site`,
+    );
+  }
+  const primaryName = reader.string("primarySite", sites[0].name, (v) =>
+    sites.some((s) => s.name === v)
+      ? undefined
+      : `expected one of the sites: ${sites.map((s) => s.name).join(", ")}`,
+  );
+  const primarySite = sites.find((s) => s.name === primaryName)!;
+  const role: SiteRole = site === primarySite ? "primary" : "secondary";
+  const peerStack = reader.optionalString("peerStack", (v) =>
+    /^([\w.-]+\/){0,2}[\w.-]+$/.test(v)
+      ? undefined
+      : "expected a stack name: <org>/<project>/<stack> or <stack>",
+  );
+  if (role === "secondary" && peerStack === undefined) {
+    throw new ConfigError(
+      "peerStack",
+      undefined,
+      `site ${siteName} is secondary (primarySite is ${primaryName}), so it must name the primary's stack, e.g. organization/${ctx.project}/${primaryName}`,
+    );
+  }
+  const settings: Settings = {
+    project: ctx.project,
+    stack: ctx.stack,
+    domain,
+    site,
+    sites,
+    primarySite,
+    role,
+    peerStack: role === "secondary" ? peerStack : undefined,
+    azCount: reader.integer("availabilityZoneCount", DEFAULTS.azCount, 2, MAX_AZS),
+    masters: section(reader, "masters", (masters) => ({
+      count: masters.integer("count", DEFAULTS.masters.count, 1, MAX_MASTERS),
+      instanceType: masters.string("instanceType", DEFAULTS.masters.instanceType, instanceType),
+      srvWeight: masters.integer("srvWeight", DEFAULTS.masters.srvWeight, 0, 65535),
+    })),
+    caInstanceType: reader.string("caInstanceType", DEFAULTS.caInstanceType, instanceType),
+    puppetdbInstanceType: reader.string(
+      "puppetdbInstanceType",
+      DEFAULTS.puppetdbInstanceType,
+      instanceType,
+    ),
+    database: section(reader, "database", (database) => ({
+      instanceClass: database.string("instanceClass", DEFAULTS.database.instanceClass, (v) =>
+        /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(v)
+          ? undefined
+          : "expected an RDS instance class such as db.m6g.large",
+      ),
+      engineVersion: database.string(
+        "engineVersion",
+        DEFAULTS.database.engineVersion,
+        postgresMajorProblem,
+      ),
+      allocatedStorageGb: database.integer(
+        "allocatedStorageGb",
+        DEFAULTS.database.allocatedStorageGb,
+        20,
+        65536,
+      ),
+      backupRetentionDays: database.integer(
+        "backupRetentionDays",
+        DEFAULTS.database.backupRetentionDays,
+        BACKUP_RETENTION_DAYS.min,
+        BACKUP_RETENTION_DAYS.max,
+      ),
+    })),
+    controlRepo: section(reader, "controlRepo", (controlRepo) => ({
+      url: controlRepo.string("url", undefined, (v) =>
+        parseGitUrl(v)
+          ? undefined
+          : "expected a git URL: https://host/path, ssh://[user@]host[:port]/path or user@host:path",
+      ),
+      branch: controlRepo.string("branch", DEFAULTS.controlRepo.branch, (v) =>
+        /^[A-Za-z0-9_][\w./-]*$/.test(v) && !v.includes("..")
+          ? undefined
+          : "expected a git branch name",
+      ),
+      syncIntervalMinutes: controlRepo.integer(
+        "syncIntervalMinutes",
+        DEFAULTS.controlRepo.syncIntervalMinutes,
+        1,
+        60,
+      ),
+    })),
+    protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
+    amiId: reader.optionalString("amiId", (v) =>
+      /^ami-[0-9a-f]{8,17}$/.test(v)
+        ? undefined
+        : "expected an AMI id such as ami-0123456789abcdef0",
+    ),
+    imageParameter: reader.string("imageParameter", DEFAULTS.imageParameter, (v) =>
+      v.startsWith("/") ? undefined : "expected an SSM parameter path starting with /",
+    ),
+  };
+  reader.done();
+  return settings;
+}
+
+/** Reads one nested object with `read`, then fails on any key `read` did not ask for. */
+function section<T>(reader: Reader, name: string, read: (section: Reader) => T): T {
+  const nested = reader.section(name);
+  const value = read(nested);
+  nested.done();
+  return value;
+}
+
+function instanceType(v: string): string | undefined {
+  return /^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(v)
+    ? undefined
+    : "expected an EC2 instance type such as m6i.large";
+}
+
+function parseSites(reader: Reader): SiteEntry[] {
+  const expected = "expected a map of site name to { region, vpcCidr }, with at least one site";
+  const catalogue = reader.section("sites", expected);
+  if (catalogue.keys().length === 0)
+    throw new ConfigError("sites", reader.value("sites"), expected);
+  const sites = catalogue.keys().map((name): SiteEntry => {
+    const key = catalogue.key(name);
+    if (!isDnsLabel(name)) {
+      throw new ConfigError(
+        key,
+        name,
+        "a site name must be a DNS label: a-z, 0-9 and '-', at most 63 characters",
+      );
+    }
+    return section(catalogue, name, (entry) => ({
+      name,
+      region: entry.string("region", undefined, (v) =>
+        REGION.test(v) ? undefined : "expected an AWS region such as eu-west-1",
+      ),
+      vpcCidr: entry.string("vpcCidr", undefined, (v) =>
+        parseCidr(v) && prefixLength(v) === VPC_PREFIX
+          ? undefined
+          : "expected an IPv4 /16 in network form, such as 10.40.0.0/16",
+      ),
+      agentCidrs: entry.list("agentCidrs", (v, itemKey) => {
+        if (!parseCidr(v))
+          throw new ConfigError(
+            itemKey,
+            v,
+            "expected an IPv4 CIDR in network form, such as 172.20.0.0/16",
+          );
+        if (prefixLength(v) < 8) {
+          throw new ConfigError(
+            itemKey,
+            v,
+            "Puppet servers are never open to the whole Internet; name the agents' networks (/8 or longer)",
+          );
+        }
+        return v;
+      }),
+    }));
+  });
+  for (const [i, a] of sites.entries()) {
+    for (const b of sites.slice(i + 1)) {
+      if (cidrsOverlap(a.vpcCidr, b.vpcCidr)) {
+        throw new ConfigError(
+          `sites.${b.name}.vpcCidr`,
+          b.vpcCidr,
+          `overlaps sites.${a.name}.vpcCidr (${a.vpcCidr}); peered VPCs need disjoint CIDRs`,
+        );
+      }
+    }
+  }
+  // Agent networks lie outside every VPC (those are always admitted) and do not overlap each other.
+  const networks = [
+    ...sites.map((s) => ({ key: `sites.${s.name}.vpcCidr`, cidr: s.vpcCidr })),
+    ...sites.flatMap((s) =>
+      s.agentCidrs.map((cidr, i) => ({ key: `sites.${s.name}.agentCidrs[${i}]`, cidr })),
+    ),
+  ];
+  for (const [i, n] of networks.entries()) {
+    const clash = networks.slice(0, i).find((m) => cidrsOverlap(m.cidr, n.cidr));
+    if (clash && n.key.includes("agentCidrs")) {
+      throw new ConfigError(
+        n.key,
+        n.cidr,
+        `overlaps ${clash.key} (${clash.cidr}); list each agent network once, outside the sites' VPCs`,
+      );
+    }
+  }
+  return sites;
+}

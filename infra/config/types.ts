@@ -1,0 +1,111 @@
+// The typed settings of one site's stack and their defaults: what the program is given once
+// `parse.ts` has validated the raw configuration.
+
+export type SiteRole = "primary" | "secondary";
+
+/** A site of the deployment, as every stack sees it in the shared `sites` catalogue. */
+export interface SiteEntry {
+  readonly name: string;
+  /** AWS region the site's stack deploys into. */
+  readonly region: string;
+  /** The site's VPC, a /16 that overlaps no other site's. */
+  readonly vpcCidr: string;
+  /**
+   * Networks outside the VPCs whose agents belong to this site (data centres, offices). Every site
+   * admits them on 8140: they get certificates from the one CA and fail over to the other sites, so
+   * they must be routed to every site's VPC (Direct Connect gateway or Transit Gateway). Default none.
+   */
+  readonly agentCidrs: readonly string[];
+}
+
+export interface MasterSettings {
+  /** Compile masters in this site. Default 2. */
+  readonly count: number;
+  /** EC2 instance type. Default `m6i.large` (puppetserver wants 2+ GB for its JRubies). */
+  readonly instanceType: string;
+  /** SRV weight of each local master (0-65535). Default 10. */
+  readonly srvWeight: number;
+}
+
+export interface DatabaseSettings {
+  /** RDS instance class. Default `db.m6g.large`. */
+  readonly instanceClass: string;
+  /** PostgreSQL major version, one of SUPPORTED_POSTGRES_MAJORS (postgres.ts). Default `15`. */
+  readonly engineVersion: string;
+  /** Storage in GiB (20-65536). Default 50. */
+  readonly allocatedStorageGb: number;
+  /** Days of automated backups (7-35). Default 7. */
+  readonly backupRetentionDays: number;
+}
+
+export interface ControlRepoSettings {
+  /** Git URL of the control repository every master deploys (https:// or ssh). Required. */
+  readonly url: string;
+  /** Branch deployed as the `production` environment. Default `production`. */
+  readonly branch: string;
+  /** Minutes between code syncs on each master (1-60). Default 5. */
+  readonly syncIntervalMinutes: number;
+}
+
+export interface Settings {
+  readonly project: string;
+  readonly stack: string;
+  /** Private DNS domain of the deployment. Required. */
+  readonly domain: string;
+  /** This stack's site. */
+  readonly site: SiteEntry;
+  /** Every site of the deployment, in catalogue order (this one included). */
+  readonly sites: readonly SiteEntry[];
+  /** The catalogue entry of the site that owns the CA, the database and the zone. */
+  readonly primarySite: SiteEntry;
+  readonly role: SiteRole;
+  /** Stack the secondary reads the primary's outputs from (`org/project/stack`). */
+  readonly peerStack?: string;
+  /** Availability zones used (2-4). Default 2. */
+  readonly azCount: number;
+  readonly masters: MasterSettings;
+  /** Instance type of the CA host. Default `m6i.large`. */
+  readonly caInstanceType: string;
+  /** Instance type of the PuppetDB host. Default `m6i.large`. */
+  readonly puppetdbInstanceType: string;
+  readonly database: DatabaseSettings;
+  readonly controlRepo: ControlRepoSettings;
+  /** Protect the CA key and its secret, the database and the zone from deletion. Default true. */
+  readonly protectStateful: boolean;
+  /** AMI for every host; when unset, the latest Debian 12 image from `imageParameter`. */
+  readonly amiId?: string;
+  /** SSM public parameter naming the image. Default Debian 12 amd64. */
+  readonly imageParameter: string;
+}
+
+/**
+ * Raw configuration values, keyed without the project namespace. Objects may be parsed already or
+ * still be the JSON text Pulumi stores them as.
+ */
+export type RawConfig = Readonly<Record<string, unknown>>;
+
+export interface RawContext {
+  readonly project: string;
+  readonly stack: string;
+  /** `aws:region` of the stack. */
+  readonly awsRegion?: string;
+}
+
+export const DEFAULTS = {
+  azCount: 2,
+  masters: { count: 2, instanceType: "m6i.large", srvWeight: 10 },
+  caInstanceType: "m6i.large",
+  puppetdbInstanceType: "m6i.large",
+  database: {
+    instanceClass: "db.m6g.large",
+    engineVersion: "15",
+    allocatedStorageGb: 50,
+    backupRetentionDays: 7,
+  },
+  controlRepo: { branch: "production", syncIntervalMinutes: 5 },
+  protectStateful: true,
+  imageParameter: "/aws/service/debian/release/bookworm/latest/amd64",
+} as const;
+
+/** Upper bound of a pool: beyond this, SRV answers no longer fit a DNS response. */
+export const MAX_MASTERS = 250;

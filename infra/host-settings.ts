@@ -1,0 +1,130 @@
+// What each host of a site is told at first boot, assembled from the stack's settings. Pure (no
+// Pulumi), so every role's configuration is tested without mocks; the site component only adds the
+// values that come from resources (the CA certificate, the database address).
+import { Settings } from "./config";
+import {
+  AgentSite,
+  CaHost,
+  CompileMasterHost,
+  HostCommon,
+  PuppetdbHost,
+  SecretRef,
+} from "./hostconfig/types";
+import { DATABASE_NAME, DATABASE_USER } from "./postgres";
+import {
+  SecretKind,
+  caHostName,
+  masterAltNames,
+  poolHostName,
+  puppetSrvName,
+  puppetdbHostName,
+  puppetdbUrls,
+  secretName,
+} from "./naming";
+
+/** JVM heaps, sized for the default instance types (8 GiB). */
+export const HEAP_MB = { ca: 2048, master: 3072, puppetdb: 2048 } as const;
+
+/** Where the database is reached: the primary's RDS endpoint. */
+export interface DatabaseEndpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** One of the deployment's secrets (owned by the primary), read from the replica in this site's region. */
+export function secretRef(settings: Settings, kind: SecretKind): SecretRef {
+  return {
+    name: secretName(settings.project, settings.primarySite.name, kind),
+    region: settings.site.region,
+  };
+}
+
+function common(
+  settings: Settings,
+  certname: string,
+  heapMb: number,
+): Omit<HostCommon, "caCertificatePem"> {
+  return {
+    certname,
+    site: settings.site.name,
+    domain: settings.domain,
+    region: settings.site.region,
+    caServer: caHostName(settings.domain),
+    challengeSecret: secretRef(settings, "challenge"),
+    heapMb,
+  };
+}
+
+/** The CA host, less the CA certificate the CA component makes. */
+export function caHostSettings(settings: Settings): Omit<CaHost, "caCertificatePem"> {
+  const name = caHostName(settings.domain);
+  return {
+    ...common(settings, name, HEAP_MB.ca),
+    role: "ca",
+    caKeySecret: secretRef(settings, "ca-key"),
+    dnsAltNames: [name],
+  };
+}
+
+/** Compile master `index` (1-based) of this site. */
+export function masterHostSettings(
+  settings: Settings,
+  index: number,
+  hostName: string,
+  caCertificatePem: string,
+): CompileMasterHost {
+  const site = settings.site.name;
+  return {
+    ...common(settings, hostName, HEAP_MB.master),
+    caCertificatePem,
+    role: "compile-master",
+    dnsAltNames: masterAltNames(site, settings.domain, index),
+    puppetdbUrls: puppetdbUrls(site, siteNames(settings), settings.domain),
+    controlRepo: settings.controlRepo,
+  };
+}
+
+/** This site's PuppetDB host; the primary's runs the schema migrations. */
+export function puppetdbHostSettings(
+  settings: Settings,
+  caCertificatePem: string,
+  database: DatabaseEndpoint,
+): PuppetdbHost {
+  return {
+    ...common(settings, puppetdbHostName(settings.site.name, settings.domain), HEAP_MB.puppetdb),
+    caCertificatePem,
+    role: "puppetdb",
+    database: {
+      host: database.host,
+      port: database.port,
+      name: DATABASE_NAME,
+      user: DATABASE_USER,
+      passwordSecret: secretRef(settings, "database"),
+    },
+    migrate: settings.role === "primary",
+    // The masters, this site's too, come from the SRV records: a pool that grows or shrinks leaves
+    // PuppetDB's user data, and so the host, as it is.
+    certificateAllowlist: [caHostName(settings.domain)],
+    allowlistSrvRecords: siteNames(settings).map((x) => puppetSrvName(x, settings.domain)),
+  };
+}
+
+/** An agent of this site: its own pool first, then every other site's. */
+export function agentSite(settings: Settings): AgentSite {
+  const site = settings.site.name;
+  return {
+    site,
+    domain: settings.domain,
+    caServer: caHostName(settings.domain),
+    serverList: [
+      poolHostName(site, settings.domain),
+      ...siteNames(settings)
+        .filter((x) => x !== site)
+        .map((x) => poolHostName(x, settings.domain)),
+    ],
+  };
+}
+
+function siteNames(settings: Settings): string[] {
+  return settings.sites.map((x) => x.name);
+}
