@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gitSshPort } from "../infra/control-repo";
-import { settings } from "./fixtures";
+import { gitSshPort, parseGitUrl } from "../infra/control-repo";
 
 describe("gitSshPort", () => {
   it.each([
@@ -19,20 +18,41 @@ describe("gitSshPort", () => {
     expect(gitSshPort(url)).toBe(port);
   });
 
+  it("fails on a URL masters cannot fetch, naming it", () => {
+    expect(() => gitSshPort("http://git.example.com/x.git")).toThrow(
+      'not a git URL masters can fetch: "http://git.example.com/x.git"',
+    );
+  });
+});
+
+describe("parseGitUrl", () => {
   it.each([
-    "https://git.example.com/puppet/control-repo.git",
-    "git@git.example.com:puppet/control-repo.git",
-    "ssh://git@git.example.com/puppet/control-repo.git",
-    "ssh://deploy@git.example.com:2222/puppet/control-repo.git",
-  ])("gives a usable port for every URL settings accepts: %s", (url) => {
-    const s = settings("site-a", { controlRepo: { url } });
-    const port = gitSshPort(s.controlRepo.url);
-    if (url.startsWith("https://")) {
-      expect(port).toBeUndefined();
-    } else {
-      expect(Number.isInteger(port)).toBe(true);
-      expect(port).toBeGreaterThanOrEqual(1);
-      expect(port).toBeLessThanOrEqual(65535);
-    }
+    [
+      "https://git.example.com:8443/puppet/control-repo.git",
+      { transport: "https", host: "git.example.com:8443", path: "puppet/control-repo.git" },
+    ],
+    [
+      "ssh://deploy@git.example.com:2222/puppet/control-repo.git",
+      { transport: "ssh", host: "git.example.com", sshPort: 2222, path: "puppet/control-repo.git" },
+    ],
+    [
+      "git@git.example.com:puppet/control-repo.git",
+      { transport: "ssh", host: "git.example.com", sshPort: 22, path: "puppet/control-repo.git" },
+    ],
+  ])("reads %s", (url, parsed) => {
+    expect(parseGitUrl(url)).toEqual(parsed);
+  });
+
+  it.each([
+    "http://git.example.com/control.git",
+    "git://git.example.com/control.git",
+    "ssh://git@git.example.com:0/control.git",
+    "ssh://git@git.example.com:65536/control.git",
+    "ssh://git@git.example.com:022/control.git",
+    "ssh://git@git.example.com:/control.git",
+    "ssh://git@git.example.com:2222",
+    "/srv/git/control.git",
+  ])("refuses %s", (url) => {
+    expect(parseGitUrl(url)).toBeUndefined();
   });
 });

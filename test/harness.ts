@@ -37,7 +37,13 @@ export function withQueries(plan: Plan): Run {
 /** Runs `program` under mocks; what it returns becomes the outputs. */
 export async function runProgram(
   program: () => unknown,
-  options: { stack?: string; region?: string; config?: Record<string, string> } = {},
+  options: {
+    stack?: string;
+    region?: string;
+    config?: Record<string, string>;
+    /** Availability zones of the region (default 4). */
+    zoneCount?: number;
+  } = {},
 ): Promise<Run> {
   const stack = options.stack ?? "test";
   const config: StackConfig = {
@@ -48,6 +54,7 @@ export async function runProgram(
   };
   const plan = await planStack(stack, {
     config,
+    zoneCount: options.zoneCount,
     program: async () => ((await program()) ?? {}) as Record<string, unknown>,
   });
   return withQueries(plan);

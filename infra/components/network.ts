@@ -68,7 +68,7 @@ export class SiteNetwork extends pulumi.ComponentResource {
         {
           vpcId: vpc.id,
           cidrBlock: subnetCidr(args.cidr, tier, i),
-          availabilityZone: azs.names.apply((names) => zoneAt(names, i, name)),
+          availabilityZone: azs.names.apply((names) => zoneAt(names, i, this)),
           mapPublicIpOnLaunch: false,
           tags: { ...tags, Name: `${name}-${tier}-${i + 1}`, "puppet:tier": tier },
         },
@@ -277,11 +277,12 @@ export class SiteNetwork extends pulumi.ComponentResource {
   }
 }
 
-function zoneAt(names: string[], index: number, site: string): string {
+function zoneAt(names: string[], index: number, network: pulumi.Resource): string {
   if (index >= names.length) {
     // Found only once the region answers, so it is a resource error rather than a config error.
-    throw new Error(
-      `${site}: availabilityZoneCount asks for ${index + 1} zones but the region has ${names.length}`,
+    throw new pulumi.ResourceError(
+      `availabilityZoneCount asks for ${index + 1} zones but the region has ${names.length} available: lower availabilityZoneCount to ${names.length} or fewer`,
+      network,
     );
   }
   return names[index];

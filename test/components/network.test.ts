@@ -16,8 +16,8 @@ const firewall = (site: string): FirewallInput => ({
 const CIDRS: Record<string, string> = { "site-a": "10.40.0.0/16", "site-b": "10.50.0.0/16" };
 const REGIONS: Record<string, string> = { "site-a": "us-east-1", "site-b": "eu-west-1" };
 
-/** Plans the network of a site, in that site's region. */
-const network = (site: string, overrides: Partial<SiteNetworkArgs> = {}) =>
+/** Plans the network of a site, in that site's region (with `zoneCount` zones, default 4). */
+const network = (site: string, overrides: Partial<SiteNetworkArgs> = {}, zoneCount?: number) =>
   runProgram(
     () =>
       void new SiteNetwork(`${site}-network`, {
@@ -26,13 +26,28 @@ const network = (site: string, overrides: Partial<SiteNetworkArgs> = {}) =>
         firewall: firewall(site),
         ...overrides,
       }),
-    { region: REGIONS[site] },
+    { region: REGIONS[site], zoneCount },
   );
 
 const INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 const EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule";
 
 describe("SiteNetwork", () => {
+  it("fails when the region has fewer zones than availabilityZoneCount, naming both", async () => {
+    await expect(network("site-a", { azCount: 3 }, 2)).rejects.toThrow(
+      "availabilityZoneCount asks for 3 zones but the region has 2 available: lower availabilityZoneCount to 2 or fewer",
+    );
+  });
+
+  it("uses every zone of a region that has exactly availabilityZoneCount", async () => {
+    const run = await network("site-a", { azCount: 3 }, 3);
+    expect(
+      [
+        ...new Set(run.ofType("aws:ec2/subnet:Subnet").map((s) => s.inputs.availabilityZone)),
+      ].sort(),
+    ).toEqual(["us-east-1a", "us-east-1b", "us-east-1c"]);
+  });
+
   it("carves public, server and data subnets in every AZ, each private AZ behind its own NAT", async () => {
     const run = await network("site-a", { azCount: 3 });
     const subnets = run.ofType("aws:ec2/subnet:Subnet");

@@ -1,12 +1,15 @@
 import { randomBytes } from "crypto";
+import { gzipSync } from "zlib";
 import { describe, expect, it } from "vitest";
-import { parse } from "yaml";
+import { parse, stringify } from "yaml";
 import {
   ALLOWLIST_REFRESH_MINUTES,
   AUTH_ROLES,
   CONF_DIR,
   LIB_DIR,
   USER_DATA_LIMIT,
+  decodeUserData,
+  hostFiles,
   hostSettings,
   renderUserData,
 } from "../../infra/hostconfig";
@@ -263,5 +266,65 @@ describe("user data limits", () => {
 
   it("renders the same text for the same host (no timestamps in gzip)", () => {
     expect(renderUserData(caHost)).toBe(renderUserData(caHost));
+  });
+});
+
+describe("decodeUserData", () => {
+  const gz = (text: string) => gzipSync(Buffer.from(text)).toString("base64");
+  const doc = (files: unknown[], runcmd: unknown[] = []) =>
+    `#cloud-config\n${stringify({ write_files: files, runcmd })}`;
+
+  it("gives back every file renderUserData writes, byte for byte, with its mode", () => {
+    for (const host of ALL_HOSTS) {
+      const decoded = decodeUserData(renderUserData(host));
+      const expected = hostFiles(host);
+      expect(decoded.files.map((f) => [f.path, f.content.toString("utf8"), f.permissions])).toEqual(
+        expected.map((f) => [f.path, f.content, f.permissions]),
+      );
+      expect(decoded.runcmd).toEqual([[`${LIB_DIR}/${host.role}.sh`]]);
+    }
+  });
+
+  it.each(["gz+b64", "gzip+base64", "GZ+BASE64", "gzip+b64", "gz+base64"])(
+    "decodes %s as cloud-init does",
+    (encoding) => {
+      const [file] = decodeUserData(doc([{ path: "/x", content: gz("hello\n"), encoding }])).files;
+      expect(file.content.toString("utf8")).toBe("hello\n");
+    },
+  );
+
+  it.each(["b64", "base64"])("decodes %s", (encoding) => {
+    const content = Buffer.from("bytes\u0000\n").toString("base64");
+    const [file] = decodeUserData(doc([{ path: "/x", content, encoding }])).files;
+    expect(file.content).toEqual(Buffer.from("bytes\u0000\n"));
+  });
+
+  it("keeps plain text, defaults the mode to 0644 and runs a string command through sh -c", () => {
+    const decoded = decodeUserData(
+      doc(
+        [
+          { path: "/x", content: "plain", encoding: "text/plain" },
+          { path: "/y", content: "" },
+        ],
+        ["echo hi"],
+      ),
+    );
+    expect(decoded.files.map((f) => [f.path, f.content.toString(), f.permissions])).toEqual([
+      ["/x", "plain", "0644"],
+      ["/y", "", "0644"],
+    ]);
+    expect(decoded.runcmd).toEqual([["sh", "-c", "echo hi"]]);
+  });
+
+  it("fails on an encoding cloud-init does not decode, naming the file", () => {
+    expect(() => decodeUserData(doc([{ path: "/x", content: "a", encoding: "zstd" }]))).toThrow(
+      'write_files /x: encoding "zstd" is not one cloud-init decodes',
+    );
+  });
+
+  it("fails on user data that is not cloud-config", () => {
+    expect(() => decodeUserData("#!/bin/sh\necho hi\n")).toThrow(
+      "user data does not start with #cloud-config",
+    );
   });
 });

@@ -32,6 +32,7 @@ export class PlanMocks implements pulumi.runtime.Mocks {
   constructor(
     private readonly region: string,
     private readonly stackOutputs: StackOutputsByName = {},
+    private readonly zoneCount = 4,
   ) {}
 
   newResource(args: pulumi.runtime.MockResourceArgs): {
@@ -61,8 +62,11 @@ export class PlanMocks implements pulumi.runtime.Mocks {
     switch (args.token) {
       case "aws:index/getAvailabilityZones:getAvailabilityZones":
         return {
-          names: ["a", "b", "c", "d"].map((z) => `${region}${z}`),
-          zoneIds: [1, 2, 3, 4].map((z) => `az${z}`),
+          names: "abcdef"
+            .slice(0, this.zoneCount)
+            .split("")
+            .map((z) => `${region}${z}`),
+          zoneIds: Array.from({ length: this.zoneCount }, (_, i) => `az${i + 1}`),
         };
       case "aws:index/getCallerIdentity:getCallerIdentity":
         return {

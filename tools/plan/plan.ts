@@ -55,6 +55,8 @@ export interface PlanOptions {
   readonly config?: StackConfig;
   /** Planned outputs of other stacks, by the name a StackReference uses. */
   readonly peers?: Readonly<Record<string, Record<string, unknown>>>;
+  /** Availability zones every region answers with. Default 4 (a, b, c, d). */
+  readonly zoneCount?: number;
 }
 
 const SIG = pulumi.runtime.specialSigKey;
@@ -78,7 +80,7 @@ export function redact(value: unknown): unknown {
 export async function planStack(stack: string, options: PlanOptions = {}): Promise<Plan> {
   const cfg = options.config ?? readStackConfig(stack);
   const region = cfg.config["aws:region"] ?? "us-east-1";
-  const mocks = new PlanMocks(region, options.peers);
+  const mocks = new PlanMocks(region, options.peers, options.zoneCount);
   const resources: PlannedResource[] = [];
 
   await pulumi.runtime.setMocks(mocks, cfg.project, cfg.stack, false);
@@ -114,7 +116,16 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
     });
 
   const failures: unknown[] = [];
-  const onRejection = (reason: unknown) => failures.push(reason);
+  // An error inside an `apply` (a resource error found once a value is known) rejects only that
+  // Output: the resources waiting on it never register and the runtime never drains. The engine ends
+  // the program at the first unhandled rejection; so does the plan.
+  let failed: (reason: unknown) => void = () => undefined;
+  const firstFailure = new Promise<never>((_, reject) => (failed = reject));
+  firstFailure.catch(() => undefined);
+  const onRejection = (reason: unknown) => {
+    failures.push(reason);
+    failed(reason);
+  };
   process.on("unhandledRejection", onRejection);
   // The SDK records a stack trace for every promise it makes, to report leaks and source positions
   // to the engine; offline nothing reads them, and they are most of a plan's time. Errors keep their
@@ -126,13 +137,17 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
     // An error thrown by the program is caught here rather than inside the stack resource, where it
     // would also surface as an unhandled rejection; it is rethrown once the runtime is drained.
     let programError: unknown;
-    await pulumi.runtime.runInPulumiStack(() =>
-      program().catch((err: unknown) => {
-        programError = err;
-        return {};
-      }),
-    );
-    await pulumi.runtime.disconnect();
+    await Promise.race([
+      pulumi.runtime
+        .runInPulumiStack(() =>
+          program().catch((err: unknown) => {
+            programError = err;
+            return {};
+          }),
+        )
+        .then(() => pulumi.runtime.disconnect()),
+      firstFailure,
+    ]).catch(() => undefined);
     const failure = programError ?? failures[0];
     if (failure !== undefined) throw new PlanError(failure, resources);
     return { stack, resources, outputs: stackOutputs };

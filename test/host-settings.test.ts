@@ -1,0 +1,115 @@
+import { describe, expect, it } from "vitest";
+import {
+  HEAP_MB,
+  agentSite,
+  caHostSettings,
+  masterHostSettings,
+  puppetdbHostSettings,
+  secretRef,
+} from "../infra/host-settings";
+import { DOMAIN, settings } from "./fixtures";
+
+const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const DB = { host: "db.example.internal", port: 5432 };
+
+describe("secretRef", () => {
+  it("names the primary's secret and reads it from the replica in the host's own region", () => {
+    expect(secretRef(settings("site-b"), "challenge")).toEqual({
+      name: "puppet-multisite/site-a/challenge",
+      region: "eu-west-1",
+    });
+    expect(secretRef(settings("site-a"), "ca-key")).toEqual({
+      name: "puppet-multisite/site-a/ca-key",
+      region: "us-east-1",
+    });
+  });
+});
+
+describe("caHostSettings", () => {
+  it("gives the CA its key secret, its own name as alt name and the CA heap", () => {
+    expect(caHostSettings(settings("site-a"))).toEqual({
+      certname: `ca.${DOMAIN}`,
+      site: "site-a",
+      domain: DOMAIN,
+      region: "us-east-1",
+      caServer: `ca.${DOMAIN}`,
+      challengeSecret: { name: "puppet-multisite/site-a/challenge", region: "us-east-1" },
+      heapMb: HEAP_MB.ca,
+      role: "ca",
+      caKeySecret: { name: "puppet-multisite/site-a/ca-key", region: "us-east-1" },
+      dnsAltNames: [`ca.${DOMAIN}`],
+    });
+  });
+});
+
+describe("masterHostSettings", () => {
+  const s = settings("site-b");
+  const master = masterHostSettings(s, 2, `master-2.site-b.${DOMAIN}`, PEM);
+
+  it("names the master, its pool and the generic name as alt names", () => {
+    expect(master.dnsAltNames).toEqual([
+      `master-2.site-b.${DOMAIN}`,
+      `pool.site-b.${DOMAIN}`,
+      `puppet.${DOMAIN}`,
+    ]);
+  });
+
+  it("lists its own site's PuppetDB first, then the other sites'", () => {
+    expect(master.puppetdbUrls).toEqual([
+      `https://puppetdb.site-b.${DOMAIN}:8081`,
+      `https://puppetdb.site-a.${DOMAIN}:8081`,
+    ]);
+  });
+
+  it("carries the CA certificate, the control repository and the master heap, and no CA key", () => {
+    expect(master.caCertificatePem).toBe(PEM);
+    expect(master.controlRepo).toEqual(s.controlRepo);
+    expect(master.heapMb).toBe(HEAP_MB.master);
+    expect(master).not.toHaveProperty("caKeySecret");
+  });
+});
+
+describe("puppetdbHostSettings", () => {
+  it.each([
+    ["site-a", true],
+    ["site-b", false],
+  ] as const)("on %s runs migrations: %s", (stack, migrate) => {
+    expect(puppetdbHostSettings(settings(stack), PEM, DB).migrate).toBe(migrate);
+  });
+
+  it("connects to the shared database with the password secret of its own region", () => {
+    expect(puppetdbHostSettings(settings("site-b"), PEM, DB).database).toEqual({
+      host: "db.example.internal",
+      port: 5432,
+      name: "puppetdb",
+      user: "puppetdb",
+      passwordSecret: { name: "puppet-multisite/site-a/database", region: "eu-west-1" },
+    });
+  });
+
+  it("allows the CA statically and every site's masters through the SRV records", () => {
+    const host = puppetdbHostSettings(settings("site-a"), PEM, DB);
+    expect(host.certificateAllowlist).toEqual([`ca.${DOMAIN}`]);
+    expect(host.allowlistSrvRecords).toEqual([
+      `_x-puppet._tcp.site-a.${DOMAIN}`,
+      `_x-puppet._tcp.site-b.${DOMAIN}`,
+    ]);
+  });
+
+  it("is the same whatever the pool size, so growing a pool leaves the PuppetDB host alone", () => {
+    const small = puppetdbHostSettings(settings("site-a", { masters: { count: 2 } }), PEM, DB);
+    const large = puppetdbHostSettings(settings("site-a", { masters: { count: 9 } }), PEM, DB);
+    expect(large).toEqual(small);
+  });
+});
+
+describe("agentSite", () => {
+  it("falls back to its own pool first, then the other sites' pools", () => {
+    expect(agentSite(settings("site-b"))).toEqual({
+      site: "site-b",
+      domain: DOMAIN,
+      caServer: `ca.${DOMAIN}`,
+      serverList: [`pool.site-b.${DOMAIN}`, `pool.site-a.${DOMAIN}`],
+    });
+  });
+});
