@@ -7,6 +7,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -116,5 +117,34 @@ describe("npm run preview:diff", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^preview failed: --base no-such-branch: not a commit/);
     expect(r.stdout).toBe("");
+  });
+
+  it("previews against a base from before tools/, whose plan CLI is infra/plan/cli.ts", () => {
+    // The base's own `npm run plan` is what plans it: a base with the older layout must still work.
+    git("checkout", "-q", "-b", "layout-before-tools");
+    git("mv", "tools/plan", "infra/plan");
+    for (const file of readdirSync(join(repo, "infra", "plan"))) {
+      const path = join(repo, "infra", "plan", file);
+      writeFileSync(path, readFileSync(path, "utf8").replaceAll('"../../infra/', '"../'));
+    }
+    edit("package.json", "tools/plan/cli.ts", "infra/plan/cli.ts");
+    git("commit", "-qam", "the layout before tools/");
+    git("checkout", "-q", "main");
+    expect(existsSync(join(repo, "infra", "plan"))).toBe(false);
+    const r = preview("--base", "layout-before-tools");
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const rows = r.stdout.split("\n").filter((l) => /^\| site-[ab] /.test(l));
+    expect(
+      rows.map((l) =>
+        l
+          .split("|")
+          .slice(1, 6)
+          .map((c) => c.trim()),
+      ),
+    ).toEqual([
+      ["site-a", "0", "0", "0", "0"],
+      ["site-b", "0", "0", "0", "0"],
+    ]);
   });
 });
