@@ -174,11 +174,20 @@ describe("subnetCidr", () => {
   });
 
   it("never reaches into another site's VPC", () => {
-    for (const tier of SUBNET_TIERS) {
-      for (let az = 0; az < MAX_AZS; az++) {
-        expect(cidrsOverlap(subnetCidr(SITE_A.vpcCidr, tier, az), SITE_B.vpcCidr)).toBe(false);
+    const reaching: string[] = [];
+    for (const [own, other] of [
+      [SITE_A, SITE_B],
+      [SITE_B, SITE_A],
+    ]) {
+      for (const tier of SUBNET_TIERS) {
+        for (let az = 0; az < MAX_AZS; az++) {
+          const cidr = subnetCidr(own.vpcCidr, tier, az);
+          if (cidrsOverlap(cidr, other.vpcCidr))
+            reaching.push(`${own.name} ${cidr} in ${other.name}`);
+        }
       }
     }
+    expect(reaching).toEqual([]);
   });
 
   it.each([-1, 4, 1.5, Number.NaN])("fails when azIndex is %s", (azIndex) => {

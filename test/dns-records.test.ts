@@ -63,7 +63,11 @@ describe("two-site deployment", () => {
       for (const t of puppetSrvRecord(srvInput(s)).targets) {
         if (t.priority === LOCAL_PRIORITY)
           expect(t.target).toMatch(new RegExp(`^master-\\d+\\.${site}\\.`));
-        else expect(t.target).not.toContain(`.${site}.`);
+        else {
+          // A fallback is another site's pool, never one of its masters.
+          expect(t.target).toMatch(/^pool\./);
+          expect(t.target).not.toContain(`.${site}.`);
+        }
       }
     }
   });
@@ -176,11 +180,32 @@ describe("srvValue", () => {
   });
 
   it("renders every record of both sites (all targets are host names)", () => {
-    for (const stack of ["site-a", "site-b"] as const) {
-      for (const record of siteSrvRecords(srvInput(settings(stack)))) {
-        expect(record.targets.map(srvValue)).toHaveLength(record.targets.length);
-      }
-    }
+    const rendered = (["site-a", "site-b"] as const).flatMap((stack) =>
+      siteSrvRecords(srvInput(settings(stack))).map((record) => [
+        record.name,
+        record.targets.map(srvValue),
+      ]),
+    );
+    expect(rendered).toEqual([
+      [
+        "_x-puppet._tcp.site-a.puppet.example.internal",
+        [
+          "0 10 8140 master-1.site-a.puppet.example.internal",
+          "0 10 8140 master-2.site-a.puppet.example.internal",
+          "1 10 8140 pool.site-b.puppet.example.internal",
+        ],
+      ],
+      ["_x-puppet-ca._tcp.site-a.puppet.example.internal", ["0 0 8140 ca.puppet.example.internal"]],
+      [
+        "_x-puppet._tcp.site-b.puppet.example.internal",
+        [
+          "0 10 8140 master-1.site-b.puppet.example.internal",
+          "0 10 8140 master-2.site-b.puppet.example.internal",
+          "1 10 8140 pool.site-a.puppet.example.internal",
+        ],
+      ],
+      ["_x-puppet-ca._tcp.site-b.puppet.example.internal", ["0 0 8140 ca.puppet.example.internal"]],
+    ]);
   });
 
   it("fails when a configured master weight is out of range, at render time", () => {

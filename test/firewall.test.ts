@@ -203,16 +203,21 @@ describe("site-a (primary)", () => {
     ]);
   });
 
-  it("describes where each rule's traffic comes from", () => {
-    const d = (line: string) => rules.find((r) => show(r) === line)?.description;
-    expect(d("puppetserver ingress 8140 10.50.0.0/16")).toBe("Puppet agents and servers in site-b");
-    expect(d("puppetserver ingress 8140 172.20.0.0/16")).toBe(
-      "Puppet agents of site-a (agentCidrs)",
-    );
-    expect(d("puppetserver ingress 8140 172.21.0.0/16")).toBe(
-      "Puppet agents of site-b (agentCidrs)",
-    );
-    expect(d("database ingress 5432 10.50.128.0/18")).toBe("PuppetDB in site-b");
+  it("describes where each ingress rule's traffic comes from", () => {
+    expect(
+      Object.fromEntries(
+        rules.filter((r) => r.direction === "ingress").map((r) => [show(r), r.description]),
+      ),
+    ).toEqual({
+      "puppetserver ingress 8140 10.40.0.0/16": "Puppet agents and servers in site-a",
+      "puppetserver ingress 8140 10.50.0.0/16": "Puppet agents and servers in site-b",
+      "puppetserver ingress 8140 172.20.0.0/16": "Puppet agents of site-a (agentCidrs)",
+      "puppetserver ingress 8140 172.21.0.0/16": "Puppet agents of site-b (agentCidrs)",
+      "puppetdb ingress 8081 sg:puppetserver": "Puppet servers in site-a",
+      "puppetdb ingress 8081 10.50.64.0/18": "Puppet servers in site-b",
+      "database ingress 5432 sg:puppetdb": "PuppetDB in site-a",
+      "database ingress 5432 10.50.128.0/18": "PuppetDB in site-b",
+    });
   });
 });
 
@@ -273,6 +278,12 @@ describe("the control repository's SSH port", () => {
   it("opens nothing over HTTPS", () => {
     expect(base.gitSshPort).toBeUndefined();
     expect(firewallRules(base).filter((r) => r.description.includes("SSH"))).toEqual([]);
+    // Nothing beyond Puppet, PuppetDB, PostgreSQL and the web ports every host needs anyway.
+    expect(
+      firewallRules(base)
+        .filter((r) => ![8140, 8081, 5432, 80, 443].includes(r.port))
+        .map(show),
+    ).toEqual([]);
   });
 });
 
@@ -302,6 +313,17 @@ describe("catalogue shapes", () => {
       "puppetdb ingress 8081 sg:puppetserver",
       "puppetdb ingress 8081 10.40.64.0/18",
       "puppetdb ingress 8081 10.50.64.0/18",
+    ]);
+    // Reaches the CA (site-a), the local PuppetDB and both other sites' PuppetDB, and the database.
+    expect(
+      rules.filter((r) => r.direction === "egress" && r.port !== 80 && r.port !== 443).map(show),
+    ).toEqual([
+      "puppetserver egress 8140 10.40.64.0/18",
+      "puppetserver egress 8081 sg:puppetdb",
+      "puppetserver egress 8081 10.40.128.0/18",
+      "puppetserver egress 8081 10.50.128.0/18",
+      "puppetdb egress 8140 10.40.64.0/18",
+      "puppetdb egress 5432 10.40.128.0/18",
     ]);
     expect(rules.filter((r) => r.port === 5432).map(show)).toEqual([
       "puppetdb egress 5432 10.40.128.0/18",
@@ -409,7 +431,7 @@ describe("control repository over SSH on a web port", () => {
     const keys = rules.map(
       (r) => `${r.group}-${r.direction}-${r.port}-${"cidr" in r.peer ? r.peer.cidr : r.peer.group}`,
     );
-    expect(new Set(keys).size).toBe(keys.length);
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
     expect(rules.filter((r) => r.group === "puppetserver" && r.port === 443)).toHaveLength(1);
   });
 });

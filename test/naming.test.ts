@@ -73,7 +73,9 @@ describe("names of a site", () => {
       masterHostNames("site-a", DOMAIN, 2),
     );
     expect(masterHostNames("site-a", DOMAIN, 0)).toEqual([]);
-    expect(new Set(masterHostNames("site-a", DOMAIN, 250)).size).toBe(250);
+    const many = masterHostNames("site-a", DOMAIN, 250);
+    expect(many).toHaveLength(250);
+    expect(many.filter((n, i) => many.indexOf(n) !== i)).toEqual([]);
   });
 
   it("names resources and secrets by project and site", () => {
@@ -99,7 +101,7 @@ describe("masterAltNames", () => {
       expect(names).toContain(poolHostName(site, DOMAIN));
       expect(names).toContain(genericPuppetName(DOMAIN));
       expect(names).not.toContain(caHostName(DOMAIN));
-      expect(new Set(names).size).toBe(names.length);
+      expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
     }
   });
 });
@@ -129,8 +131,8 @@ describe("boundedName", () => {
   it("keeps names unique that share their first 32 characters", () => {
     const base = "puppet-multisite-site-with-long-name";
     const names = ["-masters", "-masters-tg", "-puppetdb"].map((s) => boundedName(base + s));
-    expect(new Set(names).size).toBe(3);
-    for (const n of names) expect(n.length).toBeLessThanOrEqual(32);
+    expect(names.filter((n, i) => names.indexOf(n) !== i)).toEqual([]);
+    expect(names.filter((n) => n.length > 32)).toEqual([]);
   });
 
   it("does not end the kept start with dashes before the hash", () => {
@@ -141,7 +143,7 @@ describe("boundedName", () => {
   it("honours a custom limit", () => {
     const bounded = boundedName(`${SITE_C.name}-${"z".repeat(40)}`, 20);
     expect(bounded.length).toBeLessThanOrEqual(20);
-    expect(bounded.startsWith("site-c-zzzz")).toBe(true);
+    expect(bounded).toMatch(/^site-c-zzzz/);
   });
 });
 

@@ -36,7 +36,7 @@ describe("PuppetHost", () => {
   it("renders its role's user data into the instance", async () => {
     const run = await runProgram(() => void host());
     const userData = run.ofType("aws:ec2/instance:Instance")[0].inputs.userData as string;
-    expect(userData.startsWith("#cloud-config\n")).toBe(true);
+    expect(userData).toMatch(/^#cloud-config\n/);
     const files = userDataFiles(userData);
     expect(files["/etc/puppet-multisite/host.env"]).toMatch(
       new RegExp(`master-1\\.site-a\\.${DOMAIN.replace(/\./g, "\\.")}`),
@@ -64,8 +64,18 @@ describe("PuppetHost", () => {
       Action: "kms:Decrypt",
       Condition: { StringEquals: { "kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com"] } },
     });
+    // Only its own secrets: no other statement grants a Secrets Manager action.
+    expect(
+      doc.Statement.filter((s) =>
+        [s.Action].flat().some((a) => a.startsWith("secretsmanager:")),
+      ).map((s) => s.Resource),
+    ).toEqual([
+      [
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:puppet-multisite/site-a/challenge-??????",
+      ],
+    ]);
     const actions = doc.Statement.flatMap((s) => s.Action);
-    expect(actions.every((a) => !a.includes("*"))).toBe(true);
+    expect(actions.filter((a) => a.includes("*"))).toEqual([]);
     const [role] = run.ofType("aws:iam/role:Role");
     expect(JSON.parse(role.inputs.assumeRolePolicy as string)).toMatchObject({
       Statement: [{ Principal: { Service: "ec2.amazonaws.com" }, Action: "sts:AssumeRole" }],

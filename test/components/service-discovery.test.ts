@@ -68,7 +68,8 @@ describe("ServiceDiscovery", () => {
       vpcRegion: "eu-west-1",
     });
     const records = run.ofType("aws:route53/record:Record");
-    expect(records.every((r) => r.inputs.zoneId === "ZPRIMARY")).toBe(true);
+    expect(records.length).toBeGreaterThan(0);
+    expect(records.filter((r) => r.inputs.zoneId !== "ZPRIMARY").map((r) => r.name)).toEqual([]);
   });
 
   it("publishes the site's SRV records: own masters first, the other site's pool as fallback, and the CA", async () => {

@@ -105,17 +105,26 @@ describe("lib.sh", () => {
     expect(statSync(join(r.dir, "out", "f")).mode & 0o777).toBe(0o640);
   });
 
-  itWithTools(["bash"], "retries with backoff and says what it waits for", () => {
-    const r = bashWithLib(
-      'n=0; f() { n=$((n+1)); ((n >= 3)); }; retry 5 0 0 "waiting for the CA" -- f; echo "$n"',
-      "",
-    );
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.trim()).toBe("3");
-    expect(r.stderr).toMatch(
-      /^\d{4}-\d\d-\d\dT[\d:]+Z \[puppet-multisite\] waiting for the CA: attempt 1\/5 failed \(exit 1\), retrying in 0s$/m,
-    );
-  });
+  itWithTools(
+    ["bash"],
+    "retries with a doubling backoff, capped, and says what it waits for",
+    () => {
+      // A stub sleep prints each wait instead of taking it.
+      const r = bashWithLib(
+        'n=0; f() { n=$((n+1)); ((n >= 5)); }; sleep() { printf "%s " "$1"; }; ' +
+          'retry 5 1 4 "waiting for the CA" -- f; echo "$n"',
+        "",
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe("1 2 4 4 5");
+      expect(r.stderr).toMatch(
+        /^\d{4}-\d\d-\d\dT[\d:]+Z \[puppet-multisite\] waiting for the CA: attempt 1\/5 failed \(exit 1\), retrying in 1s$/m,
+      );
+      expect(r.stderr).toMatch(
+        /waiting for the CA: attempt 4\/5 failed \(exit 1\), retrying in 4s$/m,
+      );
+    },
+  );
 });
 
 describe("code-sync.sh", () => {

@@ -35,7 +35,7 @@ describe("user data of every role", () => {
       const parsed = parseUserData(userData);
 
       it("is a #cloud-config document under EC2's 16 KB limit", () => {
-        expect(userData.startsWith("#cloud-config\n")).toBe(true);
+        expect(userData).toMatch(/^#cloud-config\n/);
         expect(Buffer.byteLength(userData)).toBeLessThan(USER_DATA_LIMIT);
       });
 
@@ -186,13 +186,21 @@ describe("PuppetDB user data", () => {
 
     it(`${site}: TLS from the CA and an allowlist of every Puppet server`, () => {
       const jetty = jsonDoc(fileOf(parsed, conf("puppetdb/jetty.conf"))).jetty;
-      expect(jetty["ssl-port"]).toBe(8081);
-      expect(jetty["ssl-cert"]).toBe("/etc/puppetdb/ssl/public.pem");
+      expect(jetty).toMatchObject({
+        "ssl-port": 8081,
+        "ssl-cert": "/etc/puppetdb/ssl/public.pem",
+        "ssl-key": "/etc/puppetdb/ssl/private.pem",
+        "ssl-ca-cert": "/etc/puppetdb/ssl/ca.pem",
+      });
       const config = jsonDoc(fileOf(parsed, conf("puppetdb/config.conf")));
       expect(config.puppetdb["certificate-allowlist"]).toBe("/etc/puppetdb/certificate-allowlist");
-      expect(fileOf(parsed, conf("puppetdb/certificate-allowlist")).trim().split("\n")).toEqual(
-        host.certificateAllowlist,
-      );
+      expect(fileOf(parsed, conf("puppetdb/certificate-allowlist")).trim().split("\n")).toEqual([
+        CA,
+        `master-1.site-a.${DOMAIN}`,
+        `master-2.site-a.${DOMAIN}`,
+        `master-1.site-b.${DOMAIN}`,
+        `master-2.site-b.${DOMAIN}`,
+      ]);
       expect(parse(fileOf(parsed, conf("csr_attributes.yaml")))).toEqual({
         extension_requests: { pp_auth_role: "puppetdb" },
       });
@@ -266,6 +274,24 @@ describe("user data limits", () => {
 
   it("renders the same text for the same host (no timestamps in gzip)", () => {
     expect(renderUserData(caHost)).toBe(renderUserData(caHost));
+    // Two renders in the same second would match even with a timestamp: read the gzip headers.
+    const gzipped = ALL_HOSTS.flatMap((host) =>
+      (
+        parse(renderUserData(host).replace(/^#cloud-config\n/, "")) as {
+          write_files: { path: string; content: string; encoding?: string }[];
+        }
+      ).write_files
+        .filter((f) => f.encoding === "gz+b64")
+        .map((f) => ({ file: `${host.certname} ${f.path}`, gz: Buffer.from(f.content, "base64") })),
+    );
+    expect(gzipped.length).toBeGreaterThan(0);
+    // RFC 1952: magic 1f 8b, then MTIME in bytes 4-7, zero when there is none.
+    expect(
+      gzipped.filter(({ gz }) => gz[0] !== 0x1f || gz[1] !== 0x8b).map(({ file }) => file),
+    ).toEqual([]);
+    expect(gzipped.filter(({ gz }) => gz.readUInt32LE(4) !== 0).map(({ file }) => file)).toEqual(
+      [],
+    );
   });
 });
 

@@ -28,7 +28,9 @@ function named(diff: StackDiff, name: string): ResourceChange {
 describe("diffPlans", () => {
   it("finds nothing to do between two plans of the same configuration", async () => {
     const again = await planDeployment();
-    for (const s of compare(base, again)) {
+    const stacks = compare(base, again);
+    expect(stacks.map((s) => s.stack)).toEqual(["site-a", "site-b"]);
+    for (const s of stacks) {
       expect(s.diff?.changes).toEqual([]);
       expect(s.diff?.unchanged).toBe(base.get(s.stack)!.resources.length);
     }
@@ -90,6 +92,25 @@ describe("diffPlans", () => {
     );
     const zone = named(diffOf(stacks, "site-a"), "site-a-dns-zone");
     expect(zone.kind).toBe("replace");
+    // Records are named by what they name: each one goes, and one under the new domain comes.
+    for (const stack of ["site-a", "site-b"]) {
+      const RECORD = "aws:route53/record:Record";
+      const records = base
+        .get(stack)!
+        .resources.filter((r) => r.type === RECORD)
+        .map((r) => r.name)
+        .sort();
+      expect(records.length, stack).toBeGreaterThan(0);
+      const changed = (kind: string) =>
+        diffOf(stacks, stack)
+          .changes.filter((c) => c.type === RECORD && c.kind === kind)
+          .map((c) => c.name)
+          .sort();
+      expect(changed("delete"), stack).toEqual(records);
+      expect(changed("create"), stack).toEqual(
+        records.map((n) => n.replaceAll("puppet.example.internal", "puppet.example.org")).sort(),
+      );
+    }
     expect(zone.stateful).toMatch(/hosted zone/);
     expect(zone.protect).toBe(true);
     const lost = destructions(stacks).map((d) => d.change.name);

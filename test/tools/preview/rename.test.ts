@@ -57,6 +57,13 @@ describe("a renamed component", () => {
     expect(
       diff.changes.filter((c) => c.kind !== "update").map((c) => [c.name, c.properties]),
     ).toEqual([]);
+    // Every resource but the stack continues one of the old plan, under its new name.
+    expect(diff.unchanged).toBe(1);
+    expect(diff.changes).toHaveLength(before.resources.length - 1);
+    expect(diff.changes.filter((c) => !c.renamedFrom).map((c) => c.name)).toEqual([]);
+    expect(diff.changes.filter((c) => !c.name.startsWith("database")).map((c) => c.name)).toEqual(
+      [],
+    );
     const db = diff.changes.find((c) => c.name === "database-postgres")!;
     expect(db.renamedFrom).toBe(before.resources.find((r) => r.name === "db-postgres")!.urn);
     // What the name is part of still changes: the final snapshot's name.

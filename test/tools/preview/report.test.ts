@@ -159,6 +159,10 @@ describe("renderReport", () => {
     expect(md.length).toBeLessThanOrEqual(maxChars);
     expect(md).toContain(`Shortened to fit a pull-request comment (${maxChars} characters)`);
     expect(full).not.toContain("Shortened");
+    const warning = (text: string) =>
+      lexer(text).filter((t) => t.type === "blockquote" && t.raw.includes("[!CAUTION]"))[0]?.raw;
+    expect(warning(full)).toContain("--allow-destroy");
+    expect(warning(md)).toBe(warning(full));
     const rows = (text: string, first: string, second: string) =>
       tableWith(text, first, second)[0].rows.map((r) => r.join("|"));
     expect(rows(md, "stack", "create")).toEqual(rows(full, "stack", "create"));
