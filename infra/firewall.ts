@@ -18,6 +18,7 @@ export interface Rule {
 }
 
 export interface FirewallInput {
+  /** The site whose security groups these are. */
   readonly site: string;
   /** Every site, with the agent networks outside the VPCs that belong to it. */
   readonly sites: readonly {
@@ -25,6 +26,7 @@ export interface FirewallInput {
     readonly vpcCidr: string;
     readonly agentCidrs: readonly string[];
   }[];
+  /** The site that owns the CA and the database: only it has a database group, which every site's PuppetDB hosts reach. */
   readonly primarySite: string;
   /** Port masters fetch the control repository from when it is not HTTPS (SSH, usually 22). */
   readonly gitSshPort?: number;

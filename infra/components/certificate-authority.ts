@@ -10,14 +10,23 @@ import { SecretsEncryption } from "./secrets-key";
 const CA_VALIDITY_HOURS = 20 * 365 * 24;
 
 export interface CertificateAuthorityArgs extends SecretsEncryption {
-  /** The CA host's first-boot settings, less the CA certificate this component makes. */
+  /**
+   * The CA host's first-boot settings, less the CA certificate this component makes. Its `certname`
+   * is the host's name and the certificate's subject; `caKeySecret` and `challengeSecret` name the
+   * two secrets this component creates, and must differ.
+   */
   readonly host: Omit<CaHost, "caCertificatePem">;
+  /** Subnet the CA host runs in. */
   readonly subnetId: pulumi.Input<string>;
+  /** Security groups of the CA host. */
   readonly securityGroupIds: pulumi.Input<string>[];
+  /** EC2 instance type of the CA host. */
   readonly instanceType: string;
+  /** AMI the CA host boots (Debian 12: its user data installs packages with apt). */
   readonly ami: pulumi.Input<string>;
-  /** Protect the CA key, certificate, secrets and host from deletion. Default true. */
+  /** Protect the CA key, certificate, challenge, secrets and host from deletion. Default true. */
   readonly protect?: boolean;
+  /** Tags of the CA host and of both secrets. Default none. */
   readonly tags?: Record<string, string>;
 }
 

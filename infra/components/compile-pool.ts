@@ -9,22 +9,37 @@ import { PuppetHost } from "./puppet-host";
 export interface PoolMember {
   /** The master's FQDN and certname. */
   readonly hostName: string;
+  /**
+   * The master's first-boot settings, rendered into its user data; a change replaces the master
+   * (compile masters are cattle).
+   */
   readonly config: pulumi.Input<CompileMasterHost>;
 }
 
 export interface CompileMasterPoolArgs {
-  /** Short name of the pool's load balancer and target group (at most 32 characters are kept). */
+  /**
+   * Name of the pool's load balancer and target group. AWS allows 32 characters: a longer name
+   * keeps its start and ends in a hash of the whole.
+   */
   readonly balancerName: string;
-  /** One entry per compile master; the pool size. */
+  /** One entry per compile master, at least one, each with its own host name; the pool size. */
   readonly members: readonly PoolMember[];
+  /** VPC of the target group. */
   readonly vpcId: pulumi.Input<string>;
-  /** Subnets to spread masters and the load balancer over, one per AZ. */
+  /**
+   * Subnets to spread masters (round-robin, in order) and the load balancer over, one per AZ; at
+   * least one.
+   */
   readonly subnetIds: pulumi.Input<string>[];
+  /** Security groups of every master (the load balancer has none). */
   readonly securityGroupIds: pulumi.Input<string>[];
+  /** EC2 instance type of every master. */
   readonly instanceType: string;
+  /** AMI every master boots (Debian 12: their user data installs packages with apt). */
   readonly ami: pulumi.Input<string>;
   /** Secrets each master reads at boot (the autosign challenge). */
   readonly readsSecrets: readonly SecretRef[];
+  /** Tags of the masters, load balancer, target group and listener. Default none. */
   readonly tags?: Record<string, string>;
 }
 

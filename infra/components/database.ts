@@ -12,18 +12,33 @@ import { ReplicatedSecret } from "./replicated-secret";
 import { SecretsEncryption } from "./secrets-key";
 
 export interface PuppetDatabaseArgs extends SecretsEncryption {
-  /** PostgreSQL major version (PuppetDB 7 needs 11+, PuppetDB 8 needs 14+). */
+  /**
+   * PostgreSQL major version: one of `SUPPORTED_POSTGRES_MAJORS` (14, 15, 16; PuppetDB 8 needs
+   * 14+). Also names the parameter group's family; raising it upgrades in place in the next
+   * maintenance window.
+   */
   readonly engineVersion: string;
+  /** RDS instance class, e.g. `db.m6g.large`. */
   readonly instanceClass: string;
+  /** Storage in GiB (gp3, encrypted). */
   readonly allocatedStorageGb: number;
-  /** Days of automated backups; at least 7. */
+  /** Days of automated backups: 7 to 35. */
   readonly backupRetentionDays: number;
+  /** Subnets of the database's subnet group (Multi-AZ: standby in another AZ). */
   readonly subnetIds: pulumi.Input<string>[];
+  /** Security groups of the database. */
   readonly securityGroupIds: pulumi.Input<string>[];
-  /** Name of the Secrets Manager secret that holds the password. */
+  /** Name of the Secrets Manager secret this component creates to hold the password. */
   readonly passwordSecretName: string;
-  /** Protect the database and its secret: deletion protection on, Pulumi protect on. Default true. */
+  /**
+   * Protect the database, its password and its secret: deletion protection on, Pulumi protect on.
+   * Default true.
+   */
   readonly protect?: boolean;
+  /**
+   * Tags of the database (copied to its snapshots), its subnet and parameter groups and its secret.
+   * Default none.
+   */
   readonly tags?: Record<string, string>;
 }
 

@@ -11,22 +11,32 @@ import {
 
 /** The primary site's VPC, for a secondary to peer with. */
 export interface PeerVpc {
+  /** The primary's VPC id: the accepter side of the peering connection. */
   readonly vpcId: pulumi.Input<string>;
+  /** The primary's VPC CIDR, which this site's private route tables route through the peering. */
   readonly cidr: string;
+  /** The primary's region, where the peering is accepted and the routes back are created. */
   readonly region: string;
   /** The primary's private route tables, which get a route back to this site. */
   readonly routeTableIds: readonly string[];
 }
 
 export interface SiteNetworkArgs {
-  /** The site's /16. */
+  /** The site's /16: an aligned /18 per tier (public, servers, data), a /20 per AZ in each. */
   readonly cidr: string;
-  /** Availability zones to spread subnets over (2-4). */
+  /** Availability zones to spread subnets and NAT gateways over: an integer, 2 to `MAX_AZS` (4). */
   readonly azCount: number;
   /** Site catalogue, agent networks and git transport the security-group rules derive from. */
   readonly firewall: FirewallInput;
-  /** Set on a secondary: peer with the primary's VPC (requester here, accepter in the primary's region). */
+  /**
+   * Set on a secondary: peer with the primary's VPC (requester here, accepter in the primary's
+   * region). Default none: no peering, as on the primary.
+   */
   readonly peer?: PeerVpc;
+  /**
+   * Tags of the VPC, subnets, gateways, Elastic IPs, route tables, security groups and peering
+   * (most also get a Name). Default none.
+   */
   readonly tags?: Record<string, string>;
 }
 

@@ -5,12 +5,17 @@ import { HostConfig, HostRole, SecretRef } from "../hostconfig/types";
 import { ROLE_TAG } from "../naming";
 
 export interface PuppetHostArgs {
+  /** What the host runs; the value of its `puppet:role` tag. */
   readonly role: HostRole;
   /** FQDN of the host: its certname, its Name tag. */
   readonly hostName: string;
+  /** Subnet the instance runs in, with no public address. */
   readonly subnetId: pulumi.Input<string>;
+  /** Security groups of the instance. */
   readonly securityGroupIds: pulumi.Input<string>[];
+  /** EC2 instance type. */
   readonly instanceType: string;
+  /** AMI the instance boots (Debian 12: its user data installs packages with apt). */
   readonly ami: pulumi.Input<string>;
   /** What the host needs at first boot, rendered into its cloud-init user data (no secret values). */
   readonly config: pulumi.Input<HostConfig>;
@@ -18,7 +23,10 @@ export interface PuppetHostArgs {
   readonly readsSecrets: readonly SecretRef[];
   /** Root volume size in GiB. Default 30. */
   readonly rootVolumeGb?: number;
-  /** Protect the instance from deletion and API termination (the CA host). Default false. */
+  /**
+   * Protect the instance from deletion and API termination, and keep its root volume if it is
+   * terminated anyway (the CA host). Default false.
+   */
   readonly protect?: boolean;
   /**
    * Replace the instance when its rendered configuration changes (cloud-init runs only on a new
@@ -27,6 +35,10 @@ export interface PuppetHostArgs {
    * hand (SSM), and changes to its user data are ignored rather than stopping it.
    */
   readonly replaceOnConfigChange?: boolean;
+  /**
+   * Tags of the role, instance profile, instance and its volumes, besides the Name and
+   * `puppet:role` tags this component sets. Default none.
+   */
   readonly tags?: Record<string, string>;
 }
 

@@ -18,8 +18,9 @@ export interface ReplicatedSecretArgs extends SecretsEncryption {
    * no resource policy, IAM alone decides.
    */
   readonly readers?: pulumi.Input<string>[];
-  /** Protect the secret from deletion. Default true. */
+  /** Protect the secret and its value from deletion. Default true. */
   readonly protect?: boolean;
+  /** Tags of the secret. Default none. */
   readonly tags?: Record<string, string>;
 }
 

@@ -5,7 +5,10 @@ import * as pulumi from "@pulumi/pulumi";
 export interface SecretsEncryption {
   /** The multi-Region key in the stack's own region. */
   readonly kmsKeyArn: pulumi.Input<string>;
-  /** Its replica per region the secrets are copied to. */
+  /**
+   * Its replica per region the secrets are copied to: each secret gets a replica in every region
+   * here.
+   */
   readonly replicaKmsKeyArns: Readonly<Record<string, pulumi.Input<string>>>;
 }
 

@@ -6,21 +6,27 @@ import { SrvRecordSet, srvValue } from "../dns-records";
 const ADDRESS_TTL = 60;
 
 export interface HostAddress {
+  /** The host's FQDN, the A record's name; must be inside the deployment's domain. */
   readonly hostName: string;
+  /** The address the A record answers with (TTL 60 seconds). */
   readonly privateIp: pulumi.Input<string>;
 }
 
 export interface ServiceDiscoveryArgs {
-  /** The deployment's private domain. */
+  /**
+   * The deployment's private domain: the zone's name when this site creates it. Every record must
+   * be inside it.
+   */
   readonly domain: string;
   /** The site these records belong to: the latency record's set identifier. */
   readonly site: string;
-  /** The site's region: where its latency record answers. */
+  /** The site's region: where its latency record answers, and its VPC's region. */
   readonly region: string;
+  /** The site's VPC, which the zone is created with or associated with. */
   readonly vpcId: pulumi.Input<string>;
   /**
-   * The primary's zone. When unset, this site creates the zone (the primary); when set, this site
-   * associates its VPC with it.
+   * The primary's zone, which this site associates its VPC with. Default none: this site creates
+   * the zone (the primary).
    */
   readonly zoneId?: pulumi.Input<string>;
   /** The site's SRV record sets (see dns-records.ts). */
@@ -29,14 +35,21 @@ export interface ServiceDiscoveryArgs {
   readonly hosts: readonly HostAddress[];
   /** The site's compile-master pool: an alias to its load balancer, and the site's latency record. */
   readonly pool: {
+    /** The pool's name: an alias A record to the load balancer. */
     readonly hostName: string;
+    /** The load balancer's DNS name, the alias target. */
     readonly dnsName: pulumi.Input<string>;
+    /** The load balancer's own hosted zone (not the private zone), the alias target's zone. */
     readonly zoneId: pulumi.Input<string>;
   };
   /** Name agents without SRV use; latency-routed to the nearest healthy site. */
   readonly genericName: string;
-  /** Protect the zone from deletion. Default true. */
+  /** Protect the zone, when this site creates it, from deletion. Default true. */
   readonly protect?: boolean;
+  /**
+   * Tags of the zone, when this site creates it; records and the association are not tagged.
+   * Default none.
+   */
   readonly tags?: Record<string, string>;
 }
 

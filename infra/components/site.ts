@@ -34,7 +34,10 @@ import { ServiceDiscovery } from "./service-discovery";
 export interface SiteArgs {
   /** This stack's validated settings. */
   readonly settings: Settings;
-  /** The primary's outputs; required on a secondary, absent on the primary. */
+  /**
+   * The primary's stack outputs (their region and VPC CIDR must match the site catalogue); required
+   * on a secondary, absent on the primary. Default none.
+   */
   readonly primary?: PrimaryOutputs;
 }
 
