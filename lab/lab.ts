@@ -5,11 +5,15 @@
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
+import { AgentRun, prepareAgent, runAgent } from "./agents";
+import { prepareHost } from "./first-boot";
+import { ADAPTER_ENV, ExecHost, RunResult, startInHost } from "./host";
 import { Material, makeMaterial } from "./material";
 import { Network, createNetwork } from "./net";
+import { startPostgres } from "./postgres";
 import { STATE_DIR, Started } from "./processes";
-import * as servers from "./servers";
-import { LabHost as TopoHost, LabSite, LabTopology, coveringCidr } from "./topology";
+import { puppetTls, startPuppetdb, startPuppetserver, waitForStatus } from "./services";
+import { LabSite, LabTopology, PlannedHost, coveringCidr } from "./topology";
 
 export interface LabOptions {
   readonly wanDelayMs: number;
@@ -19,8 +23,8 @@ export interface LabOptions {
 }
 
 export interface Node {
-  readonly topo: TopoHost;
-  readonly host: servers.LabHost;
+  readonly topo: PlannedHost;
+  readonly host: ExecHost;
   process?: Started;
 }
 
@@ -67,7 +71,7 @@ export class Lab {
     return n;
   }
 
-  byRole(role: TopoHost["role"], site?: string): Node[] {
+  byRole(role: PlannedHost["role"], site?: string): Node[] {
     return [...this.nodes.values()].filter(
       (n) => n.topo.role === role && (!site || n.topo.site === site),
     );
@@ -98,7 +102,7 @@ export class Lab {
 
   async startDatabase(): Promise<void> {
     const db = this.byRole("database")[0];
-    db.process = await servers.startPostgres(db.host, {
+    db.process = await startPostgres(db.host, {
       listen: db.topo.address,
       password: this.material.databasePassword,
       allowCidr: coveringCidr(this.topo.sites.map((s) => s.cidr)),
@@ -106,8 +110,8 @@ export class Lab {
   }
 
   /** Runs a program host's first-boot script from its own user data, with the lab adapter. */
-  async prepare(node: Node): Promise<servers.RunResult> {
-    return servers.prepareHost(node.host, {
+  async prepare(node: Node): Promise<RunResult> {
+    return prepareHost(node.host, {
       userData: withCaCertificate(node.topo.userData!, this.material.caCertificatePem),
       secretsDir: this.material.secretsDir,
       env: { CONTROL_REPO_URL: this.material.controlRepoUrl },
@@ -122,8 +126,8 @@ export class Lab {
     };
     const started =
       node.topo.role === "puppetdb"
-        ? servers.startPuppetdb(node.host, opts)
-        : servers.startPuppetserver(node.host, opts);
+        ? startPuppetdb(node.host, opts)
+        : startPuppetserver(node.host, opts);
     node.process = started;
     return started;
   }
@@ -136,8 +140,8 @@ export class Lab {
   /** Seconds until the node's status endpoint answers, asked from the node itself. */
   waitReady(node: Node, timeoutMs = 10 * 60_000): Promise<number> {
     // PuppetDB asks every client for a certificate, even for its status: the host's own.
-    const tls = node.topo.role === "puppetdb" ? servers.puppetTls(node.topo.certname) : {};
-    return servers.waitForStatus(node.host, this.statusUrl(node), timeoutMs, {
+    const tls = node.topo.role === "puppetdb" ? puppetTls(node.topo.certname) : {};
+    return waitForStatus(node.host, this.statusUrl(node), timeoutMs, {
       ...tls,
       stop: node.process,
     });
@@ -145,7 +149,7 @@ export class Lab {
 
   /** Keeps a master's code in sync with the control repository, as its timer does on EC2. */
   startCodeSync(node: Node): void {
-    const loop = servers.startInHost(
+    const loop = startInHost(
       node.host,
       "code-sync",
       [
@@ -153,7 +157,7 @@ export class Lab {
         "-c",
         `while sleep ${this.options.syncIntervalSeconds}; do /usr/local/lib/puppet-multisite/code-sync.sh || true; done`,
       ],
-      { env: { ...servers.ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
+      { env: { ...ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
     );
     this.loops.push(loop);
   }
@@ -162,14 +166,14 @@ export class Lab {
     node: Node,
     challenge: string | undefined = this.material.challenge,
   ): Promise<void> {
-    await servers.prepareAgent(node.host, {
+    await prepareAgent(node.host, {
       puppetConf: this.site(node.topo.site).agentPuppetConf,
       challenge,
     });
   }
 
-  runAgent(node: Node): Promise<servers.AgentRun> {
-    return servers.runAgent(node.host, { timeoutMs: 5 * 60_000 });
+  runAgent(node: Node): Promise<AgentRun> {
+    return runAgent(node.host, { timeoutMs: 5 * 60_000 });
   }
 
   async stopLoops(): Promise<void> {

@@ -2,11 +2,14 @@
 // returns pass/fail with its figures; targets are reported, never asserted.
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { basename } from "node:path";
+import { AgentRun } from "./agents";
+import { hostPath } from "./host";
 import { Lab, Node } from "./lab";
 import { pushCommit } from "./material";
 import { blackhole, restore } from "./net";
+import { puppetdbRequest, queryPuppetdb } from "./puppetdb-client";
 import { Figure, ScenarioResult } from "./report";
-import * as servers from "./servers";
+import { sleep } from "./sleep";
 
 export interface Outcome {
   readonly passed: boolean;
@@ -52,8 +55,8 @@ export async function timed(
 }
 
 /** Runs every agent of the list, one after the other (they share two cores with the servers). */
-async function runAll(lab: Lab, agents: Node[]): Promise<Map<string, servers.AgentRun>> {
-  const runs = new Map<string, servers.AgentRun>();
+async function runAll(lab: Lab, agents: Node[]): Promise<Map<string, AgentRun>> {
+  const runs = new Map<string, AgentRun>();
   for (const a of agents) runs.set(a.topo.certname, await lab.runAgent(a));
   return runs;
 }
@@ -81,7 +84,7 @@ export async function localPreference(lab: Lab, warm: Map<string, number>): Prom
   const master = lab.byRole("compile-master")[0];
   const db = lab.byRole("puppetdb", master.topo.site)[0];
   for (const certname of runs.keys()) {
-    const nodes = (await servers.queryPuppetdb(
+    const nodes = (await queryPuppetdb(
       master.host,
       `https://${db.topo.certname}:8081`,
       "nodes",
@@ -224,7 +227,7 @@ export async function puppetdbDown(lab: Lab): Promise<Outcome> {
   }
   const master = lab.byRole("compile-master")[0];
   const db = lab.byRole("puppetdb", master.topo.site)[0];
-  const recorded = (await servers.queryPuppetdb(
+  const recorded = (await queryPuppetdb(
     master.host,
     `https://${db.topo.certname}:8081`,
     "reports",
@@ -247,7 +250,7 @@ export async function puppetdbDown(lab: Lab): Promise<Outcome> {
 
 function deployedCommit(master: Node): string | undefined {
   // The link points at a path as the host sees it: read the link itself, never follow it here.
-  const live = servers.hostPath(master.host, "/etc/puppet/code/environments/production");
+  const live = hostPath(master.host, "/etc/puppet/code/environments/production");
   try {
     return basename(readlinkSync(live));
   } catch {
@@ -273,7 +276,7 @@ export async function sameCode(lab: Lab): Promise<Outcome> {
       if (!reached.has(m.topo.certname) && deployedCommit(m) === commit)
         reached.set(m.topo.certname, (Date.now() - started) / 1000);
     }
-    await servers.sleep(1000);
+    await sleep(1000);
   }
   const runs = await runAll(lab, agents(lab));
   const versions = new Set([...runs.values()].map((r) => r.configVersion?.split(" ")[0]));
@@ -301,7 +304,7 @@ export async function badActors(lab: Lab): Promise<Outcome> {
   await lab.prepareAgent(rogue, "not-the-challenge");
   const attempt = await lab.runAgent(rogue);
   const ca = lab.byRole("ca")[0];
-  const logPath = servers.hostPath(ca.host, "/var/log/puppet-multisite/autosign.log");
+  const logPath = hostPath(ca.host, "/var/log/puppet-multisite/autosign.log");
   const log = existsSync(logPath) ? readFileSync(logPath, "utf8") : "";
   const logged = log.split("\n").filter((l) => l.includes(rogue.topo.certname));
   notes.push(
@@ -318,7 +321,7 @@ export async function badActors(lab: Lab): Promise<Outcome> {
     producer: agent.topo.certname,
     values: { rogue: true },
   };
-  const write = await servers.puppetdbRequest(
+  const write = await puppetdbRequest(
     agent.host,
     `https://${db.topo.certname}:8081/pdb/cmd/v1?command=replace_facts&version=5&certname=${agent.topo.certname}`,
     { method: "POST", json: command },

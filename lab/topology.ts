@@ -12,7 +12,7 @@ import { Plan, PlannedResource } from "../tools/plan/plan";
 
 export type LabRole = "ca" | "compile-master" | "puppetdb" | "database" | "agent";
 
-export interface LabHost {
+export interface PlannedHost {
   /** Network namespace (and directory) of the host. */
   readonly ns: string;
   readonly certname: string;
@@ -52,7 +52,7 @@ export interface LabTopology {
   readonly domain: string;
   readonly primarySite: string;
   readonly sites: readonly LabSite[];
-  readonly hosts: readonly LabHost[];
+  readonly hosts: readonly PlannedHost[];
   /** Per site name. */
   readonly zones: ReadonlyMap<string, Zone>;
 }
@@ -118,10 +118,10 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
     if (r.inputs.type === "A" && values?.length) addressOf.set(r.inputs.name as string, values[0]);
   }
 
-  const hosts: LabHost[] = plans.flatMap((p) =>
+  const hosts: PlannedHost[] = plans.flatMap((p) =>
     p.resources
       .filter((r) => r.type === INSTANCE)
-      .map((r: PlannedResource): LabHost => {
+      .map((r: PlannedResource): PlannedHost => {
         const tags = hostTags(r)!;
         const certname = str(tags.name, `Name tag of ${r.name}`);
         const site = str(tags.site, `${SITE_TAG} tag of ${r.name}`);

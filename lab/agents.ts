@@ -1,0 +1,88 @@
+// Agents are not built by the program: the lab gives each one its site's agent settings and an
+// autosign challenge, and reads what a run did from the agent's own report and summary.
+import { existsSync, readFileSync, writeFileSync } from "fs";
+import { parse, stringify } from "yaml";
+import { seedHost } from "./first-boot";
+import { ExecHost, RunResult, hostPath, runInHost } from "./host";
+
+export interface AgentOptions {
+  /** `[main]` settings of the agent's site: renderAgentConfig's output. */
+  readonly puppetConf: string;
+  /** The autosign challenge the agent puts in its CSR; none: a CSR without one (refused). */
+  readonly challenge?: string;
+  /** Extra `[main]` settings appended (lab-only, e.g. `server_list` without SRV). */
+  readonly extraMain?: Record<string, string>;
+}
+
+/** puppet.conf (certname + the site's agent settings) and csr_attributes.yaml of an agent. */
+export async function prepareAgent(host: ExecHost, opts: AgentOptions): Promise<void> {
+  await seedHost(host);
+  const extra = Object.entries({ certname: host.certname, ...opts.extraMain })
+    .map(([k, v]) => `${k} = ${v}`)
+    .join("\n");
+  // Our settings go into [main] after the site's: the last value of a setting wins in Puppet.
+  const conf = `${opts.puppetConf.trimEnd()}\n${extra}\n`;
+  writeFileSync(hostPath(host, "/etc/puppet/puppet.conf"), conf);
+  const attrs = hostPath(host, "/etc/puppet/csr_attributes.yaml");
+  if (opts.challenge === undefined) {
+    if (existsSync(attrs)) writeFileSync(attrs, "{}\n");
+  } else {
+    writeFileSync(
+      attrs,
+      stringify({ custom_attributes: { "1.2.840.113549.1.9.7": opts.challenge } }),
+      {
+        mode: 0o600,
+      },
+    );
+  }
+}
+
+export interface AgentRun extends RunResult {
+  /**
+   * `host:port` of the server the run used for its catalog (the report's `server_used`): the SRV
+   * target (a master's own name) with SRV records, the `server_list` entry otherwise. PuppetDB's
+   * report `producer` names the master's certname behind a pool name.
+   */
+  readonly master?: string;
+  /** The catalog's config_version (the deployed control repository commit). */
+  readonly configVersion?: string;
+  /** Resources changed and failed, from last_run_summary.yaml. */
+  readonly changed?: number;
+  readonly failed?: number;
+}
+
+/** `puppet agent -t` inside the host. ok: exit 0 or 2 (--detailed-exitcodes: changes applied). */
+export async function runAgent(
+  host: ExecHost,
+  opts: { args?: readonly string[]; timeoutMs?: number } = {},
+): Promise<AgentRun> {
+  const report = hostPath(host, "/var/cache/puppet/state/last_run_report.yaml");
+  const before = existsSync(report) ? readFileSync(report, "utf8") : "";
+  const r = await runInHost(
+    host,
+    ["puppet", "agent", "--test", "--detailed-exitcodes", "--color=false", ...(opts.args ?? [])],
+    { logName: "agent", timeoutMs: opts.timeoutMs ?? 300_000 },
+  );
+  const ok = r.code === 0 || r.code === 2;
+  const text = existsSync(report) ? readFileSync(report, "utf8") : "";
+  const fresh = text !== before ? text : "";
+  const field = (name: string) => new RegExp(`^\\s*${name}: "?([^"\\n]+)"?$`, "m").exec(fresh)?.[1];
+  let changed: number | undefined;
+  let failed: number | undefined;
+  const summaryPath = hostPath(host, "/var/cache/puppet/public/last_run_summary.yaml");
+  if (existsSync(summaryPath)) {
+    const summary = parse(readFileSync(summaryPath, "utf8")) as {
+      resources?: { changed?: number; failed?: number };
+    };
+    changed = summary.resources?.changed;
+    failed = summary.resources?.failed;
+  }
+  return {
+    ...r,
+    ok,
+    master: field("server_used"),
+    configVersion: field("configuration_version"),
+    changed,
+    failed,
+  };
+}

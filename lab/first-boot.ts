@@ -1,0 +1,56 @@
+// A host is prepared by writing its rendered user data into its root and running the role's own
+// first-boot script, exactly the file EC2 runs, with the lab adapter (ADAPTER_ENV): the lab boots
+// what the program deploys, not a copy of it.
+import { chmodSync, mkdirSync, writeFileSync } from "fs";
+import { dirname, resolve } from "path";
+import { decodeUserData } from "../infra/hostconfig";
+import { ADAPTER_ENV, ExecHost, HOST_DIRS, RunResult, hostPath, runInHost } from "./host";
+
+/** Writes user data's files into the host's root, where the host sees them at their EC2 paths. */
+export function writeUserDataFiles(host: ExecHost, userData: string): readonly string[][] {
+  const { files, runcmd } = decodeUserData(userData);
+  for (const f of files) {
+    if (!HOST_DIRS.some((d) => f.path.startsWith(`${d}/`))) {
+      throw new Error(
+        `${host.name}: user data writes ${f.path}, outside the directories a lab host owns (${HOST_DIRS.join(", ")}): add its directory to lab/host-exec.sh`,
+      );
+    }
+    const dest = hostPath(host, f.path);
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(dest, f.content);
+    chmodSync(dest, parseInt(f.permissions, 8));
+  }
+  return runcmd;
+}
+
+/** Creates the host's root from the packages' pristine files (once) without running anything else. */
+export async function seedHost(host: ExecHost): Promise<void> {
+  const r = await runInHost(host, ["true"]);
+  if (!r.ok) throw new Error(`${host.name}: host-exec failed: ${r.output}`);
+}
+
+/**
+ * Decodes the host's user data into its root and runs its entry command (the role's first-boot
+ * script) inside the host, with the adapter's variables, the secrets directory and `env`. Output
+ * goes to `<root>/log/prepare.log`.
+ */
+export async function prepareHost(
+  host: ExecHost,
+  opts: { userData: string; secretsDir: string; env?: Record<string, string>; timeoutMs?: number },
+): Promise<RunResult> {
+  await seedHost(host);
+  const runcmd = writeUserDataFiles(host, opts.userData);
+  const env = {
+    ...ADAPTER_ENV,
+    PUPPET_MULTISITE_SECRETS_DIR: resolve(opts.secretsDir),
+    ...opts.env,
+  };
+  const started = Date.now();
+  let output = "";
+  for (const cmd of runcmd) {
+    const r = await runInHost(host, cmd, { env, logName: "prepare", timeoutMs: opts.timeoutMs });
+    output += r.output;
+    if (!r.ok) return { ...r, output, seconds: (Date.now() - started) / 1000 };
+  }
+  return { ok: true, code: 0, output, seconds: (Date.now() - started) / 1000 };
+}
