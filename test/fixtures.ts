@@ -1,5 +1,5 @@
 // The two-site deployment of the repository's stack files (Pulumi.yaml, Pulumi.site-a.yaml,
-// Pulumi.site-b.yaml) as raw config, the shape `config.ts` hands to `parseSettings`. Tests tweak it
+// Pulumi.site-b.yaml) as raw config, the shape `infra/config/load.ts` hands to `parseSettings`. Tests tweak it
 // with overrides instead of writing whole configurations.
 import { RawConfig, RawContext, Settings, SiteEntry, parseSettings } from "../infra/config";
 
@@ -86,7 +86,7 @@ export function minimalRawConfig(overrides: Overrides = {}): RawConfig {
   );
 }
 
-/** Project, stack and `aws:region` of a stack, as `config.ts` reads them. */
+/** Project, stack and `aws:region` of a stack, as `infra/config/load.ts` reads them. */
 export function context(stack: string = "site-a", overrides: Partial<RawContext> = {}): RawContext {
   const region = [SITE_A, SITE_B, SITE_C].find((s) => s.name === stack)?.region;
   return { project: PROJECT, stack, awsRegion: region, ...overrides };
