@@ -1,6 +1,6 @@
 // The two-site deployment of the repository's stack files (Pulumi.yaml, Pulumi.site-a.yaml,
-// Pulumi.site-b.yaml) as raw config, the shape `infra/config/load.ts` hands to `parseSettings`. Tests tweak it
-// with overrides instead of writing whole configurations.
+// Pulumi.site-b.yaml) as raw config, the shape `infra/config/load.ts` hands to `parseSettings`.
+// Tests tweak it with overrides instead of writing whole configurations.
 import { RawConfig, RawContext, Settings, SiteEntry, parseSettings } from "../infra/config";
 
 export const PROJECT = "puppet-multisite";
