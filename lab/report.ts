@@ -9,6 +9,8 @@ export interface Figure {
 }
 
 export interface ScenarioResult {
+  /** Stable kebab-case key: what `--only` takes. */
+  readonly key: string;
   readonly id: number;
   readonly name: string;
   readonly passed: boolean;
@@ -36,7 +38,9 @@ export function renderTable(report: LabReport): string {
     "",
   ];
   for (const s of report.scenarios) {
-    lines.push(`${s.passed ? "PASS" : "FAIL"}  ${s.id}. ${s.name}  (${Math.round(s.seconds)} s)`);
+    lines.push(
+      `${s.passed ? "PASS" : "FAIL"}  ${s.id}. ${s.name}  [${s.key}]  (${Math.round(s.seconds)} s)`,
+    );
     for (const f of s.figures) lines.push(`        ${figureText(f)}`);
     for (const n of s.notes) lines.push(`        - ${n}`);
   }

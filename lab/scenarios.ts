@@ -34,6 +34,7 @@ export function siteOfMaster(lab: Lab, masterUsed: string | undefined): string |
 }
 
 export async function timed(
+  key: string,
   id: number,
   name: string,
   fn: () => Promise<Outcome>,
@@ -41,9 +42,10 @@ export async function timed(
   const started = Date.now();
   try {
     const o = await fn();
-    return { id, name, ...o, seconds: (Date.now() - started) / 1000 };
+    return { key, id, name, ...o, seconds: (Date.now() - started) / 1000 };
   } catch (e) {
     return {
+      key,
       id,
       name,
       passed: false,
