@@ -66,7 +66,7 @@ export async function runAgent(
   const ok = r.code === 0 || r.code === 2;
   const text = existsSync(report) ? readFileSync(report, "utf8") : "";
   const fresh = text !== before ? text : "";
-  const field = (name: string) => new RegExp(`^\\s*${name}: "?([^"\\n]+)"?$`, "m").exec(fresh)?.[1];
+  const fields = readRunReport(fresh);
   let changed: number | undefined;
   let failed: number | undefined;
   const summaryPath = hostPath(host, "/var/cache/puppet/public/last_run_summary.yaml");
@@ -80,9 +80,22 @@ export async function runAgent(
   return {
     ...r,
     ok,
-    master: field("server_used"),
-    configVersion: field("configuration_version"),
+    ...fields,
     changed,
     failed,
   };
+}
+
+/**
+ * The master and the catalog's version from an agent's `last_run_report.yaml`, read with a YAML
+ * parser: Psych quotes a value either way (`'0485a6e1862e (production)'` comes single-quoted), and
+ * the document's Ruby tags (`!ruby/object:...`) are read as plain maps.
+ */
+export function readRunReport(text: string): { master?: string; configVersion?: string } {
+  const doc = (text ? parse(text, { logLevel: "silent" }) : null) as Record<string, unknown> | null;
+  const field = (name: string) => {
+    const value = doc?.[name];
+    return typeof value === "string" ? value : undefined;
+  };
+  return { master: field("server_used"), configVersion: field("configuration_version") };
 }
