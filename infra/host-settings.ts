@@ -125,6 +125,7 @@ export function agentSite(settings: Settings): AgentSite {
   };
 }
 
-function siteNames(settings: Settings): string[] {
+/** Every site of the deployment, by name, in catalogue order. */
+export function siteNames(settings: Settings): string[] {
   return settings.sites.map((x) => x.name);
 }

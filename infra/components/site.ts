@@ -10,6 +10,7 @@ import {
   masterHostSettings,
   puppetdbHostSettings,
   secretRef,
+  siteNames,
 } from "../host-settings";
 import { renderAgentConfig } from "../hostconfig";
 import {
@@ -201,7 +202,7 @@ export class Site extends pulumi.ComponentResource {
         srvRecords: siteSrvRecords({
           site,
           domain,
-          sites: settings.sites.map((x) => x.name),
+          sites: siteNames(settings),
           masterCount: settings.masters.count,
           masterWeight: settings.masters.srvWeight,
         }),

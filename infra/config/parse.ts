@@ -73,7 +73,7 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
     role,
     peerStack: role === "secondary" ? peerStack : undefined,
     azCount: reader.integer("availabilityZoneCount", DEFAULTS.azCount, 2, MAX_AZS),
-    masters: section(reader, "masters", (masters) => ({
+    masters: reader.section("masters", (masters) => ({
       count: masters.integer("count", DEFAULTS.masters.count, 1, MAX_MASTERS),
       instanceType: masters.string("instanceType", DEFAULTS.masters.instanceType, instanceType),
       srvWeight: masters.integer("srvWeight", DEFAULTS.masters.srvWeight, 0, 65535),
@@ -84,7 +84,7 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
       DEFAULTS.puppetdbInstanceType,
       instanceType,
     ),
-    database: section(reader, "database", (database) => ({
+    database: reader.section("database", (database) => ({
       instanceClass: database.string("instanceClass", DEFAULTS.database.instanceClass, (v) =>
         /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(v)
           ? undefined
@@ -108,7 +108,7 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
         BACKUP_RETENTION_DAYS.max,
       ),
     })),
-    controlRepo: section(reader, "controlRepo", (controlRepo) => ({
+    controlRepo: reader.section("controlRepo", (controlRepo) => ({
       url: controlRepo.string("url", undefined, (v) =>
         parseGitUrl(v)
           ? undefined
@@ -140,14 +140,6 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
   return settings;
 }
 
-/** Reads one nested object with `read`, then fails on any key `read` did not ask for. */
-function section<T>(reader: Reader, name: string, read: (section: Reader) => T): T {
-  const nested = reader.section(name);
-  const value = read(nested);
-  nested.done();
-  return value;
-}
-
 function instanceType(v: string): string | undefined {
   return /^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(v)
     ? undefined
@@ -156,46 +148,51 @@ function instanceType(v: string): string | undefined {
 
 function parseSites(reader: Reader): SiteEntry[] {
   const expected = "expected a map of site name to { region, vpcCidr }, with at least one site";
-  const catalogue = reader.section("sites", expected);
-  if (catalogue.keys().length === 0)
-    throw new ConfigError("sites", reader.value("sites"), expected);
-  const sites = catalogue.keys().map((name): SiteEntry => {
-    const key = catalogue.key(name);
-    if (!isDnsLabel(name)) {
-      throw new ConfigError(
-        key,
-        name,
-        "a site name must be a DNS label: a-z, 0-9 and '-', at most 63 characters",
-      );
-    }
-    return section(catalogue, name, (entry) => ({
-      name,
-      region: entry.string("region", undefined, (v) =>
-        REGION.test(v) ? undefined : "expected an AWS region such as eu-west-1",
-      ),
-      vpcCidr: entry.string("vpcCidr", undefined, (v) =>
-        parseCidr(v) && prefixLength(v) === VPC_PREFIX
-          ? undefined
-          : "expected an IPv4 /16 in network form, such as 10.40.0.0/16",
-      ),
-      agentCidrs: entry.list("agentCidrs", (v, itemKey) => {
-        if (!parseCidr(v))
+  const sites = reader.section(
+    "sites",
+    (catalogue) => {
+      if (catalogue.keys().length === 0)
+        throw new ConfigError("sites", reader.value("sites"), expected);
+      return catalogue.keys().map((name): SiteEntry => {
+        const key = catalogue.key(name);
+        if (!isDnsLabel(name)) {
           throw new ConfigError(
-            itemKey,
-            v,
-            "expected an IPv4 CIDR in network form, such as 172.20.0.0/16",
-          );
-        if (prefixLength(v) < 8) {
-          throw new ConfigError(
-            itemKey,
-            v,
-            "Puppet servers are never open to the whole Internet; name the agents' networks (/8 or longer)",
+            key,
+            name,
+            "a site name must be a DNS label: a-z, 0-9 and '-', at most 63 characters",
           );
         }
-        return v;
-      }),
-    }));
-  });
+        return catalogue.section(name, (entry) => ({
+          name,
+          region: entry.string("region", undefined, (v) =>
+            REGION.test(v) ? undefined : "expected an AWS region such as eu-west-1",
+          ),
+          vpcCidr: entry.string("vpcCidr", undefined, (v) =>
+            parseCidr(v) && prefixLength(v) === VPC_PREFIX
+              ? undefined
+              : "expected an IPv4 /16 in network form, such as 10.40.0.0/16",
+          ),
+          agentCidrs: entry.list("agentCidrs", (v, itemKey) => {
+            if (!parseCidr(v))
+              throw new ConfigError(
+                itemKey,
+                v,
+                "expected an IPv4 CIDR in network form, such as 172.20.0.0/16",
+              );
+            if (prefixLength(v) < 8) {
+              throw new ConfigError(
+                itemKey,
+                v,
+                "Puppet servers are never open to the whole Internet; name the agents' networks (/8 or longer)",
+              );
+            }
+            return v;
+          }),
+        }));
+      });
+    },
+    expected,
+  );
   for (const [i, a] of sites.entries()) {
     for (const b of sites.slice(i + 1)) {
       if (cidrsOverlap(a.vpcCidr, b.vpcCidr)) {

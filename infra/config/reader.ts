@@ -57,9 +57,15 @@ export class Reader {
     return Object.keys(this.raw);
   }
 
-  /** Reads a nested object (absent: empty); call `done()` on it once its keys are read. */
-  section(name: string, expected?: string): Reader {
-    return new Reader(this.value(name), this.key(name), expected);
+  /**
+   * Reads a nested object (absent: empty) with `read`, then fails on any key of it that `read` did
+   * not ask for. `expected` says what the value must be when it is not an object.
+   */
+  section<T>(name: string, read: (section: Reader) => T, expected?: string): T {
+    const nested = new Reader(this.value(name), this.key(name), expected);
+    const value = read(nested);
+    nested.done();
+    return value;
   }
 
   /** Fails on the first key present that nothing read: the keys of this level are the ones read. */

@@ -147,7 +147,10 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
         )
         .then(() => pulumi.runtime.disconnect()),
       firstFailure,
-    ]).catch(() => undefined);
+    ]).catch((err: unknown) => {
+      // The first unhandled rejection is in `failures` already; anything else is the runtime's own.
+      if (!failures.includes(err)) failures.push(err);
+    });
     const failure = programError ?? failures[0];
     if (failure !== undefined) throw new PlanError(failure, resources);
     return { stack, resources, outputs: stackOutputs };
