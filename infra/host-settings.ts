@@ -50,7 +50,7 @@ function common(
     domain: settings.domain,
     region: settings.site.region,
     caServer: caHostName(settings.domain),
-    challengeSecret: secretRef(settings, "challenge"),
+    serverChallengeSecret: secretRef(settings, "server-challenge"),
     heapMb,
   };
 }
@@ -62,6 +62,7 @@ export function caHostSettings(settings: Settings): Omit<CaHost, "caCertificateP
     ...common(settings, name, HEAP_MB.ca),
     role: "ca",
     caKeySecret: secretRef(settings, "ca-key"),
+    agentChallengeSecret: secretRef(settings, "agent-challenge"),
     dnsAltNames: [name],
   };
 }
@@ -81,6 +82,7 @@ export function masterHostSettings(
     dnsAltNames: masterAltNames(site, settings.domain, index),
     puppetdbUrls: puppetdbUrls(site, siteNames(settings), settings.domain),
     controlRepo: settings.controlRepo,
+    crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
   };
 }
 
@@ -106,6 +108,7 @@ export function puppetdbHostSettings(
     // PuppetDB's user data, and so the host, as it is.
     certificateAllowlist: [caHostName(settings.domain)],
     allowlistSrvRecords: siteNames(settings).map((x) => puppetSrvName(x, settings.domain)),
+    crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
   };
 }
 
@@ -116,6 +119,7 @@ export function agentSite(settings: Settings): AgentSite {
     site,
     domain: settings.domain,
     caServer: caHostName(settings.domain),
+    crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
     serverList: [
       poolHostName(site, settings.domain),
       ...siteNames(settings)

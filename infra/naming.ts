@@ -4,7 +4,9 @@
 import { createHash } from "node:crypto";
 import { PUPPETDB_PORT } from "./ports";
 
-const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** One lower-case DNS label, unanchored: the CA's autosign policy matches site names with it too. */
+export const DNS_LABEL_PATTERN = "[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?";
+const DNS_LABEL = new RegExp(`^${DNS_LABEL_PATTERN}$`);
 
 /** A lower-case DNS label: what site names must be, since they become part of host names. */
 export function isDnsLabel(value: string): boolean {
@@ -26,14 +28,49 @@ export function siteDomain(site: string, domain: string): string {
   return `${site}.${domain}`;
 }
 
+/**
+ * Host names of the deployment's servers as templates: `{domain}`, `{site}` (a site name) and
+ * `{index}` (a compile master's 1-based number) are filled in. The naming functions below fill them,
+ * and the CA's autosign policy carries them as they are, so the CA recognises every server name,
+ * those of masters a pool gains later too, without being told each one.
+ */
+export const HOST_NAME_TEMPLATES = {
+  /** The one CA, shared by every site. */
+  ca: "ca.{domain}",
+  /** The name agents that do not use SRV records use; resolved by latency to the nearest site. */
+  generic: "puppet.{domain}",
+  /** Compile master `index` of a site. Stable per index, so growing a pool adds names. */
+  master: "master-{index}.{site}.{domain}",
+  /** A site's load-balanced pool of compile masters: what other sites fall back to. */
+  pool: "pool.{site}.{domain}",
+  /** A site's PuppetDB host. */
+  puppetdb: "puppetdb.{site}.{domain}",
+} as const;
+
+export type HostNameKind = keyof typeof HOST_NAME_TEMPLATES;
+
+/** A template of HOST_NAME_TEMPLATES with the values given filled in; the others stay placeholders. */
+export function fillHostName(
+  kind: HostNameKind,
+  values: { readonly domain: string; readonly site?: string; readonly index?: number },
+): string {
+  return HOST_NAME_TEMPLATES[kind].replace(
+    /\{(domain|site|index)\}/g,
+    (placeholder, key: string) => {
+      const value = values[key as keyof typeof values];
+      return value === undefined ? placeholder : String(value);
+    },
+  );
+}
+
 /** The one CA, shared by every site. */
 export function caHostName(domain: string): string {
-  return `ca.${domain}`;
+  return fillHostName("ca", { domain });
 }
 
 /** Compile master `index` (1-based) of a site. Stable per index, so growing a pool adds names. */
 export function masterHostName(site: string, domain: string, index: number): string {
-  return `master-${index}.${siteDomain(site, domain)}`;
+  return fillHostName("master", { site, domain, index });
 }
 
 /** Every compile master of a site, in order. */
@@ -43,17 +80,17 @@ export function masterHostNames(site: string, domain: string, count: number): st
 
 /** A site's load-balanced pool of compile masters: what other sites fall back to. */
 export function poolHostName(site: string, domain: string): string {
-  return `pool.${siteDomain(site, domain)}`;
+  return fillHostName("pool", { site, domain });
 }
 
 /** The name agents that do not use SRV records use; resolved by latency to the nearest site. */
 export function genericPuppetName(domain: string): string {
-  return `puppet.${domain}`;
+  return fillHostName("generic", { domain });
 }
 
 /** A site's PuppetDB host. */
 export function puppetdbHostName(site: string, domain: string): string {
-  return `puppetdb.${siteDomain(site, domain)}`;
+  return fillHostName("puppetdb", { site, domain });
 }
 
 /** SRV record of the catalog service for a site's agents. */
@@ -71,12 +108,11 @@ export function caSrvName(site: string, domain: string): string {
  * the other sites' SRV fallback) and the generic latency-routed name.
  */
 export function masterAltNames(site: string, domain: string, index: number): string[] {
-  return [
-    masterHostName(site, domain, index),
-    poolHostName(site, domain),
-    genericPuppetName(domain),
-  ];
+  return MASTER_ALT_NAMES.map((kind) => fillHostName(kind, { site, domain, index }));
 }
+
+/** The templates of a compile master's alt names, in masterAltNames' order. */
+export const MASTER_ALT_NAMES: readonly HostNameKind[] = ["master", "pool", "generic"];
 
 /** AWS resource names are short: a site prefix keeps them unique per account and region. */
 export function resourcePrefix(project: string, site: string): string {
@@ -93,12 +129,34 @@ export function boundedName(name: string, max = 32): string {
   return `${name.slice(0, max - hash.length - 1).replace(/-+$/, "")}-${hash}`;
 }
 
-/** The deployment's secrets: the CA's private key, the autosign challenge, the database password. */
-export type SecretKind = "ca-key" | "challenge" | "database";
+/**
+ * The deployment's secrets: the CA's private key, the two autosign challenges (one only Puppet
+ * servers can read, one handed to agents) and the database password.
+ */
+export type SecretKind = "ca-key" | "server-challenge" | "agent-challenge" | "database";
+
+/**
+ * The last part of each secret's name. The agent challenge keeps the name of the deployment's first,
+ * single challenge: agents already use it, and a new name would replace a protected secret.
+ */
+const SECRET_SUFFIX: Readonly<Record<SecretKind, string>> = {
+  "ca-key": "ca-key",
+  "server-challenge": "server-challenge",
+  "agent-challenge": "challenge",
+  database: "database",
+};
 
 /** Secrets Manager name of one of the deployment's secrets, owned by the primary site. */
 export function secretName(project: string, primarySite: string, secret: SecretKind): string {
-  return `${project}/${primarySite}/${secret}`;
+  return `${project}/${primarySite}/${SECRET_SUFFIX[secret]}`;
+}
+
+/**
+ * IAM path of every Puppet server's instance role (CA, compile masters, PuppetDB hosts) in every
+ * site: the server challenge's resource policy admits roles under this path and no others.
+ */
+export function serverRolePath(project: string): string {
+  return `/${project}/servers/`;
 }
 
 /** HTTPS URL of a site's PuppetDB. */

@@ -15,7 +15,6 @@ export interface PrimaryOutputs {
   readonly zoneId: string;
   readonly caHost: string;
   readonly caCertificatePem: string;
-  readonly challengeSecretName: string;
   readonly puppetdbHost: string;
   readonly databaseHost: string;
   readonly databasePort: number;
@@ -32,7 +31,6 @@ export const PRIMARY_OUTPUT_NAMES = [
   "zoneId",
   "caHost",
   "caCertificatePem",
-  "challengeSecretName",
   "puppetdbHost",
   "databaseHost",
   "databasePort",

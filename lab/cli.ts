@@ -185,7 +185,8 @@ async function main(): Promise<void> {
     "production",
     {
       caKey: secretName(project, primary, "ca-key"),
-      challenge: secretName(project, primary, "challenge"),
+      serverChallenge: secretName(project, primary, "server-challenge"),
+      agentChallenge: secretName(project, primary, "agent-challenge"),
       database: secretName(project, primary, "database"),
     },
   );

@@ -8,7 +8,7 @@ import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
 import { AgentRun, prepareAgent, runAgent } from "./agents";
 import { prepareHost } from "./first-boot";
 import { ADAPTER_ENV, ExecHost, RunResult, startInHost } from "./host";
-import { Material, makeMaterial } from "./material";
+import { Material, SecretNames, makeMaterial } from "./material";
 import { Network, createNetwork } from "./net";
 import { startPostgres } from "./postgres";
 import { STATE_DIR, Started } from "./processes";
@@ -50,7 +50,7 @@ export class Lab {
     readonly topo: LabTopology,
     readonly options: LabOptions,
     readonly branch: string,
-    readonly secretNames: { caKey: string; challenge: string; database: string },
+    readonly secretNames: SecretNames,
   ) {
     for (const t of topo.hosts) {
       this.nodes.set(t.certname, {
@@ -164,7 +164,7 @@ export class Lab {
 
   async prepareAgent(
     node: Node,
-    challenge: string | undefined = this.material.challenge,
+    challenge: string | undefined = this.material.agentChallenge,
   ): Promise<void> {
     await prepareAgent(node.host, {
       puppetConf: this.site(node.topo.site).agentPuppetConf,

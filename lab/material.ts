@@ -1,5 +1,5 @@
 // What the program's providers make on AWS and the lab makes itself: the CA's RSA key and
-// certificate (tls), the autosign challenge and the database password (random), the secrets they are
+// certificate (tls), the two autosign challenges and the database password (random), the secrets they are
 // kept in (Secrets Manager: here a root-only directory of files named like the secrets, read through
 // the scripts' PUPPET_MULTISITE_SECRETS_DIR), and a control repository (a local git repository).
 import { execFileSync } from "node:child_process";
@@ -9,7 +9,10 @@ import { dirname, join } from "node:path";
 
 export interface Material {
   readonly caCertificatePem: string;
-  readonly challenge: string;
+  /** The challenge only Puppet servers read. */
+  readonly serverChallenge: string;
+  /** The challenge agents put into their CSRs. */
+  readonly agentChallenge: string;
   readonly databasePassword: string;
   readonly secretsDir: string;
   /** Bare repository the masters deploy from (file:// URL). */
@@ -99,7 +102,8 @@ export function pushCommit(m: Material, branch: string, message: string): string
 
 export interface SecretNames {
   readonly caKey: string;
-  readonly challenge: string;
+  readonly serverChallenge: string;
+  readonly agentChallenge: string;
   readonly database: string;
 }
 
@@ -111,16 +115,19 @@ export function makeMaterial(
 ): Material {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = makeCa(dir, caCertname);
-  const challenge = randomBytes(20).toString("hex");
+  const serverChallenge = randomBytes(20).toString("hex");
+  const agentChallenge = randomBytes(20).toString("hex");
   const databasePassword = randomBytes(20).toString("hex");
   const secretsDir = join(dir, "secrets");
   writeSecret(secretsDir, secrets.caKey, ca.key);
-  writeSecret(secretsDir, secrets.challenge, challenge);
+  writeSecret(secretsDir, secrets.serverChallenge, serverChallenge);
+  writeSecret(secretsDir, secrets.agentChallenge, agentChallenge);
   writeSecret(secretsDir, secrets.database, databasePassword);
   const repo = makeControlRepo(dir, branch);
   return {
     caCertificatePem: ca.cert,
-    challenge,
+    serverChallenge,
+    agentChallenge,
     databasePassword,
     secretsDir,
     controlRepoUrl: repo.url,

@@ -14,7 +14,12 @@ const DB = { host: "db.example.internal", port: 5432 };
 
 describe("secretRef", () => {
   it("names the primary's secret and reads it from the replica in the host's own region", () => {
-    expect(secretRef(settings("site-b"), "challenge")).toEqual({
+    expect(secretRef(settings("site-b"), "server-challenge")).toEqual({
+      name: "puppet-multisite/site-a/server-challenge",
+      region: "eu-west-1",
+    });
+    // The agent challenge keeps the name of the deployment's first, single challenge.
+    expect(secretRef(settings("site-b"), "agent-challenge")).toEqual({
       name: "puppet-multisite/site-a/challenge",
       region: "eu-west-1",
     });
@@ -26,17 +31,21 @@ describe("secretRef", () => {
 });
 
 describe("caHostSettings", () => {
-  it("gives the CA its key secret, its own name as alt name and the CA heap", () => {
+  it("gives the CA its key secret, both challenges, its own name as alt name and the CA heap", () => {
     expect(caHostSettings(settings("site-a"))).toEqual({
       certname: `ca.${DOMAIN}`,
       site: "site-a",
       domain: DOMAIN,
       region: "us-east-1",
       caServer: `ca.${DOMAIN}`,
-      challengeSecret: { name: "puppet-multisite/site-a/challenge", region: "us-east-1" },
+      serverChallengeSecret: {
+        name: "puppet-multisite/site-a/server-challenge",
+        region: "us-east-1",
+      },
       heapMb: HEAP_MB.ca,
       role: "ca",
       caKeySecret: { name: "puppet-multisite/site-a/ca-key", region: "us-east-1" },
+      agentChallengeSecret: { name: "puppet-multisite/site-a/challenge", region: "us-east-1" },
       dnsAltNames: [`ca.${DOMAIN}`],
     });
   });
@@ -109,7 +118,35 @@ describe("agentSite", () => {
       site: "site-b",
       domain: DOMAIN,
       caServer: `ca.${DOMAIN}`,
+      crlRefreshMinutes: 5,
       serverList: [`pool.site-b.${DOMAIN}`, `pool.site-a.${DOMAIN}`],
     });
+  });
+});
+
+describe("CRL refresh", () => {
+  it("gives masters, PuppetDB hosts and agents the configured interval, 5 minutes by default", () => {
+    for (const [raw, minutes] of [
+      [{}, 5],
+      [{ certificates: { crlRefreshMinutes: 2 } }, 2],
+    ] as const) {
+      const s = settings("site-b", raw);
+      expect([
+        masterHostSettings(s, 1, `master-1.site-b.${DOMAIN}`, PEM).crlRefreshMinutes,
+        puppetdbHostSettings(s, PEM, DB).crlRefreshMinutes,
+        agentSite(s).crlRefreshMinutes,
+      ]).toEqual([minutes, minutes, minutes]);
+    }
+  });
+
+  it("reads the server challenge, never the agent's, on masters and PuppetDB hosts", () => {
+    const s = settings("site-b");
+    for (const host of [
+      masterHostSettings(s, 1, `master-1.site-b.${DOMAIN}`, PEM),
+      puppetdbHostSettings(s, PEM, DB),
+    ]) {
+      expect(host.serverChallengeSecret.name).toBe("puppet-multisite/site-a/server-challenge");
+      expect(host).not.toHaveProperty("agentChallengeSecret");
+    }
   });
 });

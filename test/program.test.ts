@@ -45,7 +45,8 @@ describe("site-a (primary)", () => {
       "aws:rds/instance:Instance": 1,
       "aws:ec2/instance:Instance": 4, // CA, two masters, PuppetDB
       "aws:lb/loadBalancer:LoadBalancer": 1,
-      "aws:secretsmanager/secret:Secret": 3,
+      // CA key, server challenge, agent challenge, database password.
+      "aws:secretsmanager/secret:Secret": 4,
       "aws:ec2/subnet:Subnet": 6,
       "aws:ec2/natGateway:NatGateway": 2,
     });
@@ -160,6 +161,49 @@ describe("both sites", () => {
         )
         .map((i) => `${i.name} (${role(i)})`),
     ).toEqual(["site-a-ca-host-instance (ca)"]);
+  });
+
+  it("let only Puppet servers' roles read the server challenge, and only the CA read the agent challenge", () => {
+    const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
+    // A host's role, role policy and instance share the component's name.
+    const reads = instances.map((i) => {
+      const host = i.name.replace(/-instance$/, "");
+      const [policy] = both().filter(
+        (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === `${host}-secrets`,
+      );
+      const doc = JSON.parse(policy.inputs.policy as string) as {
+        Statement: { Sid: string; Resource: string | string[] }[];
+      };
+      const grant = doc.Statement.find((st) => st.Sid === "ReadOwnSecrets")!;
+      const names = [grant.Resource]
+        .flat()
+        .map((arn) =>
+          arn.replace(/^.*:secret:puppet-multisite\/site-a\//, "").replace(/-\?+$/, ""),
+        );
+      return `${(i.inputs.tags as Record<string, string>)["puppet:role"]} ${[...new Set(names)].sort().join(",")}`;
+    });
+    expect(reads.sort()).toEqual([
+      "ca ca-key,challenge,server-challenge",
+      "compile-master server-challenge",
+      "compile-master server-challenge",
+      "compile-master server-challenge",
+      "compile-master server-challenge",
+      "puppetdb database,server-challenge",
+      "puppetdb database,server-challenge",
+    ]);
+    // The server challenge's own policy admits roles under this path, and every host's role is there.
+    const roles = both().filter((r) => r.type === "aws:iam/role:Role" && r.name.endsWith("-role"));
+    expect(roles.map((r) => `${r.name} ${String(r.inputs.path)}`).sort()).toEqual(
+      instances
+        .map((i) => `${i.name.replace(/-instance$/, "-role")} /puppet-multisite/servers/`)
+        .sort(),
+    );
+    const [challengePolicy] = a
+      .ofType("aws:secretsmanager/secretPolicy:SecretPolicy")
+      .filter((p) => p.name.startsWith("site-a-ca-server-challenge-secret"));
+    expect(challengePolicy.inputs.policy).toContain(
+      "arn:aws:iam::123456789012:role/puppet-multisite/servers/*",
+    );
   });
 
   itWithTools(

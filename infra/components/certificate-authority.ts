@@ -1,3 +1,4 @@
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
@@ -12,10 +13,15 @@ const CA_VALIDITY_HOURS = 20 * 365 * 24;
 export interface CertificateAuthorityArgs extends SecretsEncryption {
   /**
    * The CA host's first-boot settings, less the CA certificate this component makes. Its `certname`
-   * is the host's name and the certificate's subject; `caKeySecret` and `challengeSecret` name the
-   * two secrets this component creates, and must differ.
+   * is the host's name and the certificate's subject; `caKeySecret`, `serverChallengeSecret` and
+   * `agentChallengeSecret` name the three secrets this component creates, and must differ.
    */
   readonly host: Omit<CaHost, "caCertificatePem">;
+  /**
+   * IAM path of every Puppet server's instance role, in every site (the CA host's too): only roles
+   * under it may read the server challenge.
+   */
+  readonly serverRolePath: string;
   /** Subnet the CA host runs in. */
   readonly subnetId: pulumi.Input<string>;
   /** Security groups of the CA host. */
@@ -33,14 +39,16 @@ export interface CertificateAuthorityArgs extends SecretsEncryption {
 /**
  * The deployment's one Puppet CA: an RSA key and self-signed CA certificate (puppetserver's import
  * accepts RSA only), the key kept in Secrets Manager where only the CA host's role can read it, the
- * autosign challenge beside it, and the CA host itself.
+ * two autosign challenges beside it (the server challenge, readable by Puppet servers' roles only,
+ * and the agent challenge handed to agents), and the CA host itself.
  */
 export class CertificateAuthority extends pulumi.ComponentResource {
   public readonly certificatePem: pulumi.Output<string>;
   public readonly hostName: string;
   public readonly privateIp: pulumi.Output<string>;
   public readonly caKeySecretName: string;
-  public readonly challengeSecretName: string;
+  public readonly serverChallengeSecretName: string;
+  public readonly agentChallengeSecretName: string;
 
   constructor(
     name: string,
@@ -50,9 +58,20 @@ export class CertificateAuthority extends pulumi.ComponentResource {
     super("puppet:ca:CertificateAuthority", name, {}, opts);
     const protect = args.protect ?? true;
     const host = args.host;
-    if (host.caKeySecret.name === host.challengeSecret.name) {
+    const secretNames = [
+      host.caKeySecret.name,
+      host.serverChallengeSecret.name,
+      host.agentChallengeSecret.name,
+    ];
+    const shared = secretNames.find((n, i) => secretNames.indexOf(n) !== i);
+    if (shared !== undefined) {
       throw new Error(
-        `CertificateAuthority ${name}: the CA key and the challenge need different secrets, got ${host.caKeySecret.name} for both`,
+        `CertificateAuthority ${name}: the CA key, the server challenge and the agent challenge need a secret each, got ${shared} twice`,
+      );
+    }
+    if (!/^\/([\w+=,.@-]+\/)*$/.test(args.serverRolePath)) {
+      throw new Error(
+        `CertificateAuthority ${name}: serverRolePath must be an IAM path such as /puppet-multisite/servers/, got ${JSON.stringify(args.serverRolePath)}`,
       );
     }
 
@@ -73,12 +92,17 @@ export class CertificateAuthority extends pulumi.ComponentResource {
       },
       { parent: this, protect },
     );
-    const challenge = new random.RandomPassword(
-      `${name}-challenge`,
-      // Letters and digits only: the value travels through YAML (csr_attributes) and shell.
-      { length: 40, special: false },
-      { parent: this, protect },
-    );
+    // Letters and digits only: the values travel through YAML (csr_attributes) and shell.
+    const challengeSpec = { length: 40, special: false };
+    const serverChallenge = new random.RandomPassword(`${name}-server-challenge`, challengeSpec, {
+      parent: this,
+      protect,
+    });
+    // The agent challenge keeps the child name of the deployment's first, single challenge.
+    const agentChallenge = new random.RandomPassword(`${name}-challenge`, challengeSpec, {
+      parent: this,
+      protect,
+    });
 
     const caHost = new PuppetHost(
       `${name}-host`,
@@ -90,7 +114,8 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         securityGroupIds: args.securityGroupIds,
         instanceType: args.instanceType,
         ami: args.ami,
-        readsSecrets: [host.caKeySecret, host.challengeSecret],
+        readsSecrets: [host.caKeySecret, host.serverChallengeSecret, host.agentChallengeSecret],
+        rolePath: args.serverRolePath,
         rootVolumeGb: 50,
         protect,
         replaceOnConfigChange: false,
@@ -116,13 +141,30 @@ export class CertificateAuthority extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const identity = aws.getCallerIdentityOutput({}, { parent: this });
+    const partition = aws.getPartitionOutput({}, { parent: this });
+    new ReplicatedSecret(
+      `${name}-server-challenge-secret`,
+      {
+        ...secrets,
+        secretName: host.serverChallengeSecret.name,
+        description:
+          "Challenge password of Puppet servers' CSRs (compile masters, PuppetDB hosts): with it the CA signs server roles",
+        value: serverChallenge.result,
+        readers: [
+          pulumi.interpolate`arn:${partition.partition}:iam::${identity.accountId}:role${args.serverRolePath}*`,
+        ],
+      },
+      { parent: this },
+    );
     new ReplicatedSecret(
       `${name}-challenge-secret`,
       {
         ...secrets,
-        secretName: host.challengeSecret.name,
-        description: "Challenge password the CA's autosigner requires in every CSR",
-        value: challenge.result,
+        secretName: host.agentChallengeSecret.name,
+        description:
+          "Challenge password of agents' CSRs: the CA signs agents that carry it (never a server role or name)",
+        value: agentChallenge.result,
       },
       { parent: this },
     );
@@ -131,7 +173,8 @@ export class CertificateAuthority extends pulumi.ComponentResource {
     this.hostName = host.certname;
     this.privateIp = caHost.privateIp;
     this.caKeySecretName = host.caKeySecret.name;
-    this.challengeSecretName = host.challengeSecret.name;
+    this.serverChallengeSecretName = host.serverChallengeSecret.name;
+    this.agentChallengeSecretName = host.agentChallengeSecret.name;
     this.registerOutputs({ certificatePem: this.certificatePem, privateIp: this.privateIp });
   }
 }

@@ -37,8 +37,10 @@ export interface CompileMasterPoolArgs {
   readonly instanceType: string;
   /** AMI every master boots (Debian 12: their user data installs packages with apt). */
   readonly ami: pulumi.Input<string>;
-  /** Secrets each master reads at boot (the autosign challenge). */
+  /** Secrets each master reads at boot (the server challenge). */
   readonly readsSecrets: readonly SecretRef[];
+  /** IAM path of every master's instance role. Default `/`. */
+  readonly rolePath?: string;
   /** Tags of the masters, load balancer, target group and listener. Default none. */
   readonly tags?: Record<string, string>;
 }
@@ -91,6 +93,7 @@ export class CompileMasterPool extends pulumi.ComponentResource {
             instanceType: args.instanceType,
             ami: args.ami,
             readsSecrets: args.readsSecrets,
+            rolePath: args.rolePath,
             tags: args.tags,
           },
           { parent: this },

@@ -21,6 +21,11 @@ export interface PuppetHostArgs {
   readonly config: pulumi.Input<HostConfig>;
   /** Secrets the host may read, and nothing else. */
   readonly readsSecrets: readonly SecretRef[];
+  /**
+   * IAM path of the host's instance role: a secret's resource policy can admit every role under a
+   * path (the server challenge admits Puppet servers' roles only). Default `/`.
+   */
+  readonly rolePath?: string;
   /** Root volume size in GiB. Default 30. */
   readonly rootVolumeGb?: number;
   /**
@@ -60,6 +65,7 @@ export class PuppetHost extends pulumi.ComponentResource {
     const role = new aws.iam.Role(
       `${name}-role`,
       {
+        path: args.rolePath,
         assumeRolePolicy: JSON.stringify({
           Version: "2012-10-17",
           Statement: [

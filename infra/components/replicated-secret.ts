@@ -13,9 +13,10 @@ export interface ReplicatedSecretArgs extends SecretsEncryption {
   /** The value; kept a Pulumi secret end to end. */
   readonly value: pulumi.Input<string>;
   /**
-   * Only these IAM role ARNs, and the principal running Pulumi (which reads the value back after
-   * writing it), may read the value; everyone else is denied by the secret's own policy. Default:
-   * no resource policy, IAM alone decides.
+   * Only these IAM role ARNs, or ARN patterns (`*` matches any run of characters, such as every role
+   * under a path), and the principal running Pulumi (which reads the value back after writing it),
+   * may read the value; everyone else is denied by the secret's own policy. Default: no resource
+   * policy, IAM alone decides.
    */
   readonly readers?: pulumi.Input<string>[];
   /** Protect the secret and its value from deletion. Default true. */
@@ -63,7 +64,7 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
         `${name}-policy`,
         {
           secretArn: secret.arn,
-          policy: readersOnlyPolicy(secret.arn, [...args.readers, deployer]),
+          policy: readersOnlyPolicy([...args.readers, deployer]),
         },
         // After the value is written, so the provider can still read it back on creation.
         { parent: this, dependsOn: [version] },
@@ -75,11 +76,12 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
   }
 }
 
-/** Denies reading the value to every principal but the named roles, whatever their IAM policies say. */
-function readersOnlyPolicy(
-  secretArn: pulumi.Input<string>,
-  readers: pulumi.Input<string>[],
-): pulumi.Output<string> {
+/**
+ * Denies reading the value to every principal but the named roles, whatever their IAM policies say.
+ * `Resource: "*"` in a secret's own policy means the secret itself, in every region it is
+ * replicated to (the replicas' ARNs differ from the primary's).
+ */
+function readersOnlyPolicy(readers: pulumi.Input<string>[]): pulumi.Output<string> {
   return pulumi.jsonStringify({
     Version: "2012-10-17",
     Statement: [
@@ -88,8 +90,9 @@ function readersOnlyPolicy(
         Effect: "Deny",
         Principal: "*",
         Action: "secretsmanager:GetSecretValue",
-        Resource: secretArn,
-        Condition: { StringNotEquals: { "aws:PrincipalArn": readers } },
+        Resource: "*",
+        // ArnNotLike: a reader may be a pattern (every role under an IAM path).
+        Condition: { ArnNotLike: { "aws:PrincipalArn": readers } },
       },
     ],
   });

@@ -20,6 +20,7 @@ import {
   masterHostNames,
   poolHostName,
   puppetdbHostName,
+  serverRolePath as serverRolePathOf,
   siteDomain,
 } from "../naming";
 import { PrimaryOutputs, checkPrimary } from "../peer";
@@ -96,6 +97,9 @@ export class Site extends pulumi.ComponentResource {
       settings.amiId ??
       aws.ssm.getParameterOutput({ name: settings.imageParameter }, { parent: this }).value;
     const serverGroups = [network.securityGroup("puppetserver")];
+    // Every Puppet server of every site reads the server challenge; only their roles may.
+    const serverRolePath = serverRolePathOf(settings.project);
+    const serverChallenge = secretRef(settings, "server-challenge");
 
     let shared: Shared;
     let ca: CertificateAuthority | undefined;
@@ -124,6 +128,7 @@ export class Site extends pulumi.ComponentResource {
           instanceType: settings.caInstanceType,
           ami,
           ...encryption,
+          serverRolePath,
           protect: settings.protectStateful,
           tags,
         },
@@ -166,7 +171,8 @@ export class Site extends pulumi.ComponentResource {
         securityGroupIds: serverGroups,
         instanceType: settings.masters.instanceType,
         ami,
-        readsSecrets: [secretRef(settings, "challenge")],
+        readsSecrets: [serverChallenge],
+        rolePath: serverRolePath,
         tags,
       },
       { parent: this },
@@ -185,7 +191,8 @@ export class Site extends pulumi.ComponentResource {
         securityGroupIds: [network.securityGroup("puppetdb")],
         instanceType: settings.puppetdbInstanceType,
         ami,
-        readsSecrets: [secretRef(settings, "database"), secretRef(settings, "challenge")],
+        readsSecrets: [secretRef(settings, "database"), serverChallenge],
+        rolePath: serverRolePath,
         tags,
       },
       { parent: this },
@@ -238,7 +245,8 @@ export class Site extends pulumi.ComponentResource {
       poolHost: poolHostName(site, domain),
       masters: masterNames,
       puppetdbHost: puppetdbName,
-      challengeSecretName: secretRef(settings, "challenge").name,
+      // The challenge agents put into their CSRs (the server challenge is for servers' roles only).
+      agentChallengeSecretName: secretRef(settings, "agent-challenge").name,
       agentPuppetConf: renderAgentConfig(agentSite(settings)),
     };
     this.outputs = ca

@@ -126,6 +126,14 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
         60,
       ),
     })),
+    certificates: reader.section("certificates", (certificates) => ({
+      crlRefreshMinutes: certificates.integer(
+        "crlRefreshMinutes",
+        DEFAULTS.certificates.crlRefreshMinutes,
+        1,
+        60,
+      ),
+    })),
     protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
     amiId: reader.optionalString("amiId", (v) =>
       /^ami-[0-9a-f]{8,17}$/.test(v)

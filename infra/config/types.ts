@@ -47,6 +47,15 @@ export interface ControlRepoSettings {
   readonly syncIntervalMinutes: number;
 }
 
+export interface CertificateSettings {
+  /**
+   * Minutes between two fetches of the CA's revocation list by every compile master and PuppetDB
+   * host, and the agents' `crl_refresh_interval` (1-60): a revoked certificate is refused everywhere
+   * within this long. Default 5.
+   */
+  readonly crlRefreshMinutes: number;
+}
+
 export interface Settings {
   readonly project: string;
   readonly stack: string;
@@ -70,6 +79,7 @@ export interface Settings {
   readonly puppetdbInstanceType: string;
   readonly database: DatabaseSettings;
   readonly controlRepo: ControlRepoSettings;
+  readonly certificates: CertificateSettings;
   /** Protect the CA key and its secret, the database and the zone from deletion. Default true. */
   readonly protectStateful: boolean;
   /** AMI for every host; when unset, the latest Debian 12 image from `imageParameter`. */
@@ -103,6 +113,7 @@ export const DEFAULTS = {
     backupRetentionDays: 7,
   },
   controlRepo: { branch: "production", syncIntervalMinutes: 5 },
+  certificates: { crlRefreshMinutes: 5 },
   protectStateful: true,
   imageParameter: "/aws/service/debian/release/bookworm/latest/amd64",
 } as const;

@@ -10,16 +10,17 @@ import {
   renderServerPuppetConf,
 } from "./puppetconf";
 import { roleScripts } from "./scripts";
+import { renderAutosignPolicy } from "./autosign-policy";
 import {
-  renderAutosignPolicy,
   renderCaConf,
   renderCaServices,
   renderCertificateAllowlist,
+  renderPuppetdbBootstrapServices,
   renderPuppetdbDefaults,
   renderPuppetdbFiles,
   renderPuppetserverDefaults,
 } from "./services";
-import { CompileMasterHost, HostConfig, PuppetdbHost } from "./types";
+import { CompileMasterHost, CrlConsumer, HostConfig, PuppetdbHost } from "./types";
 
 /** Minutes between two refreshes of a PuppetDB's allowlist from the sites' SRV records. */
 export const ALLOWLIST_REFRESH_MINUTES = 5;
@@ -57,8 +58,8 @@ export function hostSettings(host: HostConfig): EnvVars {
     DOMAIN: host.domain,
     REGION: host.region,
     CA_SERVER: host.caServer,
-    CHALLENGE_SECRET_NAME: host.challengeSecret.name,
-    CHALLENGE_SECRET_REGION: host.challengeSecret.region,
+    SERVER_CHALLENGE_SECRET_NAME: host.serverChallengeSecret.name,
+    SERVER_CHALLENGE_SECRET_REGION: host.serverChallengeSecret.region,
     HEAP_MB: host.heapMb,
     PACKAGE_SOURCE: host.packageSource,
   };
@@ -68,6 +69,8 @@ export function hostSettings(host: HostConfig): EnvVars {
         ...common,
         CA_KEY_SECRET_NAME: host.caKeySecret.name,
         CA_KEY_SECRET_REGION: host.caKeySecret.region,
+        AGENT_CHALLENGE_SECRET_NAME: host.agentChallengeSecret.name,
+        AGENT_CHALLENGE_SECRET_REGION: host.agentChallengeSecret.region,
       };
     case "compile-master":
       return {
@@ -75,6 +78,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         CONTROL_REPO_URL: host.controlRepo.url,
         CONTROL_REPO_BRANCH: host.controlRepo.branch,
         CONTROL_REPO_SYNC_MINUTES: host.controlRepo.syncIntervalMinutes,
+        CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
       };
     case "puppetdb": {
       const srvRecords = allowlistSrvSetting(host);
@@ -91,39 +95,53 @@ export function hostSettings(host: HostConfig): EnvVars {
         // Read by allowlist-refresh.sh; left out when there are no records to follow.
         ALLOWLIST_SRV_RECORDS: srvRecords,
         ALLOWLIST_REFRESH_MINUTES: srvRecords === undefined ? undefined : ALLOWLIST_REFRESH_MINUTES,
+        CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
       };
     }
   }
 }
 
-/** systemd units of the code sync: a oneshot service on a timer (the lab calls the scripts itself). */
-export function renderSyncUnits(host: CompileMasterHost): { service: string; timer: string } {
+/**
+ * Longest a code sync may run: it retries each git transfer (five minutes at most each) and r10k,
+ * and a sync that outlives this is killed so the next one can start.
+ */
+export const SYNC_TIMEOUT_MINUTES = 15;
+
+/** Longest a CRL refresh may run (one fetch of at most 20 s, then a verification). */
+export const CRL_REFRESH_TIMEOUT_SECONDS = 60;
+
+/** A oneshot service and the timer that starts it every `minutes` (the lab runs the scripts itself). */
+function timerUnits(opts: {
+  readonly description: string;
+  readonly execStart: string;
+  readonly timeoutStartSec: string;
+  readonly minutes: number;
+  /** Seconds of random delay added to each start: spreads hosts that share an interval. */
+  readonly randomizedDelaySec?: number;
+  /** How late a start may be, at most. Default systemd's one minute. */
+  readonly accuracySec?: string;
+}): { service: string; timer: string } {
   const service: IniDocument = [
-    [
-      "Unit",
-      {
-        Description: "Deploy the control repository and refresh the CRL",
-        After: "network-online.target",
-      },
-    ],
+    ["Unit", { Description: opts.description, After: "network-online.target" }],
     [
       "Service",
       {
         Type: "oneshot",
-        // "-": a failed sync (control repository unreachable) must not skip the CRL refresh.
-        ExecStart: `-${LIB_DIR}/code-sync.sh`,
-        ExecStartPost: `${LIB_DIR}/crl-refresh.sh`,
+        ExecStart: opts.execStart,
+        // A oneshot has no start timeout by default: a hung run would block every later one.
+        TimeoutStartSec: opts.timeoutStartSec,
       },
     ],
   ];
   const timer: IniDocument = [
-    ["Unit", { Description: "Periodic control repository deploy" }],
+    ["Unit", { Description: `${opts.description}, every ${opts.minutes} min` }],
     [
       "Timer",
       {
-        OnBootSec: `${host.controlRepo.syncIntervalMinutes}min`,
-        OnUnitActiveSec: `${host.controlRepo.syncIntervalMinutes}min`,
-        RandomizedDelaySec: 30,
+        OnBootSec: `${opts.minutes}min`,
+        OnUnitActiveSec: `${opts.minutes}min`,
+        RandomizedDelaySec: opts.randomizedDelaySec,
+        AccuracySec: opts.accuracySec,
       },
     ],
     ["Install", { WantedBy: "timers.target" }],
@@ -131,33 +149,43 @@ export function renderSyncUnits(host: CompileMasterHost): { service: string; tim
   return { service: renderIni(service), timer: renderIni(timer) };
 }
 
-/** systemd units of the PuppetDB allowlist refresh: a oneshot service on a timer. */
+/** systemd units of the code sync of a compile master. */
+export function renderSyncUnits(host: CompileMasterHost): { service: string; timer: string } {
+  return timerUnits({
+    description: "Deploy the control repository",
+    execStart: `${LIB_DIR}/code-sync.sh`,
+    timeoutStartSec: `${SYNC_TIMEOUT_MINUTES}min`,
+    minutes: host.controlRepo.syncIntervalMinutes,
+    randomizedDelaySec: 30,
+  });
+}
+
+/**
+ * systemd units of the CRL refresh of a compile master or PuppetDB host: no random delay and a
+ * one-second accuracy, so a revocation is honoured within the interval.
+ */
+export function renderCrlUnits(host: CrlConsumer): { service: string; timer: string } {
+  return timerUnits({
+    description: "Fetch the CA's certificate revocation list",
+    execStart: `${LIB_DIR}/crl-refresh.sh`,
+    timeoutStartSec: `${CRL_REFRESH_TIMEOUT_SECONDS}s`,
+    minutes: host.crlRefreshMinutes,
+    accuracySec: "1s",
+  });
+}
+
+/** systemd units of the PuppetDB allowlist refresh. */
 export function renderAllowlistUnits(): { service: string; timer: string } {
-  const service: IniDocument = [
-    [
-      "Unit",
-      {
-        Description: "PuppetDB allowlist from the sites' SRV records",
-        After: "network-online.target",
-      },
-    ],
-    ["Service", { Type: "oneshot", ExecStart: `${LIB_DIR}/allowlist-refresh.sh` }],
-  ];
-  const timer: IniDocument = [
-    ["Unit", { Description: "Periodic PuppetDB allowlist refresh" }],
-    [
-      "Timer",
-      {
-        OnBootSec: `${ALLOWLIST_REFRESH_MINUTES}min`,
-        OnUnitActiveSec: `${ALLOWLIST_REFRESH_MINUTES}min`,
-        // The PuppetDBs of all sites see a new master in the same interval: spreading their
-        // restarts keeps one of them answering the masters.
-        RandomizedDelaySec: 120,
-      },
-    ],
-    ["Install", { WantedBy: "timers.target" }],
-  ];
-  return { service: renderIni(service), timer: renderIni(timer) };
+  return timerUnits({
+    description: "PuppetDB allowlist from the sites' SRV records",
+    execStart: `${LIB_DIR}/allowlist-refresh.sh`,
+    // Lookups time out in seconds; a PuppetDB restart may take minutes.
+    timeoutStartSec: "10min",
+    minutes: ALLOWLIST_REFRESH_MINUTES,
+    // The PuppetDBs of all sites see a new master in the same interval: spreading their restarts
+    // keeps one of them answering the masters.
+    randomizedDelaySec: 120,
+  });
 }
 
 /**
@@ -168,6 +196,14 @@ export function renderAllowlistUnits(): { service: string; timer: string } {
  */
 export function renderPuppetdbRestartDropIn(): string {
   return renderIni([["Service", { Restart: "on-failure", RestartSec: "30s" }]]);
+}
+
+function crlUnitFiles(host: CrlConsumer): Record<string, string> {
+  const units = renderCrlUnits(host);
+  return {
+    "systemd/puppet-multisite-crl.service": units.service,
+    "systemd/puppet-multisite-crl.timer": units.timer,
+  };
 }
 
 function roleFiles(host: HostConfig): Record<string, string> {
@@ -198,6 +234,7 @@ function roleFiles(host: HostConfig): Record<string, string> {
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
         "systemd/puppet-multisite-sync.service": units.service,
         "systemd/puppet-multisite-sync.timer": units.timer,
+        ...crlUnitFiles(host),
       };
     }
     case "puppetdb": {
@@ -212,7 +249,9 @@ function roleFiles(host: HostConfig): Record<string, string> {
         ...Object.fromEntries(
           Object.entries(pdb).map(([name, text]) => [`puppetdb/${name}`, text]),
         ),
+        "puppetdb/bootstrap-services.cfg": renderPuppetdbBootstrapServices(),
         "systemd/puppetdb-restart.conf": renderPuppetdbRestartDropIn(),
+        ...crlUnitFiles(host),
         ...(units && {
           "systemd/puppet-multisite-allowlist.service": units.service,
           "systemd/puppet-multisite-allowlist.timer": units.timer,

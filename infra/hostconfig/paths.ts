@@ -16,3 +16,7 @@ export const PUPPETDB_DIR = "/etc/puppetdb";
 export const CODE_DIR = "/etc/puppet/code";
 /** Log directory of the autosigner (written by puppetserver's user). */
 export const LOG_DIR = "/var/log/puppet-multisite";
+/** Debian 12's Puppet ssldir: every host's own key, certificate, CA certificate and CRL. */
+export const SSL_DIR = "/var/lib/puppet/ssl";
+/** Debian 12's CA directory (`cadir`) on the CA: signed certificates, pending requests, CRL. */
+export const CA_DIR = `${PUPPETSERVER_DIR}/ca`;

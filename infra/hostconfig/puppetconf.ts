@@ -43,6 +43,8 @@ export function renderAgentConfig(site: AgentSite): string {
         srv_domain: `${site.site}.${site.domain}`,
         server_list: site.serverList.map((s) => `${s}:${PUPPET_PORT}`),
         ca_server: site.caServer,
+        // Never, by default: an agent would keep the CRL of its first run for ever.
+        crl_refresh_interval: `${site.crlRefreshMinutes}m`,
         ...CONNECTION_SETTINGS,
       },
     ],
@@ -60,7 +62,16 @@ export function renderServerPuppetConf(host: HostConfig): string {
     case "ca":
       return renderIni([
         ["main", { ...main, dns_alt_names: nonEmpty(host.dnsAltNames) }],
-        ["server", { autosign: AUTOSIGN_PATH }],
+        [
+          "server",
+          {
+            autosign: AUTOSIGN_PATH,
+            // A replaced server sends a new key under its old name: the CA hands the request to
+            // the autosigner (which revokes the previous certificate first, and refuses agents)
+            // instead of refusing it outright.
+            allow_duplicate_certs: true,
+          },
+        ],
       ]);
     case "compile-master":
       return renderIni([

@@ -11,11 +11,13 @@ const COMMON = ["lib.sh"] as const;
 const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
   ca: ["ca.sh", "autosign.rb"],
   "compile-master": ["compile-master.sh", "code-sync.sh", "crl-refresh.sh"],
-  puppetdb: ["puppetdb.sh", "allowlist-refresh.sh"],
+  puppetdb: ["puppetdb.sh", "allowlist-refresh.sh", "crl-refresh.sh"],
 };
 
 /** Every script file of this module, for tests and the lab. */
-export const ALL_SCRIPTS: readonly string[] = [...COMMON, ...Object.values(BY_ROLE).flat()];
+export const ALL_SCRIPTS: readonly string[] = [
+  ...new Set([...COMMON, ...Object.values(BY_ROLE).flat()]),
+];
 
 export function entryScript(role: HostRole): string {
   return `${role}.sh`;

@@ -3,8 +3,8 @@
 import { renderEnvFile } from "./envfile";
 import { renderHocon } from "./hocon";
 import { PUPPETDB_PORT } from "../ports";
-import { LOG_DIR, PUPPETDB_DIR, PUPPETSERVER_DIR } from "./paths";
-import { AUTH_ROLES, CaHost, PuppetdbHost } from "./types";
+import { PUPPETDB_DIR, PUPPETSERVER_DIR } from "./paths";
+import { PuppetdbHost } from "./types";
 
 /** The CA must accept masters' CSRs with alt names and pp_auth_role, or signing fails (409). */
 export function renderCaConf(): string {
@@ -16,12 +16,28 @@ export function renderCaConf(): string {
   });
 }
 
+/**
+ * Trapperkeeper's filesystem-watch service: with it, Jetty reloads its CRL file when the file
+ * changes (trapperkeeper-webserver-jetty9's reload-crl-on-change!), so a revocation is honoured with
+ * no restart. Puppet Server's bootstrap needs it too for the CA to publish its CRL to the host's.
+ */
+const FILESYSTEM_WATCH_SERVICE =
+  "puppetlabs.trapperkeeper.services.watcher.filesystem-watch-service/filesystem-watch-service";
+
 /** services.d/ca.cfg: the CA service on the CA, the disabled stand-in on compile masters. */
 export function renderCaServices(caEnabled: boolean): string {
   const ca = caEnabled
     ? "puppetlabs.services.ca.certificate-authority-service/certificate-authority-service"
     : "puppetlabs.services.ca.certificate-authority-disabled-service/certificate-authority-disabled-service";
-  return `${ca}\npuppetlabs.trapperkeeper.services.watcher.filesystem-watch-service/filesystem-watch-service\n`;
+  return `${ca}\n${FILESYSTEM_WATCH_SERVICE}\n`;
+}
+
+/**
+ * Services puppetdb.sh adds to Debian's /etc/puppetdb/bootstrap.cfg, one a line. Its Jetty library
+ * names the watcher's jar in its manifest, so the service is on PuppetDB's class path already.
+ */
+export function renderPuppetdbBootstrapServices(): string {
+  return `${FILESYSTEM_WATCH_SERVICE}\n`;
 }
 
 /** `/etc/default/puppetserver` as Debian ships it, with the heap sized for the instance. */
@@ -45,17 +61,6 @@ export function renderPuppetdbDefaults(heapMb: number): string {
     { JAVA_ARGS: `-Xmx${heapMb}m` },
     "Rendered by puppet-multisite; puppetdb's init script and unit read it.",
   );
-}
-
-/** The autosigner's policy: which pp_auth_role values it signs and which may carry alt names. */
-export function renderAutosignPolicy(host: CaHost): string {
-  // Read by autosign.rb with Ruby's JSON parser: the HOCON renderer writes plain JSON.
-  return renderHocon({
-    domain: host.domain,
-    authRoles: [AUTH_ROLES["compile-master"], AUTH_ROLES.puppetdb],
-    altNameRoles: [AUTH_ROLES["compile-master"]],
-    logFile: `${LOG_DIR}/autosign.log`,
-  });
 }
 
 /** PuppetDB's conf.d files; the password is added at boot in a file of its own. */

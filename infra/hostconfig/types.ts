@@ -37,8 +37,11 @@ export interface HostCommon {
   readonly caServer: string;
   /** PEM of the CA certificate: public, lets hosts verify the CA instead of trusting on first use. */
   readonly caCertificatePem: string;
-  /** Secret holding the autosign challenge, put into the host's CSR (never into user data). */
-  readonly challengeSecret: SecretRef;
+  /**
+   * Secret holding the server challenge, put into the host's CSR (never into user data). Only
+   * Puppet servers' instance roles can read it; agents have a challenge of their own.
+   */
+  readonly serverChallengeSecret: SecretRef;
   /** JVM heap of the host's Puppet service, in MiB. */
   readonly heapMb: number;
   /**
@@ -53,11 +56,19 @@ export interface CaHost extends HostCommon {
   readonly role: "ca";
   /** Secret holding the CA private key (PEM, RSA), imported before puppetserver first starts. */
   readonly caKeySecret: SecretRef;
+  /** Secret holding the agent challenge, the one agents put into their CSRs. */
+  readonly agentChallengeSecret: SecretRef;
   /** Extra names of the CA's own certificate. */
   readonly dnsAltNames: readonly string[];
 }
 
-export interface CompileMasterHost extends HostCommon {
+/** A host that serves TLS to Puppet clients and so must keep the CA's revocation list current. */
+export interface CrlConsumer {
+  /** Minutes between two fetches of the CA's revocation list. */
+  readonly crlRefreshMinutes: number;
+}
+
+export interface CompileMasterHost extends HostCommon, CrlConsumer {
   readonly role: "compile-master";
   /** Every name agents use for this master (its own, its pool's, the generic name). */
   readonly dnsAltNames: readonly string[];
@@ -66,7 +77,7 @@ export interface CompileMasterHost extends HostCommon {
   readonly controlRepo: ControlRepo;
 }
 
-export interface PuppetdbHost extends HostCommon {
+export interface PuppetdbHost extends HostCommon, CrlConsumer {
   readonly role: "puppetdb";
   readonly database: {
     readonly host: string;
@@ -99,4 +110,6 @@ export interface AgentSite {
   /** Server names an agent tries in order when SRV lookups fail. */
   readonly serverList: readonly string[];
   readonly caServer: string;
+  /** Minutes after which an agent fetches the CA's revocation list again, at its next run. */
+  readonly crlRefreshMinutes: number;
 }

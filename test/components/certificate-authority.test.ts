@@ -4,7 +4,7 @@ import { SECRET } from "../../tools/plan/plan";
 import { runProgram, userDataFiles } from "../harness";
 import { DOMAIN, caHost } from "./fixtures";
 
-const ca = (protect?: boolean, host = caHost()) =>
+const ca = (protect?: boolean, host = caHost(), serverRolePath = "/puppet-multisite/servers/") =>
   new CertificateAuthority("site-a-ca", {
     host,
     subnetId: "subnet-1",
@@ -13,6 +13,7 @@ const ca = (protect?: boolean, host = caHost()) =>
     ami: "ami-0123456789abcdef0",
     kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/primary",
     replicaKmsKeyArns: { "eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/replica" },
+    serverRolePath,
     protect,
   });
 
@@ -33,12 +34,13 @@ describe("CertificateAuthority", () => {
     expect(cert.inputs.privateKeyPem).toBe(SECRET);
   });
 
-  it("keeps the key and the challenge secret, in KMS-encrypted secrets replicated to the other region", async () => {
+  it("keeps the key and both challenges secret, in KMS-encrypted secrets replicated to the other region", async () => {
     const run = await runProgram(() => void ca());
     const secrets = run.ofType("aws:secretsmanager/secret:Secret");
     expect(secrets.map((s) => s.inputs.name).sort()).toEqual([
       "puppet-multisite/site-a/ca-key",
       "puppet-multisite/site-a/challenge",
+      "puppet-multisite/site-a/server-challenge",
     ]);
     for (const secret of secrets) {
       expect(secret.inputs.kmsKeyId).toBe("arn:aws:kms:us-east-1:123456789012:key/primary");
@@ -47,43 +49,79 @@ describe("CertificateAuthority", () => {
       ]);
     }
     const versions = run.ofType("aws:secretsmanager/secretVersion:SecretVersion");
-    expect(versions).toHaveLength(2);
+    expect(versions).toHaveLength(3);
     for (const v of versions) expect(v.inputs.secretString).toBe(SECRET);
-    const [challenge] = run.ofType("random:index/randomPassword:RandomPassword");
-    expect(challenge.inputs).toMatchObject({ length: 40, special: false });
+    const challenges = run.ofType("random:index/randomPassword:RandomPassword");
+    // The agent challenge keeps the child name of the first, single challenge.
+    expect(challenges.map((c) => c.name).sort()).toEqual([
+      "site-a-ca-challenge",
+      "site-a-ca-server-challenge",
+    ]);
+    for (const c of challenges) expect(c.inputs).toMatchObject({ length: 40, special: false });
   });
+
+  /** The resource policy of the secret whose child name contains `part`, parsed. */
+  function secretPolicy(run: Awaited<ReturnType<typeof runProgram>>, part: string) {
+    const policies = run
+      .ofType("aws:secretsmanager/secretPolicy:SecretPolicy")
+      .filter((p) => p.name.includes(part));
+    expect(policies).toHaveLength(1);
+    const [secret] = run
+      .ofType("aws:secretsmanager/secret:Secret")
+      .filter((s) => s.name.includes(part));
+    expect(policies[0].dependencies).toContain(secret.urn);
+    // Written after the value, so the provider can still read it back on creation.
+    const [version] = run
+      .ofType("aws:secretsmanager/secretVersion:SecretVersion")
+      .filter((v) => v.name.includes(part));
+    expect(policies[0].dependencies).toContain(version.urn);
+    return JSON.parse(policies[0].inputs.policy as string) as {
+      Statement: Record<string, unknown>[];
+    };
+  }
 
   it("lets only the CA host's role read the key", async () => {
     const run = await runProgram(() => void ca());
-    const policies = run.ofType("aws:secretsmanager/secretPolicy:SecretPolicy");
-    expect(policies).toHaveLength(1);
-    const [keySecret] = run
-      .ofType("aws:secretsmanager/secret:Secret")
-      .filter((s) => s.name.includes("key-secret"));
-    expect(policies[0].dependencies).toContain(keySecret.urn);
-    // Written after the value, so the provider can still read it back on creation.
-    const [keyVersion] = run
-      .ofType("aws:secretsmanager/secretVersion:SecretVersion")
-      .filter((v) => v.name.includes("key-secret"));
-    expect(policies[0].dependencies).toContain(keyVersion.urn);
-    const doc = JSON.parse(policies[0].inputs.policy as string) as {
-      Statement: Record<string, unknown>[];
-    };
     const [caRole] = run.ofType("aws:iam/role:Role");
-    expect(doc.Statement[0]).toMatchObject({
-      Effect: "Deny",
-      Principal: "*",
-      Action: "secretsmanager:GetSecretValue",
-      Condition: {
-        StringNotEquals: {
-          "aws:PrincipalArn": [
-            `arn:aws:iam::123456789012:role/${caRole.name}`,
-            // The principal running Pulumi (an assumed role, named by its role ARN).
-            "arn:aws:iam::123456789012:role/deployer",
-          ],
+    expect(secretPolicy(run, "-key-secret").Statement).toEqual([
+      {
+        Sid: "OnlyNamedReaders",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "secretsmanager:GetSecretValue",
+        // The secret itself, in every region it is replicated to.
+        Resource: "*",
+        Condition: {
+          ArnNotLike: {
+            "aws:PrincipalArn": [
+              `arn:aws:iam::123456789012:role/${caRole.name}`,
+              // The principal running Pulumi (an assumed role, named by its role ARN).
+              "arn:aws:iam::123456789012:role/deployer",
+            ],
+          },
         },
       },
+    ]);
+  });
+
+  it("lets only roles under the servers' IAM path read the server challenge, the CA's first", async () => {
+    const run = await runProgram(() => void ca());
+    expect(secretPolicy(run, "-server-challenge-secret").Statement[0].Condition).toEqual({
+      ArnNotLike: {
+        "aws:PrincipalArn": [
+          "arn:aws:iam::123456789012:role/puppet-multisite/servers/*",
+          "arn:aws:iam::123456789012:role/deployer",
+        ],
+      },
     });
+    const [caRole] = run.ofType("aws:iam/role:Role");
+    expect(caRole.inputs.path).toBe("/puppet-multisite/servers/");
+    // The agent challenge is handed to agents' provisioning: IAM alone decides who reads it.
+    expect(
+      run
+        .ofType("aws:secretsmanager/secretPolicy:SecretPolicy")
+        .filter((p) => p.name.startsWith("site-a-ca-challenge-secret")),
+    ).toEqual([]);
   });
 
   it("runs the CA host with the CA enabled, its certificate in user data and no secret value", async () => {
@@ -118,10 +156,27 @@ describe("CertificateAuthority", () => {
     expect(unprotected.resources.filter((r) => r.protect)).toEqual([]);
   });
 
-  it("fails when the key and the challenge would share a secret", async () => {
+  it("fails when the key and a challenge would share a secret", async () => {
     const host = caHost();
     await expect(
-      runProgram(() => void ca(true, { ...host, caKeySecret: host.challengeSecret })),
-    ).rejects.toThrow("the CA key and the challenge need different secrets");
+      runProgram(() => void ca(true, { ...host, caKeySecret: host.serverChallengeSecret })),
+    ).rejects.toThrow(
+      "the CA key, the server challenge and the agent challenge need a secret each, got puppet-multisite/site-a/server-challenge twice",
+    );
+  });
+
+  it("fails when the two challenges would share a secret", async () => {
+    const host = caHost();
+    await expect(
+      runProgram(
+        () => void ca(true, { ...host, agentChallengeSecret: host.serverChallengeSecret }),
+      ),
+    ).rejects.toThrow("got puppet-multisite/site-a/server-challenge twice");
+  });
+
+  it("fails when serverRolePath is not an IAM path", async () => {
+    await expect(runProgram(() => void ca(true, caHost(), "servers"))).rejects.toThrow(
+      'serverRolePath must be an IAM path such as /puppet-multisite/servers/, got "servers"',
+    );
   });
 });

@@ -12,7 +12,7 @@ export function common(certname: string, region = "us-east-1"): HostCommon {
     region,
     caServer: `ca.${DOMAIN}`,
     caCertificatePem: CA_PEM,
-    challengeSecret: { name: "puppet-multisite/site-a/challenge", region },
+    serverChallengeSecret: { name: "puppet-multisite/site-a/server-challenge", region },
     heapMb: 2048,
   };
 }
@@ -22,6 +22,7 @@ export function caHost(): Omit<CaHost, "caCertificatePem"> {
     ...common(`ca.${DOMAIN}`),
     role: "ca",
     caKeySecret: { name: "puppet-multisite/site-a/ca-key", region: "us-east-1" },
+    agentChallengeSecret: { name: "puppet-multisite/site-a/challenge", region: "us-east-1" },
     dnsAltNames: [`ca.${DOMAIN}`],
   };
 }
@@ -40,6 +41,7 @@ export function masterHost(index: number): CompileMasterHost {
       branch: "production",
       syncIntervalMinutes: 5,
     },
+    crlRefreshMinutes: 5,
   };
 }
 
@@ -57,5 +59,6 @@ export function puppetdbHost(): PuppetdbHost {
     migrate: true,
     certificateAllowlist: [`ca.${DOMAIN}`, `master-1.site-a.${DOMAIN}`],
     allowlistSrvRecords: [`_x-puppet._tcp.site-a.${DOMAIN}`, `_x-puppet._tcp.site-b.${DOMAIN}`],
+    crlRefreshMinutes: 5,
   };
 }

@@ -73,6 +73,7 @@ describe("parseSettings defaults", () => {
       branch: "production",
       syncIntervalMinutes: 5,
     });
+    expect(s.certificates).toEqual({ crlRefreshMinutes: 5 });
     expect(s.protectStateful).toBe(true);
     expect(s.imageParameter).toBe("/aws/service/debian/release/bookworm/latest/amd64");
     expect(s.amiId).toBeUndefined();
@@ -299,6 +300,9 @@ const REJECTED: [string, unknown, string][] = [
   ["controlRepo.branch", "-main", "expected a git branch name"],
   ["controlRepo.syncIntervalMinutes", 0, WHOLE(1, 60)],
   ["controlRepo.syncIntervalMinutes", 61, WHOLE(1, 60)],
+  ["certificates.crlRefreshMinutes", 0, WHOLE(1, 60)],
+  ["certificates.crlRefreshMinutes", 61, WHOLE(1, 60)],
+  ["certificates.crlRefreshMinutes", 2.5, WHOLE(1, 60)],
   ["protectStateful", "yes", "expected true or false"],
   ["amiId", "ami-XYZ", "expected an AMI id such as ami-0123456789abcdef0"],
   ["amiId", "", "a value is required"],

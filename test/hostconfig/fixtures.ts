@@ -62,7 +62,7 @@ function common(site: "site-a" | "site-b", certname: string): HostCommon {
     region,
     caServer: CA,
     caCertificatePem,
-    challengeSecret: { name: "puppet-multisite/autosign-challenge", region },
+    serverChallengeSecret: { name: "puppet-multisite/server-challenge", region },
     heapMb: 2048,
   };
 }
@@ -71,6 +71,7 @@ export const caHost: CaHost = {
   ...common("site-a", CA),
   role: "ca",
   caKeySecret: { name: "puppet-multisite/ca-key", region: "us-east-1" },
+  agentChallengeSecret: { name: "puppet-multisite/challenge", region: "us-east-1" },
   dnsAltNames: [CA, `ca.site-a.${DOMAIN}`],
 };
 
@@ -90,6 +91,7 @@ export function masterHost(site: "site-a" | "site-b", index: number): CompileMas
       branch: "production",
       syncIntervalMinutes: 5,
     },
+    crlRefreshMinutes: 5,
   };
 }
 
@@ -116,6 +118,7 @@ export function puppetdbHost(site: "site-a" | "site-b"): PuppetdbHost {
       `master-2.site-b.${DOMAIN}`,
     ],
     allowlistSrvRecords: [`_x-puppet._tcp.site-a.${DOMAIN}`, `_x-puppet._tcp.site-b.${DOMAIN}`],
+    crlRefreshMinutes: 5,
   };
 }
 
@@ -134,5 +137,6 @@ export function agentSite(site: "site-a" | "site-b"): AgentSite {
     domain: DOMAIN,
     serverList: [`pool.${site}.${DOMAIN}`, `pool.${other}.${DOMAIN}`],
     caServer: CA,
+    crlRefreshMinutes: 5,
   };
 }

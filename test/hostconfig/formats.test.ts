@@ -45,6 +45,7 @@ describe("renderAgentConfig", () => {
       server_list:
         "pool.site-a.puppet.example.internal:8140,pool.site-b.puppet.example.internal:8140",
       ca_server: "ca.puppet.example.internal",
+      crl_refresh_interval: "5m",
       http_connect_timeout: "1s",
       http_keepalive_timeout: "0",
     });

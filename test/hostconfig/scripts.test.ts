@@ -1,20 +1,12 @@
 // The host scripts run for real in temporary directories: the secrets adapter, idempotent installs,
-// the code sync against a local git repository, and the autosigner against CSRs made by openssl.
+// and the code sync against a local git repository (the autosigner has a file of its own).
 import { execFileSync } from "child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readlinkSync,
-  statSync,
-  writeFileSync,
-} from "fs";
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { describe, expect } from "vitest";
 import { SCRIPTS_DIR } from "../../infra/hostconfig";
-import { DOMAIN, FAKE_CHALLENGE, FAKE_DB_PASSWORD } from "./fixtures";
+import { FAKE_DB_PASSWORD } from "./fixtures";
 import { itWithTools, run } from "./helpers";
 
 const work = mkdtempSync(join(tmpdir(), "pm-scripts-"));
@@ -162,170 +154,6 @@ describe("code-sync.sh", () => {
       expect(second.status, second.stderr).toBe(0);
       expect(second.stderr).toContain(`production already at ${commit}`);
       expect(readFileSync(join(live, "environment.conf"), "utf8")).toBe(envConf);
-    },
-  );
-});
-
-describe("autosign.rb", () => {
-  const caDir = mkdtempSync(join(work, "autosign-"));
-  const policy = {
-    domain: DOMAIN,
-    authRoles: ["puppet-compile-master", "puppetdb"],
-    altNameRoles: ["puppet-compile-master"],
-    logFile: join(caDir, "autosign.log"),
-  };
-  writeFileSync(join(caDir, "policy.json"), JSON.stringify(policy));
-  writeFileSync(join(caDir, "challenge"), `${FAKE_CHALLENGE}\n`);
-  const env = {
-    PATH: process.env.PATH,
-    AUTOSIGN_POLICY: join(caDir, "policy.json"),
-    AUTOSIGN_CHALLENGE: join(caDir, "challenge"),
-  };
-
-  function csr(
-    cn: string,
-    opts: { challenge?: string; role?: string; altNames?: string[]; ext?: string },
-  ): string {
-    const ext = [
-      opts.altNames ? `subjectAltName = ${opts.altNames.map((n) => `DNS:${n}`).join(",")}` : "",
-      opts.role ? `1.3.6.1.4.1.34380.1.3.13 = ASN1:UTF8String:${opts.role}` : "",
-      opts.ext ?? "",
-    ].filter(Boolean);
-    const cnf = [
-      "[req]",
-      "distinguished_name = dn",
-      "attributes = attrs",
-      "prompt = no",
-      ...(ext.length ? ["req_extensions = ext"] : []),
-      "[dn]",
-      `CN = ${cn}`,
-      "[attrs]",
-      ...(opts.challenge ? [`challengePassword = ${opts.challenge}`] : []),
-      "[ext]",
-      ...ext,
-    ].join("\n");
-    const file = join(caDir, `req-${Math.random().toString(36).slice(2)}.cnf`);
-    writeFileSync(file, `${cnf}\n`);
-    return execFileSync(
-      "openssl",
-      ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "/dev/null", "-config", file],
-      {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      },
-    );
-  }
-
-  function autosign(certname: string, pem: string) {
-    return run("ruby", [join(SCRIPTS_DIR, "autosign.rb"), certname], { input: pem, env });
-  }
-
-  const master = `master-1.site-a.${DOMAIN}`;
-  const masterAltNames = [master, `pool.site-a.${DOMAIN}`, `puppet.${DOMAIN}`];
-  const cases: Array<[string, string, Parameters<typeof csr>[1], number, RegExp]> = [
-    [
-      "an agent with the challenge",
-      "web-1.example.internal",
-      { challenge: FAKE_CHALLENGE },
-      0,
-      /signed .* \(agent\)/,
-    ],
-    [
-      "a compile master with its role and alt names",
-      master,
-      { challenge: FAKE_CHALLENGE, role: "puppet-compile-master", altNames: masterAltNames },
-      0,
-      /signed .* \(puppet-compile-master\)/,
-    ],
-    [
-      "a PuppetDB with its role",
-      `puppetdb.site-a.${DOMAIN}`,
-      { challenge: FAKE_CHALLENGE, role: "puppetdb" },
-      0,
-      /signed/,
-    ],
-    ["no challenge", "web-1.example.internal", {}, 1, /rejected .*: no challenge password/],
-    [
-      "a wrong challenge",
-      "web-1.example.internal",
-      { challenge: "guess" },
-      1,
-      /challenge password does not match/,
-    ],
-    [
-      "alt names without a server role",
-      "web-1.example.internal",
-      { challenge: FAKE_CHALLENGE, altNames: [`puppet.${DOMAIN}`] },
-      1,
-      /subject alt names need pp_auth_role/,
-    ],
-    [
-      "alt names on a PuppetDB",
-      `puppetdb.site-a.${DOMAIN}`,
-      { challenge: FAKE_CHALLENGE, role: "puppetdb", altNames: [`puppet.${DOMAIN}`] },
-      1,
-      /subject alt names need pp_auth_role/,
-    ],
-    [
-      "an unknown role",
-      master,
-      { challenge: FAKE_CHALLENGE, role: "puppet-ca" },
-      1,
-      /pp_auth_role "puppet-ca" is not one of/,
-    ],
-    [
-      "another auth extension",
-      master,
-      {
-        challenge: FAKE_CHALLENGE,
-        role: "puppet-compile-master",
-        ext: "1.3.6.1.4.1.34380.1.3.1 = ASN1:UTF8String:x",
-      },
-      1,
-      /authorization extensions not allowed: 1\.3\.6\.1\.4\.1\.34380\.1\.3\.1/,
-    ],
-    [
-      "an alt name outside the domain",
-      master,
-      {
-        challenge: FAKE_CHALLENGE,
-        role: "puppet-compile-master",
-        altNames: [master, "evil.example.com"],
-      },
-      1,
-      /alt name DNS:evil\.example\.com is not a DNS name under/,
-    ],
-    [
-      "a server role outside the domain",
-      "master.example.com",
-      { challenge: FAKE_CHALLENGE, role: "puppet-compile-master" },
-      1,
-      /certname must be under/,
-    ],
-  ];
-  for (const [what, certname, opts, status, message] of cases) {
-    itWithTools(["ruby", "openssl"], `${status === 0 ? "signs" : "rejects"} ${what}`, () => {
-      const r = autosign(certname, csr(certname, opts));
-      expect(r.status, r.stderr).toBe(status);
-      expect(r.stderr).toMatch(message);
-      expect(r.stderr).not.toContain(FAKE_CHALLENGE);
-    });
-  }
-
-  itWithTools(
-    ["ruby", "openssl"],
-    "rejects a CSR whose CN is not the certname, and garbage",
-    () => {
-      const other = autosign(
-        "web-2.example.internal",
-        csr("web-1.example.internal", { challenge: FAKE_CHALLENGE }),
-      );
-      expect(other.status).toBe(1);
-      expect(other.stderr).toMatch(/is not the certname/);
-      expect(autosign("x", "not a csr").status).toBe(1);
-      expect(existsSync(policy.logFile) && readFileSync(policy.logFile, "utf8")).toMatch(
-        /rejected x:/,
-      );
     },
   );
 });

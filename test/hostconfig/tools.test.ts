@@ -10,6 +10,8 @@ import {
   renderAgentConfig,
   renderUserData,
 } from "../../infra/hostconfig";
+import { autosignPolicy } from "../../infra/hostconfig/autosign-policy";
+import { CA_DIR, SSL_DIR } from "../../infra/hostconfig/paths";
 import { shipScript } from "../../infra/hostconfig/scripts";
 import { ALL_HOSTS, CA, agentSite, caHost, masterHost, puppetdbHost } from "./fixtures";
 import { fileOf, itWithTools, parseUserData, run } from "./helpers";
@@ -76,12 +78,15 @@ describe("puppet.conf as Puppet reads it", () => {
           "ca_server",
           "http_connect_timeout",
           "http_keepalive_timeout",
+          "crl_refresh_interval",
         ]),
       ).toEqual({
         use_srv_records: "true",
         srv_domain: `${site}.puppet.example.internal`,
         server_list: `pool.${site}.puppet.example.internal:8140,pool.${other}.puppet.example.internal:8140`,
         ca_server: CA,
+        // Seconds: the agent fetches the CRL again at its first run 5 minutes after the last.
+        crl_refresh_interval: "300",
         http_connect_timeout: "1",
         http_keepalive_timeout: "0",
       });
@@ -94,13 +99,51 @@ describe("puppet.conf as Puppet reads it", () => {
       fileOf(parseUserData(renderUserData(caHost)), "/etc/puppet-multisite/puppet.conf"),
     );
     expect(
-      puppetPrint(file, "server", ["certname", "ca_server", "autosign", "dns_alt_names"]),
+      puppetPrint(file, "server", [
+        "certname",
+        "ca_server",
+        "autosign",
+        "dns_alt_names",
+        "allow_duplicate_certs",
+      ]),
     ).toEqual({
       certname: CA,
       ca_server: CA,
       autosign: "/etc/puppet/puppetserver/autosign.rb",
       dns_alt_names: `${CA},ca.site-a.puppet.example.internal`,
+      allow_duplicate_certs: "true",
     });
+  });
+
+  itWithTools(["puppet"], "the CA's directories are where the autosign policy looks", () => {
+    const file = writeTemp(
+      "ca-paths.conf",
+      fileOf(parseUserData(renderUserData(caHost)), "/etc/puppet-multisite/puppet.conf"),
+    );
+    // Debian's defaults for root, which runs puppetserver's setup: confdir /etc/puppet, vardir
+    // /var/lib/puppet.
+    const r = run("puppet", [
+      "config",
+      "print",
+      "--confdir",
+      "/etc/puppet",
+      "--vardir",
+      "/var/lib/puppet",
+      "--config",
+      file,
+      "--section",
+      "server",
+      "cadir",
+      "ssldir",
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim().split("\n").sort()).toEqual([
+      `cadir = ${CA_DIR}`,
+      `ssldir = ${SSL_DIR}`,
+    ]);
+    const policy = autosignPolicy(caHost);
+    expect(policy.ca.signedDir.startsWith(`${CA_DIR}/`)).toBe(true);
+    expect(policy.ca.cert.startsWith(`${SSL_DIR}/`)).toBe(true);
   });
 
   itWithTools(["puppet"], "compile master puppet.conf", () => {

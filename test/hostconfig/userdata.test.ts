@@ -56,8 +56,12 @@ describe("user data of every role", () => {
           expect(all).not.toContain(secret);
         }
         const env = fileOf(parsed, conf("host.env"));
-        expect(env).toContain(`CHALLENGE_SECRET_NAME='${host.challengeSecret.name}'`);
-        expect(env).toContain(`CHALLENGE_SECRET_REGION='${host.challengeSecret.region}'`);
+        expect(env).toContain(`SERVER_CHALLENGE_SECRET_NAME='${host.serverChallengeSecret.name}'`);
+        expect(env).toContain(
+          `SERVER_CHALLENGE_SECRET_REGION='${host.serverChallengeSecret.region}'`,
+        );
+        // Only the CA reads the agent challenge: it checks agents' CSRs against it.
+        expect(env.includes("AGENT_CHALLENGE_SECRET_NAME=")).toBe(host.role === "ca");
       });
 
       it("verifies the CA with the rendered certificate", () => {
@@ -90,19 +94,48 @@ describe("CA user data", () => {
     });
   });
 
-  it("autosigns through the policy executable, never `true`", () => {
+  it("autosigns through the policy executable, never `true`, and lets a server be re-keyed", () => {
     const ini = iniDoc(fileOf(parsed, conf("puppet.conf")));
     expect(ini.server.autosign).toBe("/etc/puppet/puppetserver/autosign.rb");
+    // Without it the CA refuses a replaced server's CSR before the autosigner sees it.
+    expect(ini.server.allow_duplicate_certs).toBe(true);
     expect(fileOf(parsed, `${LIB_DIR}/autosign.rb`)).toContain("1.2.840.113549.1.9.7");
-    const policy = jsonDoc(fileOf(parsed, conf("autosign-policy.json")));
-    expect(policy.domain).toBe("puppet.example.internal");
-    expect(policy.authRoles).toEqual([AUTH_ROLES["compile-master"], AUTH_ROLES.puppetdb]);
-    expect(policy.altNameRoles).toEqual([AUTH_ROLES["compile-master"]]);
   });
 
-  it("names the CA key secret and sizes the heap", () => {
+  it("gives the autosigner the server identities as templates, whatever the pool sizes", () => {
+    const policy = jsonDoc(fileOf(parsed, conf("autosign-policy.json")));
+    expect(policy.servers).toEqual({
+      [AUTH_ROLES["compile-master"]]: {
+        certname: `master-{index}.{site}.${DOMAIN}`,
+        altNames: [`master-{index}.{site}.${DOMAIN}`, `pool.{site}.${DOMAIN}`, `puppet.${DOMAIN}`],
+      },
+      [AUTH_ROLES.puppetdb]: { certname: `puppetdb.{site}.${DOMAIN}`, altNames: [] },
+    });
+    expect(policy.reservedCertnames).toEqual([
+      CA,
+      `puppet.${DOMAIN}`,
+      `master-{index}.{site}.${DOMAIN}`,
+      `pool.{site}.${DOMAIN}`,
+      `puppetdb.{site}.${DOMAIN}`,
+    ]);
+    expect(policy.challenges).toEqual({
+      server: "/etc/puppet/puppetserver/autosign-server-challenge",
+      agent: "/etc/puppet/puppetserver/autosign-agent-challenge",
+    });
+    expect(policy.ca).toMatchObject({
+      certname: CA,
+      address: "127.0.0.1",
+      port: 8140,
+      signedDir: "/etc/puppet/puppetserver/ca/signed",
+      cert: `/var/lib/puppet/ssl/certs/${CA}.pem`,
+    });
+  });
+
+  it("names the CA key and both challenge secrets and sizes the heap", () => {
     const env = fileOf(parsed, conf("host.env"));
     expect(env).toContain("CA_KEY_SECRET_NAME='puppet-multisite/ca-key'");
+    expect(env).toContain("SERVER_CHALLENGE_SECRET_NAME='puppet-multisite/server-challenge'");
+    expect(env).toContain("AGENT_CHALLENGE_SECRET_NAME='puppet-multisite/challenge'");
     expect(fileOf(parsed, conf("default-puppetserver"))).toContain(
       "JAVA_ARGS='-Xms2048m -Xmx2048m ",
     );
@@ -149,17 +182,25 @@ describe("compile master user data", () => {
     });
   });
 
-  it("deploys the control repository on a timer and reports the deployed commit", () => {
+  it("deploys the control repository on a timer, bounded in time, and reports the deployed commit", () => {
     const env = fileOf(parsed, conf("host.env"));
     expect(env).toContain("CONTROL_REPO_URL='https://git.example.internal/puppet/control.git'");
     expect(env).toContain("CONTROL_REPO_BRANCH='production'");
     // Puppet 7 refuses config_version in puppet.conf: code-sync.sh writes it to environment.conf.
     expect(ini.server.config_version).toBeUndefined();
     const timer = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-sync.timer")));
-    expect(timer.Timer.OnUnitActiveSec).toBe("5min");
+    expect(timer.Timer).toEqual({
+      OnBootSec: "5min",
+      OnUnitActiveSec: "5min",
+      RandomizedDelaySec: "30",
+    });
     const service = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-sync.service")));
-    expect(service.Service.ExecStart).toBe(`-${LIB_DIR}/code-sync.sh`);
-    expect(service.Service.ExecStartPost).toBe(`${LIB_DIR}/crl-refresh.sh`);
+    // Its own unit, with a start timeout: a stalled fetch never holds back the CRL.
+    expect(service.Service).toEqual({
+      Type: "oneshot",
+      ExecStart: `${LIB_DIR}/code-sync.sh`,
+      TimeoutStartSec: "15min",
+    });
     for (const script of ["code-sync.sh", "crl-refresh.sh"]) {
       expect(parsed.files.get(`${LIB_DIR}/${script}`)?.permissions).toBe("0755");
     }
@@ -206,6 +247,17 @@ describe("PuppetDB user data", () => {
       });
     });
 
+    it(`${site}: reloads its CRL on change, through the filesystem-watch service`, () => {
+      expect(fileOf(parsed, conf("puppetdb/bootstrap-services.cfg"))).toBe(
+        "puppetlabs.trapperkeeper.services.watcher.filesystem-watch-service/filesystem-watch-service\n",
+      );
+      expect(fileOf(parsed, `${LIB_DIR}/puppetdb.sh`)).toContain(
+        '"$PM_CONF_DIR/puppetdb/bootstrap-services.cfg"',
+      );
+      const jetty = jsonDoc(fileOf(parsed, conf("puppetdb/jetty.conf"))).jetty;
+      expect(jetty["ssl-crl-path"]).toBe("/etc/puppetdb/ssl/crl.pem");
+    });
+
     it(`${site}: follows every site's SRV record on a timer for the other masters`, () => {
       const env = fileOf(parsed, conf("host.env"));
       expect(env).toContain(
@@ -216,6 +268,7 @@ describe("PuppetDB user data", () => {
       expect(service.Service).toEqual({
         Type: "oneshot",
         ExecStart: `${LIB_DIR}/allowlist-refresh.sh`,
+        TimeoutStartSec: "10min",
       });
       const timer = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-allowlist.timer")));
       expect(timer.Timer).toMatchObject({
@@ -249,6 +302,8 @@ describe("PuppetDB user data", () => {
       expect(fileOf(parsed, conf("host.env"))).not.toContain("ALLOWLIST_");
       expect([...parsed.files.keys()].filter((p) => p.includes("/systemd/"))).toEqual([
         conf("systemd/puppetdb-restart.conf"),
+        conf("systemd/puppet-multisite-crl.service"),
+        conf("systemd/puppet-multisite-crl.timer"),
       ]);
       expect(fileOf(parsed, conf("puppetdb/certificate-allowlist"))).toContain(CA);
     }
@@ -260,6 +315,38 @@ describe("PuppetDB user data", () => {
         /allowlistSrvRecords of puppetdb\.site-a\.puppet\.example\.internal: not a DNS name/,
       );
     }
+  });
+});
+
+describe("CRL refresh units", () => {
+  for (const host of [masterHost("site-a", 1), puppetdbHost("site-b")]) {
+    it(`${host.certname}: its own timer every crlRefreshMinutes, on time, with a start timeout`, () => {
+      const parsed = parseUserData(renderUserData({ ...host, crlRefreshMinutes: 3 }));
+      expect(fileOf(parsed, conf("host.env"))).toContain("CRL_REFRESH_MINUTES='3'");
+      expect(iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-crl.service")))).toEqual({
+        Unit: {
+          Description: "Fetch the CA's certificate revocation list",
+          After: "network-online.target",
+        },
+        Service: {
+          Type: "oneshot",
+          ExecStart: `${LIB_DIR}/crl-refresh.sh`,
+          TimeoutStartSec: "60s",
+        },
+      });
+      expect(iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-crl.timer")))).toEqual({
+        Unit: { Description: "Fetch the CA's certificate revocation list, every 3 min" },
+        // No random delay, and a one-second accuracy instead of systemd's minute.
+        Timer: { OnBootSec: "3min", OnUnitActiveSec: "3min", AccuracySec: "1s" },
+        Install: { WantedBy: "timers.target" },
+      });
+      expect(parsed.files.get(`${LIB_DIR}/crl-refresh.sh`)?.permissions).toBe("0755");
+    });
+  }
+
+  it("the CA has none: it publishes its own CRL to its host CRL", () => {
+    const parsed = parseUserData(renderUserData(caHost));
+    expect([...parsed.files.keys()].filter((p) => p.includes("crl"))).toEqual([]);
   });
 });
 

@@ -2,28 +2,31 @@
 # frozen_string_literal: true
 
 # Policy-based autosigner of the Puppet CA (`autosign = <this file>`). Puppet Server runs it with the
-# certname as argument and the CSR (PEM) on stdin; exit 0 signs. A CSR is signed only when it
-# carries one of the deployment's challenge passwords, and any authorization extension or
-# subject alternative name it carries is one the policy allows for its pp_auth_role: the CA allows
-# alt names and auth extensions, so this is what stops an agent from asking for a server's identity.
-# Policy and challenges sit beside this file (autosign-policy.json, autosign-challenge).
+# certname as argument and the CSR (PEM) on stdin; exit 0 signs. The policy (autosign-policy.json,
+# rendered from the deployment's naming rules) decides by the challenge the CSR carries:
+# - the server challenge, which only Puppet servers' instance roles can read: a server role
+#   (pp_auth_role), a certname of that role's form, and exactly the alt names the deployment gives
+#   that server. A new key for a server that already has a certificate is how a replaced host
+#   rejoins: its previous certificate is revoked through the CA's API before the new one is signed.
+# - the agent challenge: no authorization extension, no alt name, a certname that is none of the
+#   servers' names and that holds no certificate yet (an agent's identity is never taken over).
+# The CA allows alt names, auth extensions and duplicate certnames, so this is what stops an agent
+# from asking for a server's identity. Every decision is logged with its reason.
 
 require 'json'
+require 'net/http'
 require 'openssl'
 
 CHALLENGE_OID = '1.2.840.113549.1.9.7'
 AUTH_EXTENSION_PREFIX = '1.3.6.1.4.1.34380.1.3.'
 PP_AUTH_ROLE_OID = '1.3.6.1.4.1.34380.1.3.13'
+# Registered (pp_role, pp_environment...) and private extensions: what agents may ask for.
+AGENT_EXTENSION_PREFIXES = ['1.3.6.1.4.1.34380.1.1.', '1.3.6.1.4.1.34380.1.2.'].freeze
 
 class Rejected < StandardError; end
 
 def policy
   @policy ||= JSON.parse(File.read(ENV.fetch('AUTOSIGN_POLICY', File.join(__dir__, 'autosign-policy.json'))))
-end
-
-def challenges
-  path = ENV.fetch('AUTOSIGN_CHALLENGE', File.join(__dir__, 'autosign-challenge'))
-  File.read(path).split("\n").map(&:strip).reject(&:empty?)
 end
 
 def log(message)
@@ -33,6 +36,16 @@ def log(message)
   File.open(log_file, 'a') { |f| f.puts(line) } if log_file && File.writable?(File.dirname(log_file))
 rescue SystemCallError
   nil # logging must never decide a signature
+end
+
+# Values of one challenge file, one a line (two during a rotation); none when it is missing.
+def challenge_values(kind)
+  path = policy.fetch('challenges').fetch(kind)
+  File.exist?(path) ? File.read(path).split("\n").map(&:strip).reject(&:empty?) : []
+end
+
+def secure_match?(values, given)
+  values.any? { |c| c.bytesize == given.bytesize && OpenSSL.fixed_length_secure_compare(c, given) }
 end
 
 # Attribute values are SETs of one string; the challenge may be any DirectoryString type.
@@ -53,10 +66,97 @@ rescue OpenSSL::ASN1::ASN1Error
   extension.value
 end
 
-def in_domain?(name, domain)
-  name == domain || name.end_with?(".#{domain}")
+# A name template (`master-{index}.{site}.example.com`) as an anchored regular expression.
+def template_regexp(template)
+  placeholders = policy.fetch('placeholders')
+  seen = []
+  source = template.split(/(\{site\}|\{index\})/).map do |part|
+    key = part[/\A\{(site|index)\}\z/, 1]
+    next Regexp.escape(part) unless key
+    next "\\k<#{key}>" if seen.include?(key)
+
+    seen << key
+    "(?<#{key}>#{placeholders.fetch(key)})"
+  end.join
+  Regexp.new("\\A#{source}\\z")
 end
 
+def template_match(template, name)
+  m = template_regexp(template).match(name) or return nil
+  m.names.to_h { |key| [key, m[key]] }
+end
+
+def fill(template, bindings)
+  template.gsub(/\{(site|index)\}/) { bindings.fetch(Regexp.last_match(1)) }
+end
+
+def reserved_template(certname)
+  policy.fetch('reservedCertnames').find { |t| template_match(t, certname) }
+end
+
+def signed_path(certname)
+  File.join(policy.fetch('ca').fetch('signedDir'), "#{certname}.pem")
+end
+
+def existing_certificate(certname)
+  path = signed_path(certname)
+  File.exist?(path) ? OpenSSL::X509::Certificate.new(File.read(path)) : nil
+end
+
+def alt_names(extensions)
+  san = extensions.find { |e| e.oid == 'subjectAltName' } or return []
+  san.value.split(/,\s*/).map do |entry|
+    type, value = entry.split(':', 2)
+    raise Rejected, "alt name #{entry} is not a DNS name" unless type == 'DNS'
+
+    value
+  end
+end
+
+def check_server(certname, extensions)
+  auth = extensions.select { |e| e.oid.start_with?(AUTH_EXTENSION_PREFIX) }
+  unknown = auth.map(&:oid) - [PP_AUTH_ROLE_OID]
+  raise Rejected, "authorization extensions not allowed: #{unknown.join(', ')}" unless unknown.empty?
+
+  servers = policy.fetch('servers')
+  role = auth.first && extension_string(auth.first)
+  raise Rejected, "the server challenge needs a pp_auth_role, one of #{servers.keys.join(', ')}" unless role
+  identity = servers[role] or
+    raise Rejected, "pp_auth_role #{role.inspect} is not a role the autosigner signs (#{servers.keys.join(', ')})"
+
+  bindings = template_match(identity.fetch('certname'), certname) or
+    raise Rejected, "a #{role} certname must have the form #{identity.fetch('certname')}"
+  others = extensions.map(&:oid) - ['subjectAltName', PP_AUTH_ROLE_OID]
+  raise Rejected, "extensions not allowed on a server certificate: #{others.join(', ')}" unless others.empty?
+
+  expected = identity.fetch('altNames').map { |t| fill(t, bindings) }.uniq.sort
+  got = alt_names(extensions).uniq.sort
+  unless got == expected
+    raise Rejected, "alt names #{got.inspect} are not the #{role}'s: #{certname} gets exactly #{expected.inspect}"
+  end
+  role
+end
+
+def check_agent(certname, extensions)
+  auth = extensions.select { |e| e.oid.start_with?(AUTH_EXTENSION_PREFIX) }.map(&:oid)
+  unless auth.empty?
+    raise Rejected, "the agent challenge allows no authorization extension (got #{auth.join(', ')}): " \
+                    'a server role needs the server challenge'
+  end
+  raise Rejected, 'the agent challenge allows no subject alt names' if extensions.any? { |e| e.oid == 'subjectAltName' }
+
+  others = extensions.map(&:oid).reject { |oid| AGENT_EXTENSION_PREFIXES.any? { |p| oid.start_with?(p) } }
+  raise Rejected, "extensions not allowed on an agent certificate: #{others.join(', ')}" unless others.empty?
+
+  template = reserved_template(certname)
+  raise Rejected, "#{certname} is a name of the deployment's servers (#{template}): no agent may use it" if template
+  return 'agent' unless existing_certificate(certname)
+
+  raise Rejected, "#{certname} already has a certificate, and an agent's is never re-signed automatically: " \
+                  "clean it first (puppetserver ca clean --certnames #{certname})"
+end
+
+# What the CSR asks for: 'agent' or the server role; raises Rejected with the reason otherwise.
 def check(certname, request)
   raise Rejected, 'CSR signature does not verify' unless request.verify(request.public_key)
 
@@ -65,43 +165,68 @@ def check(certname, request)
 
   given = attribute_value(request, CHALLENGE_OID)
   raise Rejected, 'no challenge password' if given.nil? || given.empty?
-  unless challenges.any? { |c| c.bytesize == given.bytesize && OpenSSL.fixed_length_secure_compare(c, given) }
-    raise Rejected, 'challenge password does not match'
-  end
 
   extensions = requested_extensions(request)
-  auth = extensions.select { |e| e.oid.start_with?(AUTH_EXTENSION_PREFIX) }
-  unknown = auth.map(&:oid) - [PP_AUTH_ROLE_OID]
-  raise Rejected, "authorization extensions not allowed: #{unknown.join(', ')}" unless unknown.empty?
+  return check_server(certname, extensions) if secure_match?(challenge_values('server'), given)
+  return check_agent(certname, extensions) if secure_match?(challenge_values('agent'), given)
 
-  role = auth.first && extension_string(auth.first)
-  roles = policy.fetch('authRoles')
-  raise Rejected, "pp_auth_role #{role.inspect} is not one of #{roles.join(', ')}" if role && !roles.include?(role)
+  raise Rejected, 'challenge password does not match'
+end
 
-  domain = policy.fetch('domain')
-  raise Rejected, "a #{role} certname must be under #{domain}" if role && !in_domain?(certname, domain)
-
-  san = extensions.find { |e| e.oid == 'subjectAltName' }
-  return role || 'agent' unless san
-
-  alt_name_roles = policy.fetch('altNameRoles')
-  raise Rejected, "subject alt names need pp_auth_role #{alt_name_roles.join(' or ')}" unless alt_name_roles.include?(role)
-
-  san.value.split(/,\s*/).each do |name|
-    type, value = name.split(':', 2)
-    raise Rejected, "alt name #{name} is not a DNS name under #{domain}" unless type == 'DNS' && in_domain?(value, domain)
+# Revokes the certificate the CA holds for certname, through the CA's own API with the CA host's
+# certificate (it carries pp_cli_auth), before the new one overwrites it in the signed directory.
+def revoke_previous(certname, previous)
+  ca = policy.fetch('ca')
+  http = Net::HTTP.new(ca.fetch('certname'), ca.fetch('port'))
+  http.ipaddr = ca.fetch('address')
+  http.use_ssl = true
+  http.verify_mode = OpenSSL::SSL::VERIFY_PEER
+  http.ca_file = ca.fetch('cacert')
+  http.cert = OpenSSL::X509::Certificate.new(File.read(ca.fetch('cert')))
+  http.key = OpenSSL::PKey.read(File.read(ca.fetch('key')))
+  http.open_timeout = 5
+  http.read_timeout = 30
+  request = Net::HTTP::Put.new("/puppet-ca/v1/certificate_status/#{certname}", 'Content-Type' => 'application/json')
+  request.body = JSON.generate(desired_state: 'revoked')
+  response = http.request(request)
+  unless response.is_a?(Net::HTTPSuccess)
+    raise Rejected, "could not revoke its previous certificate (serial #{previous.serial}): " \
+                    "HTTP #{response.code} #{response.body.to_s.strip[0, 200]}"
   end
-  role
+  log("revoked the previous certificate of #{certname} (serial #{previous.serial}): a new key proved the server role")
+rescue SystemCallError, IOError, OpenSSL::OpenSSLError, Net::OpenTimeout, Net::ReadTimeout => e
+  raise Rejected, "could not revoke its previous certificate (serial #{previous.serial}): #{e.message}"
+end
+
+# Puppet Server saves a CSR before asking the autosigner: a refused one for a server's name, or for
+# a name that holds a certificate, is removed, so that no one signs it by hand by mistake.
+def drop_pending(certname, request)
+  path = File.join(policy.fetch('ca').fetch('requestsDir'), "#{certname}.pem")
+  return unless File.exist?(path) && OpenSSL::X509::Request.new(File.read(path)).to_der == request.to_der
+
+  File.delete(path)
+  log("removed the refused request of #{certname} from the pending requests")
+rescue StandardError => e
+  log("could not remove the refused request of #{certname}: #{e.message}")
 end
 
 certname = ARGV.fetch(0, '')
+request = nil
 begin
   raise Rejected, 'no certname argument' if certname.empty?
 
-  kind = check(certname, OpenSSL::X509::Request.new($stdin.read))
-  log("signed #{certname} (#{kind})")
+  request = OpenSSL::X509::Request.new($stdin.read)
+  kind = check(certname, request)
+  previous = kind == 'agent' ? nil : existing_certificate(certname)
+  revoke_previous(certname, previous) if previous
+  log("signed #{certname} (#{kind}#{previous ? ', replacing its previous certificate' : ''})")
   exit 0
 rescue StandardError => e # anything unexpected is a rejection, never a signature
   log("rejected #{certname}: #{e.message}")
+  begin
+    drop_pending(certname, request) if request && (reserved_template(certname) || existing_certificate(certname))
+  rescue StandardError
+    nil
+  end
   exit 1
 end

@@ -8,8 +8,8 @@ PM_SCRIPT=ca
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_settings
-require_settings CERTNAME CA_KEY_SECRET_NAME CA_KEY_SECRET_REGION CHALLENGE_SECRET_NAME \
-  CHALLENGE_SECRET_REGION
+require_settings CERTNAME CA_KEY_SECRET_NAME CA_KEY_SECRET_REGION SERVER_CHALLENGE_SECRET_NAME \
+  SERVER_CHALLENGE_SECRET_REGION AGENT_CHALLENGE_SECRET_NAME AGENT_CHALLENGE_SECRET_REGION
 install -d -m 0700 "$PM_STATE_DIR"
 install_packages puppetserver puppet-agent ruby openssl curl awscli
 
@@ -22,10 +22,15 @@ install_config() {
   install_file "$PM_LIB_DIR/autosign.rb" "$PUPPETSERVER_DIR/autosign.rb" 0755
 }
 
-# The autosigner runs as the puppet user, so the challenge file is root-owned, group puppet, 0640:
-# unreadable to anyone else. It is read from the secret at every boot, so rotating it takes a reboot.
-install_challenge() {
-  secret_to_file "$CHALLENGE_SECRET_NAME" "$CHALLENGE_SECRET_REGION" "$PUPPETSERVER_DIR/autosign-challenge" puppet
+# The autosigner runs as the puppet user, so the challenge files are root-owned, group puppet, 0640:
+# unreadable to anyone else. They are read from the secrets at every boot, so rotating one takes a
+# reboot (or this script run again).
+install_challenges() {
+  secret_to_file "$SERVER_CHALLENGE_SECRET_NAME" "$SERVER_CHALLENGE_SECRET_REGION" \
+    "$PUPPETSERVER_DIR/autosign-server-challenge" puppet
+  secret_to_file "$AGENT_CHALLENGE_SECRET_NAME" "$AGENT_CHALLENGE_SECRET_REGION" \
+    "$PUPPETSERVER_DIR/autosign-agent-challenge" puppet
+  rm -f "$PUPPETSERVER_DIR/autosign-challenge"
 }
 
 # Builds the CRL the import needs (one per certificate in the bundle: the root's own) from the
@@ -73,7 +78,7 @@ CNF
 }
 
 install_config
-install_challenge
+install_challenges
 import_ca
 install -d -o puppet -g puppet -m 0750 /var/log/puppet-multisite
 service_up puppetserver "$CHANGED"

@@ -25,10 +25,16 @@ flock -n 9 || {
   exit 0
 }
 
+# A stalled transfer fails instead of hanging the sync: under 1000 bytes/s for 60 s over HTTP(S), no
+# answer for a minute over SSH, and five minutes at most per transfer whatever the transport.
+export GIT_SSH_COMMAND="ssh -o BatchMode=yes -o ConnectTimeout=15 -o ServerAliveInterval=15 -o ServerAliveCountMax=4"
+git_transfer() {
+  timeout --kill-after=10 300 git -c http.lowSpeedLimit=1000 -c http.lowSpeedTime=60 "$@"
+}
 if [[ ! -d $mirror ]]; then
-  retry 5 5 60 "cloning $CONTROL_REPO_URL" -- git clone --quiet --mirror "$CONTROL_REPO_URL" "$mirror"
+  retry 5 5 60 "cloning $CONTROL_REPO_URL" -- git_transfer clone --quiet --mirror "$CONTROL_REPO_URL" "$mirror"
 else
-  retry 5 5 60 "fetching $CONTROL_REPO_URL" -- git -C "$mirror" fetch --quiet --prune origin
+  retry 5 5 60 "fetching $CONTROL_REPO_URL" -- git_transfer -C "$mirror" fetch --quiet --prune origin
 fi
 commit=$(git -C "$mirror" rev-parse --verify "refs/heads/$CONTROL_REPO_BRANCH^{commit}") ||
   die "branch $CONTROL_REPO_BRANCH not found in $CONTROL_REPO_URL"
@@ -59,7 +65,7 @@ if [[ ! -f $target/.deployed ]]; then
   git -C "$mirror" worktree add --quiet --detach "$target" "$commit"
   if [[ -f $target/Puppetfile ]]; then
     if command -v r10k >/dev/null; then
-      retry 3 10 60 "installing Puppetfile modules" -- \
+      retry 3 10 60 "installing Puppetfile modules" -- timeout --kill-after=10 600 \
         r10k puppetfile install --puppetfile "$target/Puppetfile" --moduledir "$target/modules"
     else
       die "the control repository has a Puppetfile but r10k is not installed"

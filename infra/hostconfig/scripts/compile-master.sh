@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # A compile master: puppetserver with the CA service disabled, a certificate from the CA (requested
-# with the challenge and pp_auth_role, autosigned), PuppetDB termini, and code synced from the
-# control repository on a timer. Idempotent: a second run finds everything in place.
+# with the server challenge and pp_auth_role, autosigned), PuppetDB termini, code synced from the
+# control repository and the CA's CRL fetched, each on its own timer. Idempotent: a second run finds
+# everything in place.
 set -euo pipefail
 PM_SCRIPT="compile-master"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_settings
-require_settings CERTNAME CA_SERVER CHALLENGE_SECRET_NAME CHALLENGE_SECRET_REGION CONTROL_REPO_URL \
+require_settings CERTNAME CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
+  SERVER_CHALLENGE_SECRET_REGION CONTROL_REPO_URL \
   CONTROL_REPO_BRANCH
 install -d -m 0700 "$PM_STATE_DIR"
 install_packages puppetserver puppet-agent puppet-terminus-puppetdb r10k git ruby curl awscli
@@ -30,15 +32,8 @@ fi
 # Code first, so the master never answers with an empty production environment.
 "$PM_LIB_DIR/code-sync.sh"
 
-if systemd_running; then
-  for unit in puppet-multisite-sync.service puppet-multisite-sync.timer; do
-    install_file "$PM_CONF_DIR/systemd/$unit" "$SYSTEMD_DIR/$unit" 0644
-  done
-  systemctl daemon-reload
-  systemctl enable --now puppet-multisite-sync.timer
-else
-  log "no systemd: run $PM_LIB_DIR/code-sync.sh and crl-refresh.sh every ${CONTROL_REPO_SYNC_MINUTES:-5} minutes"
-fi
+# Code and CRL on timers of their own: a stalled deploy never holds back a revocation.
+install_timers puppet-multisite-sync puppet-multisite-crl
 
 service_up puppetserver "$CHANGED"
 log "compile master $CERTNAME configured"

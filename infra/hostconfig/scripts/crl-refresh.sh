@@ -1,35 +1,50 @@
 #!/usr/bin/env bash
-# Compile masters serve the CRL they hold, so they fetch the CA's CRL on the sync timer: a revoked
-# agent is refused everywhere within one interval. While the CA is down the last CRL stays in use.
+# Fetches the CA's revocation list for the TLS server of this host, on its own timer: a compile master
+# serves with the CRL in its ssldir, PuppetDB with the copy beside its certificate. Both servers
+# watch that file and reload it with no restart (the filesystem-watch service in their bootstrap
+# configuration), so a revoked certificate is refused here within one interval, and PuppetDB keeps
+# its command queue. While the CA is unreachable the last CRL stays in use. A CRL that does not
+# verify against the CA certificate, or is older than the one in use, is never installed.
 set -euo pipefail
 PM_SCRIPT="crl-refresh"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_settings
-require_settings CERTNAME CA_SERVER
+require_settings CERTNAME CA_SERVER ROLE
 
 ssldir=$(puppet_cmd config print --section main ssldir)
-crl="$ssldir/crl.pem"
-new="$crl.pm-new"
-if ! curl -fsS --max-time 20 --cacert "$ssldir/certs/ca.pem" --cert "$ssldir/certs/$CERTNAME.pem" \
-  --key "$ssldir/private_keys/$CERTNAME.pem" -o "$new" \
+case $ROLE in
+  compile-master) crl="$ssldir/crl.pem" owner=puppet ;;
+  puppetdb) crl="$PUPPETDB_DIR/ssl/crl.pem" owner=puppetdb ;;
+  *) die "ROLE $ROLE serves no CRL of its own (compile-master or puppetdb)" ;;
+esac
+[[ -s $crl ]] || die "$crl is missing: the host has not finished its first boot"
+new=$(mktemp "$crl.pm-new.XXXXXX")
+trap 'rm -f "$new"' EXIT
+
+if ! curl -fsS --connect-timeout 5 --max-time 20 --cacert "$ssldir/certs/ca.pem" -o "$new" \
   "https://$CA_SERVER:8140/puppet-ca/v1/certificate_revocation_list/ca"; then
-  rm -f "$new"
   log "CA $CA_SERVER unreachable: keeping the current CRL"
   exit 0
 fi
-if ! openssl crl -in "$new" -noout -CAfile "$ssldir/certs/ca.pem" 2>/dev/null; then
-  rm -f "$new"
+openssl crl -in "$new" -noout -CAfile "$ssldir/certs/ca.pem" 2>/dev/null ||
   die "the CRL from $CA_SERVER does not verify against the CA certificate"
-fi
 if cmp -s "$new" "$crl"; then
-  rm -f "$new"
   exit 0
 fi
-chmod 0644 "$new"
-if id puppet >/dev/null 2>&1; then
-  chown puppet:puppet "$new"
+crl_number() {
+  local n
+  n=$(openssl crl -in "$1" -noout -crlnumber 2>/dev/null | sed -n 's/^crlNumber=\(0x\)\?//p')
+  echo "$((16#${n:-0}))"
+}
+if (($(crl_number "$new") < $(crl_number "$crl"))); then
+  die "the CRL from $CA_SERVER (number $(crl_number "$new")) is older than the one in use ($(crl_number "$crl"))"
 fi
+chmod 0644 "$new"
+if id "$owner" >/dev/null 2>&1; then
+  chown "$owner:$owner" "$new"
+fi
+# A rename, so the watching server never reads a half-written file.
 mv -f "$new" "$crl"
-log "CRL updated"
+log "CRL updated to number $(crl_number "$crl") ($(openssl crl -in "$crl" -noout -text | grep -c 'Serial Number:' || true) revoked)"

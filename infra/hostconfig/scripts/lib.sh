@@ -163,6 +163,26 @@ systemd_running() {
   [[ -d /run/systemd/system ]]
 }
 
+# install_timers NAME...: installs NAME.service and NAME.timer from the staged systemd units and
+# starts each timer. Never marks the host's configuration changed: new timers are no reason to
+# restart a server. Without systemd (the lab) the caller runs the services itself: this says so.
+install_timers() {
+  local name changed_before=$CHANGED
+  if ! systemd_running; then
+    log "no systemd: run the services of $* on their intervals by hand"
+    return 0
+  fi
+  for name in "$@"; do
+    install_file "$PM_CONF_DIR/systemd/$name.service" "$SYSTEMD_DIR/$name.service" 0644
+    install_file "$PM_CONF_DIR/systemd/$name.timer" "$SYSTEMD_DIR/$name.timer" 0644
+  done
+  CHANGED=$changed_before
+  systemctl daemon-reload
+  for name in "$@"; do
+    systemctl enable --now "$name.timer"
+  done
+}
+
 # Starts or restarts a service after its configuration is in place. Without systemd (the lab) the
 # caller starts servers itself: this only says so.
 service_up() {
@@ -180,10 +200,11 @@ service_up() {
   fi
 }
 
-# Asks the CA for this host's certificate: csr_attributes.yaml carries the challenge (read from the
-# secret at this moment, removed once the certificate is signed) and the pp_auth_role extension.
-# The CA certificate comes from the rendered configuration, so the CA is verified, not trusted on
-# first use.
+# Asks the CA for this host's certificate: csr_attributes.yaml carries the server challenge (read
+# from the secret at this moment, removed once the certificate is signed) and the pp_auth_role
+# extension. The CA certificate comes from the rendered configuration, so the CA is verified, not
+# trusted on first use. A host replaced under the same name sends a new key: the CA revokes the
+# previous certificate and signs the new one.
 request_certificate() {
   local ssldir certname csr_attrs="$PUPPET_CONFDIR/csr_attributes.yaml" challenge
   certname="${CERTNAME:?}"
@@ -196,7 +217,7 @@ request_certificate() {
   install -d -m 0771 "$ssldir" "$ssldir/certs"
   install -m 0644 "$PM_CONF_DIR/ca.pem" "$ssldir/certs/ca.pem"
   challenge="$PM_STATE_DIR/challenge"
-  secret_to_file "$CHALLENGE_SECRET_NAME" "$CHALLENGE_SECRET_REGION" "$challenge"
+  secret_to_file "$SERVER_CHALLENGE_SECRET_NAME" "$SERVER_CHALLENGE_SECRET_REGION" "$challenge"
   (umask 077 && ruby -ryaml -e '
     attrs = YAML.safe_load(File.read(ARGV[0])) || {}
     attrs["custom_attributes"] = { "1.2.840.113549.1.9.7" => File.read(ARGV[1]).strip }

@@ -9,7 +9,8 @@ PM_SCRIPT=puppetdb
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_settings
-require_settings CERTNAME CA_SERVER CHALLENGE_SECRET_NAME CHALLENGE_SECRET_REGION DB_HOST DB_PORT \
+require_settings CERTNAME CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
+  SERVER_CHALLENGE_SECRET_REGION DB_HOST DB_PORT \
   DB_NAME DB_USER DB_PASSWORD_SECRET_NAME DB_PASSWORD_SECRET_REGION PUPPETDB_MIGRATE
 install -d -m 0700 "$PM_STATE_DIR"
 install_packages puppetdb puppet-agent postgresql-client ruby curl awscli
@@ -33,6 +34,17 @@ if [[ -z ${ALLOWLIST_SRV_RECORDS:-} || ! -e $allowlist ]]; then
   install_file "$PM_CONF_DIR/puppetdb/certificate-allowlist" "$allowlist" 0644
 fi
 install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
+# PuppetDB's Jetty reloads its CRL when the file changes only with the filesystem-watch service,
+# which Debian's bootstrap.cfg leaves out: its lines are added to the packaged ones.
+bootstrap="$PUPPETDB_DIR/bootstrap.cfg"
+while IFS= read -r service; do
+  [[ -n $service && $service != \#* ]] || continue
+  if ! grep -qxF "$service" "$bootstrap" 2>/dev/null; then
+    printf '%s\n' "$service" >>"$bootstrap"
+    CHANGED=1
+    log "added $service to $bootstrap"
+  fi
+done <"$PM_CONF_DIR/puppetdb/bootstrap-services.cfg"
 install_file "$PM_CONF_DIR/default-puppetdb" "$DEFAULTS_DIR/puppetdb" 0644
 
 # The password goes into its own HOCON file (trapperkeeper merges conf.d), written with JSON string
@@ -79,7 +91,8 @@ install_certificate() {
   install_file "$ssldir/certs/ca.pem" "$PUPPETDB_DIR/ssl/ca.pem" 0644
   install_file "$ssldir/certs/$CERTNAME.pem" "$PUPPETDB_DIR/ssl/public.pem" 0644
   install_file "$ssldir/private_keys/$CERTNAME.pem" "$PUPPETDB_DIR/ssl/private.pem" 0600
-  install_file "$ssldir/crl.pem" "$PUPPETDB_DIR/ssl/crl.pem" 0644
+  # Only the first time: crl-refresh.sh keeps it current afterwards.
+  [[ -s $PUPPETDB_DIR/ssl/crl.pem ]] || install_file "$ssldir/crl.pem" "$PUPPETDB_DIR/ssl/crl.pem" 0644
   if id puppetdb >/dev/null 2>&1; then
     chown -R puppetdb:puppetdb "$PUPPETDB_DIR/ssl"
   fi
@@ -97,19 +110,9 @@ if [[ -n ${ALLOWLIST_SRV_RECORDS:-} ]]; then
   before=$(cksum <"$allowlist")
   "$PM_LIB_DIR/allowlist-refresh.sh" --no-restart
   [[ $(cksum <"$allowlist") == "$before" ]] || CHANGED=1
-  if systemd_running; then
-    # New unit files are no reason to restart PuppetDB.
-    changed_before_units=$CHANGED
-    for unit in puppet-multisite-allowlist.service puppet-multisite-allowlist.timer; do
-      install_file "$PM_CONF_DIR/systemd/$unit" "$SYSTEMD_DIR/$unit" 0644
-    done
-    CHANGED=$changed_before_units
-    systemctl daemon-reload
-    systemctl enable --now puppet-multisite-allowlist.timer
-  else
-    log "no systemd: run $PM_LIB_DIR/allowlist-refresh.sh every ${ALLOWLIST_REFRESH_MINUTES:-5} minutes"
-  fi
+  install_timers puppet-multisite-allowlist
 fi
+install_timers puppet-multisite-crl
 
 # Debian's unit never restarts after an exit code: a PuppetDB that must not migrate exits (109) when
 # it starts before the shared database is migrated, and must retry instead of staying down.
