@@ -1,7 +1,9 @@
 // Agents are not built by the program: the lab gives each one its site's agent settings and an
 // autosign challenge, and reads what a run did from the agent's own report and summary.
 import { existsSync, readFileSync, writeFileSync } from "fs";
+import { parse as parseIni } from "ini";
 import { parse, stringify } from "yaml";
+import { IniValue, renderIni } from "../infra/hostconfig/ini";
 import { seedHost } from "./first-boot";
 import { ExecHost, RunResult, hostPath, runInHost } from "./host";
 
@@ -14,14 +16,20 @@ export interface AgentOptions {
   readonly extraMain?: Record<string, string>;
 }
 
+/**
+ * The agent's puppet.conf: the site's `[main]` settings with `extra` set in their place. Puppet
+ * keeps the first value of a setting given twice in a section (seen with Puppet 7.23), so settings
+ * are replaced, never appended.
+ */
+export function agentPuppetConf(siteConf: string, extra: Readonly<Record<string, string>>): string {
+  const doc = parseIni(siteConf) as Record<string, Record<string, IniValue>>;
+  return renderIni([["main", { ...doc.main, ...extra }]]);
+}
+
 /** puppet.conf (certname + the site's agent settings) and csr_attributes.yaml of an agent. */
 export async function prepareAgent(host: ExecHost, opts: AgentOptions): Promise<void> {
   await seedHost(host);
-  const extra = Object.entries({ certname: host.certname, ...opts.extraMain })
-    .map(([k, v]) => `${k} = ${v}`)
-    .join("\n");
-  // Our settings go into [main] after the site's: the last value of a setting wins in Puppet.
-  const conf = `${opts.puppetConf.trimEnd()}\n${extra}\n`;
+  const conf = agentPuppetConf(opts.puppetConf, { certname: host.certname, ...opts.extraMain });
   writeFileSync(hostPath(host, "/etc/puppet/puppet.conf"), conf);
   const attrs = hostPath(host, "/etc/puppet/csr_attributes.yaml");
   if (opts.challenge === undefined) {

@@ -24,6 +24,7 @@ import {
   siteFailover,
   timed,
 } from "./scenarios";
+import { impersonation, replaceMaster } from "./certificates";
 import { ScenarioEntry, selectScenarios } from "./selection";
 import { labTopology } from "./topology";
 
@@ -79,7 +80,7 @@ async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
     ...masters.map(bringUp),
     Promise.all(primaryDb.map(bringUp)).then(() => Promise.all(otherDbs.map(bringUp))),
   ]);
-  for (const m of masters) lab.startCodeSync(m);
+  for (const n of [...masters, ...puppetdbs]) lab.startTimers(n);
 
   let converged = 0;
   const agents = lab.byRole("agent").filter((a) => !a.topo.certname.startsWith("spare-"));
@@ -145,6 +146,18 @@ const SCENARIOS: readonly LabScenario[] = [
   { key: "puppetdb-down", id: 5, name: () => "PuppetDB down", run: (c) => puppetdbDown(c.lab) },
   { key: "same-code", id: 6, name: () => "same code everywhere", run: (c) => sameCode(c.lab) },
   { key: "bad-actors", id: 7, name: () => "bad actors", run: (c) => badActors(c.lab) },
+  {
+    key: "replace-master",
+    id: 8,
+    name: () => "a master replaced under its own name",
+    run: (c) => replaceMaster(c.lab),
+  },
+  {
+    key: "impersonation",
+    id: 9,
+    name: () => "CSRs asking for a server's identity",
+    run: (c) => impersonation(c.lab),
+  },
 ];
 
 async function main(): Promise<void> {
@@ -156,6 +169,7 @@ async function main(): Promise<void> {
       "wan-delay": { type: "string", default: "30" },
       agents: { type: "string", default: "2" },
       "sync-interval": { type: "string", default: "20" },
+      "crl-refresh": { type: "string", default: "10" },
       heap: { type: "string", default: "512" },
       report: { type: "string", default: join(ROOT, "lab-report.json") },
       only: { type: "string" },
@@ -180,6 +194,7 @@ async function main(): Promise<void> {
     {
       wanDelayMs: Number(values["wan-delay"]),
       syncIntervalSeconds: Number(values["sync-interval"]),
+      crlRefreshSeconds: Number(values["crl-refresh"]),
       heapMb: Number(values.heap),
     },
     "production",

@@ -2,7 +2,9 @@
 // program host runs its own first-boot script from its own rendered user data; the lab only adds
 // the adapter (secrets from files, no package installs, servers started by PID, the lab's CA and
 // control repository) and starts the servers.
+import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { LIB_DIR } from "../infra/hostconfig";
 import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
 import { AgentRun, prepareAgent, runAgent } from "./agents";
@@ -19,6 +21,11 @@ export interface LabOptions {
   readonly wanDelayMs: number;
   /** Seconds between control-repository syncs on each master (EC2: the configured minutes). */
   readonly syncIntervalSeconds: number;
+  /**
+   * Seconds between CRL fetches on masters and PuppetDB hosts, and the agents'
+   * `crl_refresh_interval` (EC2: `certificates.crlRefreshMinutes`).
+   */
+  readonly crlRefreshSeconds: number;
   readonly heapMb: number;
 }
 
@@ -26,6 +33,8 @@ export interface Node {
   readonly topo: PlannedHost;
   readonly host: ExecHost;
   process?: Started;
+  /** What the host's systemd timers run on EC2 (code sync, CRL refresh), as loops. */
+  loops: Started[];
 }
 
 /** Replaces the planned CA certificate (a placeholder under the mocks) with the lab CA's. */
@@ -44,7 +53,6 @@ export class Lab {
   readonly nodes = new Map<string, Node>();
   material!: Material;
   network?: Network;
-  private readonly loops: Started[] = [];
 
   constructor(
     readonly topo: LabTopology,
@@ -61,6 +69,7 @@ export class Lab {
           root: join(STATE_DIR, "hosts", t.ns),
           netns: t.ns,
         },
+        loops: [],
       });
     }
   }
@@ -147,19 +156,40 @@ export class Lab {
     });
   }
 
-  /** Keeps a master's code in sync with the control repository, as its timer does on EC2. */
-  startCodeSync(node: Node): void {
-    const loop = startInHost(
-      node.host,
-      "code-sync",
-      [
-        "bash",
-        "-c",
-        `while sleep ${this.options.syncIntervalSeconds}; do /usr/local/lib/puppet-multisite/code-sync.sh || true; done`,
-      ],
-      { env: { ...ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
-    );
-    this.loops.push(loop);
+  /**
+   * Runs what a host's systemd timers run on EC2, at the lab's intervals: a master's code sync and
+   * CRL refresh, a PuppetDB host's CRL refresh.
+   */
+  startTimers(node: Node): void {
+    const every = (name: string, seconds: number) =>
+      startInHost(
+        node.host,
+        name,
+        // Every `seconds` from the start of the last run, as systemd's OnUnitActiveSec counts.
+        [
+          "bash",
+          "-c",
+          `while sleep $(( ${seconds} - SECONDS % ${seconds} )); do ${LIB_DIR}/${name}.sh || true; done`,
+        ],
+        { env: { ...ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
+      );
+    if (node.topo.role === "compile-master") {
+      node.loops.push(every("code-sync", this.options.syncIntervalSeconds));
+    }
+    if (node.topo.role === "compile-master" || node.topo.role === "puppetdb") {
+      node.loops.push(every("crl-refresh", this.options.crlRefreshSeconds));
+    }
+  }
+
+  async stopTimers(node: Node): Promise<void> {
+    await Promise.all(node.loops.splice(0).map((l) => l.stop(5_000)));
+  }
+
+  /** Stops everything of a host and removes its directory: nothing of its state is kept. */
+  async wipe(node: Node): Promise<void> {
+    await this.stopTimers(node);
+    await this.stopServer(node);
+    rmSync(node.host.root, { recursive: true, force: true });
   }
 
   async prepareAgent(
@@ -169,14 +199,13 @@ export class Lab {
     await prepareAgent(node.host, {
       puppetConf: this.site(node.topo.site).agentPuppetConf,
       challenge,
+      // The stack's minutes, in the lab's seconds.
+      extraMain: { crl_refresh_interval: `${this.options.crlRefreshSeconds}s` },
     });
   }
 
-  runAgent(node: Node): Promise<AgentRun> {
-    return runAgent(node.host, { timeoutMs: 5 * 60_000 });
-  }
-
-  async stopLoops(): Promise<void> {
-    await Promise.all(this.loops.splice(0).map((l) => l.stop(5_000)));
+  /** `puppet agent -t` on an agent, with extra command-line settings. */
+  runAgent(node: Node, args: readonly string[] = []): Promise<AgentRun> {
+    return runAgent(node.host, { args, timeoutMs: 5 * 60_000 });
   }
 }

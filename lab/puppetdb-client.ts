@@ -1,6 +1,7 @@
 // PuppetDB lets in only the certnames on its allowlist, so the scenarios ask it from inside a host,
 // with that host's Puppet certificate: the answer is the one that host itself would get.
-import { ExecHost, runInHost } from "./host";
+import { ExecHost } from "./host";
+import { httpsRequest } from "./https";
 import { puppetTls } from "./services";
 
 /**
@@ -12,34 +13,13 @@ export async function puppetdbRequest(
   url: string,
   opts: { method?: "GET" | "POST"; json?: unknown } = {},
 ): Promise<{ status: number; body: string }> {
-  const tls = puppetTls(from.certname);
-  const data =
-    opts.json === undefined
-      ? []
-      : ["-H", "Content-Type: application/json", "--data", JSON.stringify(opts.json)];
-  const r = await runInHost(from, [
-    "curl",
-    "-sS",
-    "--max-time",
-    "20",
-    "-w",
-    "\n%{http_code}",
-    "-X",
-    opts.method ?? "GET",
-    "--cacert",
-    tls.cacert,
-    "--cert",
-    tls.cert,
-    "--key",
-    tls.key,
-    ...data,
-    url,
-  ]);
-  const cut = r.output.lastIndexOf("\n");
-  const status = Number(r.output.slice(cut + 1).trim());
-  if (!r.ok || !Number.isInteger(status))
-    throw new Error(`${url} from ${from.name}: ${r.output.trim()}`);
-  return { status, body: r.output.slice(0, cut) };
+  const r = await httpsRequest(from, url, {
+    ...puppetTls(from.certname),
+    method: opts.method,
+    body: opts.json === undefined ? undefined : JSON.stringify(opts.json),
+  });
+  if (r.status === undefined) throw new Error(`${url} from ${from.name}: ${r.failure?.message}`);
+  return { status: r.status, body: r.body };
 }
 
 /** A PuppetDB query (see puppetdbRequest); returns the parsed JSON. */

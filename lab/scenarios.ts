@@ -57,13 +57,14 @@ export async function timed(
 }
 
 /** Runs every agent of the list, one after the other (they share two cores with the servers). */
-async function runAll(lab: Lab, agents: Node[]): Promise<Map<string, AgentRun>> {
+export async function runAll(lab: Lab, agents: Node[]): Promise<Map<string, AgentRun>> {
   const runs = new Map<string, AgentRun>();
   for (const a of agents) runs.set(a.topo.certname, await lab.runAgent(a));
   return runs;
 }
 
-function agents(lab: Lab, site?: string): Node[] {
+/** The agents that run in every scenario (the spares join later, one scenario each). */
+export function agents(lab: Lab, site?: string): Node[] {
   return lab.byRole("agent", site).filter((a) => !a.topo.certname.startsWith("spare-"));
 }
 

@@ -2,7 +2,7 @@
 // policy the CA host renders, one rule at a time. A local HTTPS server with client certificates
 // stands in for the CA's certificate_status endpoint, where a replaced server's old certificate is
 // revoked.
-import { execFileSync, spawn } from "child_process";
+import { spawn } from "child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { IncomingMessage, ServerResponse } from "http";
 import { Server, createServer } from "https";
@@ -13,6 +13,7 @@ import { join } from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect } from "vitest";
 import { SCRIPTS_DIR } from "../../infra/hostconfig";
 import { autosignPolicy } from "../../infra/hostconfig/autosign-policy";
+import { CsrOptions, makeCsr as csr, openssl } from "../../lab/x509";
 import { CA, DOMAIN, FAKE_CHALLENGE, caHost } from "./fixtures";
 import { itWithTools } from "./helpers";
 
@@ -23,56 +24,20 @@ const signedDir = join(dir, "signed");
 const requestsDir = join(dir, "requests");
 const logFile = join(dir, "autosign.log");
 
-function openssl(args: readonly string[], input?: string): string {
-  return execFileSync("openssl", args, {
-    encoding: "utf8",
-    input,
-    stdio: ["pipe", "pipe", "ignore"],
-  });
-}
-
-/** `openssl req` with a new RSA key, written where the next argument says. */
-const NEW_KEY_REQUEST = ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout"] as const;
-
-interface CsrOptions {
-  challenge?: string;
-  role?: string;
-  altNames?: string[];
-  /** Extra `[ext]` lines, e.g. `1.3.6.1.4.1.34380.1.1.13 = ASN1:UTF8String:web`. */
-  ext?: string[];
-  /** Subject CN, when it is not the certname. */
-  cn?: string;
-}
-
-/** A CSR as Puppet makes one: challenge as an attribute, pp_auth_role and SAN as extension requests. */
-function csr(certname: string, opts: CsrOptions = {}): string {
-  const ext = [
-    opts.altNames ? `subjectAltName = ${opts.altNames.map((n) => `DNS:${n}`).join(",")}` : "",
-    opts.role ? `1.3.6.1.4.1.34380.1.3.13 = ASN1:UTF8String:${opts.role}` : "",
-    ...(opts.ext ?? []),
-  ].filter(Boolean);
-  const cnf = [
-    "[req]",
-    "distinguished_name = dn",
-    "attributes = attrs",
-    "prompt = no",
-    ...(ext.length ? ["req_extensions = ext"] : []),
-    "[dn]",
-    `CN = ${opts.cn ?? certname}`,
-    "[attrs]",
-    ...(opts.challenge ? [`challengePassword = ${opts.challenge}`] : []),
-    "[ext]",
-    ...ext,
-  ].join("\n");
-  const file = join(dir, `req-${Math.random().toString(36).slice(2)}.cnf`);
-  writeFileSync(file, `${cnf}\n`);
-  return openssl([...NEW_KEY_REQUEST, "/dev/null", "-config", file]);
-}
-
 /** A certificate for `cn` signed by the test CA, with `serial`; its PEM. */
 function certificate(cn: string, serial: number, ext: string[] = []): string {
   const key = join(dir, `${cn}.key`);
-  const req = openssl([...NEW_KEY_REQUEST, key, "-subj", `/CN=${cn}`]);
+  const req = openssl([
+    "req",
+    "-new",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    key,
+    "-subj",
+    `/CN=${cn}`,
+  ]);
   const extFile = join(dir, `${cn}.ext`);
   writeFileSync(extFile, `${ext.join("\n")}\n`);
   return openssl(

@@ -115,36 +115,49 @@ describe("puppet.conf as Puppet reads it", () => {
     });
   });
 
-  itWithTools(["puppet"], "the CA's directories are where the autosign policy looks", () => {
-    const file = writeTemp(
-      "ca-paths.conf",
-      fileOf(parseUserData(renderUserData(caHost)), "/etc/puppet-multisite/puppet.conf"),
-    );
-    // Debian's defaults for root, which runs puppetserver's setup: confdir /etc/puppet, vardir
-    // /var/lib/puppet.
-    const r = run("puppet", [
-      "config",
-      "print",
-      "--confdir",
-      "/etc/puppet",
-      "--vardir",
-      "/var/lib/puppet",
-      "--config",
-      file,
-      "--section",
-      "server",
-      "cadir",
-      "ssldir",
-    ]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout.trim().split("\n").sort()).toEqual([
-      `cadir = ${CA_DIR}`,
-      `ssldir = ${SSL_DIR}`,
-    ]);
-    const policy = autosignPolicy(caHost);
-    expect(policy.ca.signedDir.startsWith(`${CA_DIR}/`)).toBe(true);
-    expect(policy.ca.cert.startsWith(`${SSL_DIR}/`)).toBe(true);
-  });
+  itWithTools(
+    ["puppet", "bash"],
+    "Debian's Puppet paths the scripts and the autosign policy assume are Puppet's own",
+    () => {
+      const file = writeTemp(
+        "ca-paths.conf",
+        fileOf(parseUserData(renderUserData(caHost)), "/etc/puppet-multisite/puppet.conf"),
+      );
+      // Debian's defaults for root, which runs the host scripts: confdir /etc/puppet, vardir
+      // /var/lib/puppet.
+      const r = run("puppet", [
+        "config",
+        "print",
+        "--confdir",
+        "/etc/puppet",
+        "--vardir",
+        "/var/lib/puppet",
+        "--config",
+        file,
+        "--section",
+        "server",
+        "cadir",
+        "ssldir",
+        "environmentpath",
+      ]);
+      expect(r.status, r.stderr).toBe(0);
+      const lib = run(
+        "bash",
+        [
+          "-c",
+          `source "${join(SCRIPTS_DIR, "lib.sh")}"; echo "environmentpath = $PUPPET_ENVIRONMENTPATH"; echo "ssldir = $PUPPET_SSLDIR"`,
+        ],
+        { env: { PATH: process.env.PATH } },
+      );
+      expect(r.stdout.trim().split("\n").sort()).toEqual(
+        [`cadir = ${CA_DIR}`, ...lib.stdout.trim().split("\n")].sort(),
+      );
+      expect(lib.stdout).toContain(`ssldir = ${SSL_DIR}\n`);
+      const policy = autosignPolicy(caHost);
+      expect(policy.ca.signedDir.startsWith(`${CA_DIR}/`)).toBe(true);
+      expect(policy.ca.cert.startsWith(`${SSL_DIR}/`)).toBe(true);
+    },
+  );
 
   itWithTools(["puppet"], "compile master puppet.conf", () => {
     const host = masterHost("site-b", 2);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { readRunReport } from "../../lab/agents";
+import { renderAgentConfig } from "../../infra/hostconfig";
+import { agentPuppetConf, readRunReport } from "../../lab/agents";
 
 const report = (version: string) => `--- !ruby/object:Puppet::Transaction::Report
 host: agent-1.site-a.puppet.example.internal
@@ -25,5 +26,25 @@ describe("readRunReport", () => {
 
   it("reads nothing from an empty report (the run wrote none)", () => {
     expect(readRunReport("")).toEqual({ master: undefined, configVersion: undefined });
+  });
+});
+
+describe("agentPuppetConf", () => {
+  it("sets the lab's settings in place of the site's, each once (Puppet keeps a setting's first value)", () => {
+    const site = renderAgentConfig({
+      site: "site-a",
+      domain: "puppet.example.internal",
+      serverList: ["pool.site-a.puppet.example.internal"],
+      caServer: "ca.puppet.example.internal",
+      crlRefreshMinutes: 5,
+    });
+    const conf = agentPuppetConf(site, {
+      certname: "agent-1.site-a.puppet.example.internal",
+      crl_refresh_interval: "10s",
+    });
+    expect(conf.match(/^crl_refresh_interval = .*$/gm)).toEqual(["crl_refresh_interval = 10s"]);
+    expect(conf).toContain("certname = agent-1.site-a.puppet.example.internal\n");
+    expect(conf).toContain("use_srv_records = true\n");
+    expect(conf).toContain("server_list = pool.site-a.puppet.example.internal:8140\n");
   });
 });

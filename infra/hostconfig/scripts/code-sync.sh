@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_settings
 require_settings CONTROL_REPO_URL CONTROL_REPO_BRANCH
 
-envdir="${PUPPET_ENVIRONMENTPATH:-$(puppet_cmd config print --section server environmentpath | cut -d: -f1)}"
+envdir=$PUPPET_ENVIRONMENTPATH
 deploys="$envdir/.deploys"
 mirror="$deploys/mirror.git"
 live="$envdir/production"

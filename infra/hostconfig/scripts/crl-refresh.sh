@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_settings
 require_settings CERTNAME CA_SERVER ROLE
 
-ssldir=$(puppet_cmd config print --section main ssldir)
+ssldir=$PUPPET_SSLDIR
 case $ROLE in
   compile-master) crl="$ssldir/crl.pem" owner=puppet ;;
   puppetdb) crl="$PUPPETDB_DIR/ssl/crl.pem" owner=puppetdb ;;

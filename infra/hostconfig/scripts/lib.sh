@@ -14,6 +14,10 @@ PUPPET_CONFDIR="${PUPPET_CONFDIR:-/etc/puppet}"
 PUPPETSERVER_DIR="${PUPPETSERVER_DIR:-/etc/puppet/puppetserver}"
 PUPPETDB_DIR="${PUPPETDB_DIR:-/etc/puppetdb}"
 DEFAULTS_DIR="${PUPPET_MULTISITE_DEFAULTS_DIR:-/etc/default}"
+# What `puppet config print` gives for root on Debian 12 (a test checks it): the scripts that run on
+# timers read these instead, since loading Puppet costs more than a second of CPU a run.
+PUPPET_SSLDIR="${PUPPET_SSLDIR:-/var/lib/puppet/ssl}"
+PUPPET_ENVIRONMENTPATH="${PUPPET_ENVIRONMENTPATH:-/etc/puppet/code/environments}"
 SYSTEMD_DIR="${PUPPET_MULTISITE_SYSTEMD_DIR:-/etc/systemd/system}"
 
 log() {

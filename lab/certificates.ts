@@ -1,0 +1,374 @@
+// Scenarios of certificates on day two: a server replaced under its own name rejoins with no person
+// and its old certificate stops working everywhere; CSRs that ask for a server's identity are
+// refused. Every request goes from inside a lab host, as a real host would send it.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
+import { seedHost } from "./first-boot";
+import { ExecHost, hostPath } from "./host";
+import { HttpsAnswer, httpsRequest } from "./https";
+import { Lab, Node } from "./lab";
+import { queryPuppetdb } from "./puppetdb-client";
+import { Outcome, agents, runAll } from "./scenarios";
+import { puppetTls } from "./services";
+import { sleep } from "./sleep";
+import { CsrOptions, makeCsr, revokedSerials, serialOf } from "./x509";
+
+const AUTOSIGN_LOG = "/var/log/puppet-multisite/autosign.log";
+/** Where a probing host keeps what the lab gives it (CA certificate, an old identity, CSRs). */
+const PROBE_DIR = "/var/lib/puppet-multisite/probe";
+
+function spare(lab: Lab, n: number): Node {
+  return lab.byRole("agent").find((a) => a.topo.certname.startsWith(`spare-${n}.`))!;
+}
+
+/** Writes `content` where `host` sees `path`; returns `path`. */
+function give(host: ExecHost, path: string, content: string): string {
+  const dest = hostPath(host, path);
+  mkdirSync(dirname(dest), { recursive: true });
+  writeFileSync(dest, content, { mode: 0o600 });
+  return path;
+}
+
+/** Lines of the CA's autosign log, from `from` on (a line count taken earlier). */
+function autosignLog(lab: Lab, from = 0): string[] {
+  const path = hostPath(lab.byRole("ca")[0].host, AUTOSIGN_LOG);
+  return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).slice(from) : [];
+}
+
+/** The URL on which a consumer of client certificates shows whether it accepts `certname`. */
+function acceptanceUrl(node: Node, certname: string): string {
+  return node.topo.role === "puppetdb"
+    ? `https://${node.topo.certname}:${PUPPETDB_PORT}/status/v1/simple`
+    : // A node may read its own node object (auth.conf): 200 for a valid identity.
+      `https://${node.topo.certname}:${PUPPET_PORT}/puppet/v3/node/${certname}?environment=production`;
+}
+
+/** Refused: no TLS session at all, or an HTTP refusal of the identity. */
+function refused(a: HttpsAnswer): boolean {
+  return a.status === undefined || a.status === 401 || a.status === 403;
+}
+
+function describeAnswer(a: HttpsAnswer): string {
+  return a.status === undefined
+    ? `no answer (curl ${a.failure?.curlExit}: ${a.failure?.message.split("\n")[0]})`
+    : `HTTP ${a.status}`;
+}
+
+/**
+ * 8. A master's host wiped and booted again from the same user data: it gets a certificate for a new
+ * key with no person, and serves catalogs; its old certificate is refused by the PuppetDBs, the
+ * other masters and the CA, and agents have the revocation in their CRL, within the refresh interval.
+ */
+export async function replaceMaster(lab: Lab): Promise<Outcome> {
+  const notes: string[] = [];
+  const interval = lab.options.crlRefreshSeconds;
+  const victim = lab.byRole("compile-master", lab.topo.primarySite).at(-1)!;
+  const name = victim.topo.certname;
+  const oldTls = puppetTls(name);
+  const oldCert = readFileSync(hostPath(victim.host, oldTls.cert), "utf8");
+  const oldSerial = serialOf(oldCert);
+  // The old identity, kept by a prober: what someone holding the old host's disk would present.
+  const prober = spare(lab, 1);
+  await seedHost(prober.host);
+  const old = {
+    cacert: give(prober.host, `${PROBE_DIR}/ca.pem`, lab.material.caCertificatePem),
+    cert: give(prober.host, `${PROBE_DIR}/old.pem`, oldCert),
+    key: give(
+      prober.host,
+      `${PROBE_DIR}/old.key`,
+      readFileSync(hostPath(victim.host, oldTls.key), "utf8"),
+    ),
+  };
+  const consumers = [
+    ...lab.byRole("puppetdb"),
+    ...lab.byRole("compile-master").filter((m) => m !== victim),
+    ...lab.byRole("ca"),
+  ];
+  const before = await Promise.all(
+    consumers.map((c) => httpsRequest(prober.host, acceptanceUrl(c, name), old)),
+  );
+  const acceptedBefore = before.filter((a) => a.status === 200).length;
+  notes.push(
+    `old certificate (serial ${oldSerial}) accepted by ${acceptedBefore}/${consumers.length} before the replacement`,
+  );
+
+  await lab.wipe(victim);
+  const logFrom = autosignLog(lab).length;
+  const booted = Date.now();
+  // Watched while the new host boots, from the moment the CA revokes the old certificate.
+  const stopWatching = new AbortController();
+  const revocationLine = () =>
+    autosignLog(lab, logFrom).find(
+      (l) => l.includes(name) && l.includes("revoked the previous certificate"),
+    );
+  const refusals = watchRefusals(
+    prober.host,
+    consumers,
+    name,
+    old,
+    () => revocationLine() !== undefined,
+    (interval * 3 + 300) * 1000,
+    stopWatching.signal,
+  );
+  const agent = agents(lab, victim.topo.site)[0];
+  const boot = (async () => {
+    const prepared = await lab.prepare(victim);
+    if (!prepared.ok) {
+      throw new Error(
+        `first boot of the replaced ${name} failed: ${prepared.output.split("\n").slice(-6).join(" | ")}`,
+      );
+    }
+    lab.startServer(victim);
+    await lab.waitReady(victim);
+    lab.startTimers(victim);
+    // Its first catalog, asked of it directly (SRV would pick either master of the site).
+    const run = await lab.runAgent(agent, [
+      "--no-use_srv_records",
+      "--server_list",
+      `${name}:${PUPPET_PORT}`,
+    ]);
+    return { run, seconds: (Date.now() - booted) / 1000 };
+  })();
+  const { run, seconds: bootToCatalog } = await boot.catch((e: unknown) => {
+    stopWatching.abort();
+    throw e;
+  });
+  const served = run.ok && run.master?.split(":")[0] === name;
+  notes.push(
+    `${agent.topo.certname}: ${served ? `catalog compiled by the new ${name}` : `ok=${run.ok}, compiled by ${run.master ?? "?"}`}`,
+  );
+  const log = autosignLog(lab, logFrom).filter((l) => l.includes(name));
+  notes.push(...log.map((l) => `CA: ${l}`));
+  const revokedLine = revocationLine();
+  // The log's timestamps have whole seconds: the revocation is at most a second after it says.
+  const revokedAt = revokedLine ? Date.parse(revokedLine.split(" ")[0]) : Date.now();
+
+  const refusedAt = new Map<string, number>();
+  for (const [consumer, seen] of await refusals) {
+    if (seen) {
+      refusedAt.set(consumer, (seen.at - revokedAt) / 1000);
+      notes.push(`${consumer} refuses the old certificate: ${describeAnswer(seen.answer)}`);
+    } else {
+      notes.push(`${consumer} still accepts the old certificate`);
+    }
+  }
+  // The new identity is accepted everywhere: the probe tells a revoked certificate from a broken one.
+  const newTls = puppetTls(name);
+  const fresh = await Promise.all(
+    consumers.map((c) => httpsRequest(victim.host, acceptanceUrl(c, name), newTls)),
+  );
+  const freshOk = fresh.filter((a) => a.status === 200).length;
+
+  // Agents have the revocation in their CRL at their first run after one interval.
+  await sleep(Math.max(0, revokedAt + interval * 1000 - Date.now()));
+  const all = agents(lab);
+  const runs = await runAll(lab, all);
+  const withRevocation = all.filter((a) => {
+    const crl = hostPath(a.host, "/var/lib/puppet/ssl/crl.pem");
+    return existsSync(crl) && revokedSerials(readFileSync(crl, "utf8")).includes(oldSerial);
+  });
+  const runsOk = [...runs.values()].filter((r) => r.ok).length;
+
+  // PuppetDB stores what the new master sends.
+  const db = lab.byRole("puppetdb", victim.topo.site)[0];
+  const reports = (await queryPuppetdb(
+    victim.host,
+    `https://${db.topo.certname}:${PUPPETDB_PORT}`,
+    "reports",
+    JSON.stringify([
+      "and",
+      ["=", "certname", agent.topo.certname],
+      ["=", "producer", name],
+      [">", "receive_time", new Date(booted).toISOString()],
+    ]),
+  )) as unknown[];
+
+  const slowest = Math.max(0, ...refusedAt.values());
+  return {
+    passed:
+      acceptedBefore === consumers.length &&
+      revokedLine !== undefined &&
+      served &&
+      refusedAt.size === consumers.length &&
+      freshOk === consumers.length &&
+      withRevocation.length === all.length &&
+      runsOk === all.length &&
+      reports.length > 0,
+    figures: [
+      { name: "boot to first catalog", value: bootToCatalog, unit: " s", target: "< 120 s" },
+      {
+        name: "revocation to refused everywhere",
+        value: slowest,
+        unit: " s",
+        target: `<= refresh interval ${interval} s`,
+      },
+      {
+        name: "consumers refusing the old certificate",
+        value: `${refusedAt.size}/${consumers.length}`,
+      },
+      { name: "consumers accepting the new certificate", value: `${freshOk}/${consumers.length}` },
+      {
+        name: "agents with the revocation in their CRL",
+        value: `${withRevocation.length}/${all.length}`,
+      },
+      { name: "reports from the new master in PuppetDB", value: reports.length },
+    ],
+    notes,
+  };
+}
+
+/**
+ * Once `revoked()` is true (the CA logged the revocation), asks every consumer twice a second, all at
+ * once, whether it still accepts the identity `tls`, until all refuse it or `windowMs` has passed;
+ * the moment and the answer of each one's first refusal. Nothing is asked before: until then every
+ * consumer accepts the identity (checked before the host was wiped), and asking would only take
+ * CPU from the booting host.
+ */
+async function watchRefusals(
+  prober: ExecHost,
+  consumers: readonly Node[],
+  certname: string,
+  tls: { cacert: string; cert: string; key: string },
+  revoked: () => boolean,
+  windowMs: number,
+  signal: AbortSignal,
+): Promise<Map<string, { at: number; answer: HttpsAnswer } | undefined>> {
+  const seen = new Map<string, { at: number; answer: HttpsAnswer } | undefined>(
+    consumers.map((c) => [c.topo.certname, undefined]),
+  );
+  const deadline = Date.now() + windowMs;
+  while (!revoked() && Date.now() < deadline && !signal.aborted) await sleep(250);
+  while ([...seen.values()].includes(undefined) && Date.now() < deadline && !signal.aborted) {
+    const pending = consumers.filter((x) => seen.get(x.topo.certname) === undefined);
+    await Promise.all(
+      pending.map(async (c) => {
+        const answer = await httpsRequest(prober, acceptanceUrl(c, certname), {
+          ...tls,
+          timeoutSeconds: 5,
+        });
+        if (refused(answer)) seen.set(c.topo.certname, { at: Date.now(), answer });
+      }),
+    );
+    await sleep(500);
+  }
+  return seen;
+}
+
+interface Attempt {
+  readonly what: string;
+  readonly certname: string;
+  readonly csr: CsrOptions;
+  /** The certificate the name holds already, which must stay valid. */
+  readonly existing?: Node;
+}
+
+/**
+ * 9. CSRs sent to the CA from an agent's network: with the agent challenge, a server role, the alt
+ * names puppet.<domain> or ca.<domain>, or a master's certname; with the server challenge, a master
+ * asking for ca.<domain>. Each is refused and logged, signs nothing and revokes nothing; a plain
+ * agent with the agent challenge is signed, so the refusals are the policy's.
+ */
+export async function impersonation(lab: Lab): Promise<Outcome> {
+  const notes: string[] = [];
+  const { domain } = lab.topo;
+  const site = lab.topo.sites.find((s) => s.name === lab.topo.primarySite)!;
+  const other = lab.topo.sites.find((s) => s.name !== site.name)!;
+  const agentChallenge = lab.material.agentChallenge;
+  const masterA = lab.byRole("compile-master", site.name)[0];
+  const masterB = lab.byRole("compile-master", other.name)[0];
+  const bAltNames = [masterB.topo.certname, `pool.${other.srvDomain}`, `puppet.${domain}`];
+  const attempts: Attempt[] = [
+    {
+      what: "a server role with the agent challenge",
+      certname: `rogue-1.${site.srvDomain}`,
+      csr: { challenge: agentChallenge, role: "puppet-compile-master" },
+    },
+    {
+      what: `puppet.${domain} with the agent challenge`,
+      certname: `rogue-2.${site.srvDomain}`,
+      csr: {
+        challenge: agentChallenge,
+        altNames: [`rogue-2.${site.srvDomain}`, `puppet.${domain}`],
+      },
+    },
+    {
+      what: `ca.${domain} with the agent challenge`,
+      certname: `rogue-3.${site.srvDomain}`,
+      csr: { challenge: agentChallenge, altNames: [`rogue-3.${site.srvDomain}`, `ca.${domain}`] },
+    },
+    {
+      what: "a master's certname with the agent challenge",
+      certname: masterA.topo.certname,
+      csr: { challenge: agentChallenge },
+      existing: masterA,
+    },
+    {
+      what: `a master asking for ca.${domain} with the server challenge`,
+      certname: masterB.topo.certname,
+      csr: {
+        challenge: lab.material.serverChallenge,
+        role: "puppet-compile-master",
+        altNames: [...bAltNames, `ca.${domain}`],
+      },
+      existing: masterB,
+    },
+  ];
+  const prober = spare(lab, 2);
+  await seedHost(prober.host);
+  const cacert = give(prober.host, `${PROBE_DIR}/ca.pem`, lab.material.caCertificatePem);
+  const ca = `https://${lab.byRole("ca")[0].topo.certname}:${PUPPET_PORT}/puppet-ca/v1`;
+  const submit = (certname: string, csr: string) =>
+    httpsRequest(prober.host, `${ca}/certificate_request/${certname}?environment=production`, {
+      method: "PUT",
+      body: csr,
+      contentType: "text/plain",
+      cacert,
+    });
+  const certificateOf = (certname: string) =>
+    httpsRequest(prober.host, `${ca}/certificate/${certname}?environment=production`, { cacert });
+
+  let refusedCount = 0;
+  for (const a of attempts) {
+    const serialBefore = a.existing
+      ? serialOf(
+          readFileSync(hostPath(a.existing.host, puppetTls(a.existing.topo.certname).cert), "utf8"),
+        )
+      : undefined;
+    const from = autosignLog(lab).length;
+    const put = await submit(a.certname, makeCsr(a.certname, a.csr));
+    const cert = await certificateOf(a.certname);
+    const reason = autosignLog(lab, from).find((l) => l.includes(`rejected ${a.certname}:`));
+    const crl = await httpsRequest(prober.host, `${ca}/certificate_revocation_list/ca`, { cacert });
+    const revoked =
+      serialBefore !== undefined &&
+      crl.status === 200 &&
+      revokedSerials(crl.body).includes(serialBefore);
+    const signedNothing = a.existing
+      ? cert.status === 200 && serialOf(cert.body) === serialBefore && !revoked
+      : cert.status === 404;
+    const ok = reason !== undefined && signedNothing;
+    if (ok) refusedCount++;
+    notes.push(
+      `${a.what} (${a.certname}): ${ok ? "refused" : "NOT refused"}; CSR ${describeAnswer(put)}, certificate ${a.existing ? (signedNothing ? "unchanged and not revoked" : "CHANGED or revoked") : describeAnswer(cert)}; CA log: ${reason?.replace(/^\S+ autosign /, "") ?? "(nothing)"}`,
+    );
+  }
+
+  const probe = `probe-1.${site.srvDomain}`;
+  await submit(probe, makeCsr(probe, { challenge: agentChallenge }));
+  const signed = await certificateOf(probe);
+  notes.push(
+    `a plain agent with the agent challenge (${probe}): certificate ${describeAnswer(signed)}`,
+  );
+  return {
+    passed: refusedCount === attempts.length && signed.status === 200,
+    figures: [
+      {
+        name: "impersonating CSRs refused and logged",
+        value: `${refusedCount}/${attempts.length}`,
+      },
+      { name: "plain agent CSR signed", value: signed.status === 200 ? "yes" : "no" },
+    ],
+    notes,
+  };
+}

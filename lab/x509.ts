@@ -1,0 +1,87 @@
+// Certificates, requests and revocation lists as openssl makes and reads them: the lab's CSRs are
+// made the way Puppet makes them (challenge as an attribute, pp_auth_role and alt names as requested
+// extensions), so the CA sees what a real host would send.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** The OID of Puppet's `pp_auth_role` extension. */
+export const PP_AUTH_ROLE_OID = "1.3.6.1.4.1.34380.1.3.13";
+
+export function openssl(args: readonly string[], input?: string): string {
+  return execFileSync("openssl", args, {
+    encoding: "utf8",
+    input,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+}
+
+export interface CsrOptions {
+  readonly challenge?: string;
+  /** pp_auth_role. */
+  readonly role?: string;
+  /** DNS alt names. */
+  readonly altNames?: readonly string[];
+  /** Extra extension lines of openssl's config, e.g. `1.3.6.1.4.1.34380.1.1.13 = ASN1:UTF8String:web`. */
+  readonly ext?: readonly string[];
+  /** Subject CN, when it is not the certname. */
+  readonly cn?: string;
+}
+
+/** A CSR for `certname` with a new RSA key, as Puppet makes one; its PEM (the key is dropped). */
+export function makeCsr(certname: string, opts: CsrOptions = {}): string {
+  const ext = [
+    opts.altNames ? `subjectAltName = ${opts.altNames.map((n) => `DNS:${n}`).join(",")}` : "",
+    opts.role ? `${PP_AUTH_ROLE_OID} = ASN1:UTF8String:${opts.role}` : "",
+    ...(opts.ext ?? []),
+  ].filter(Boolean);
+  const cnf = [
+    "[req]",
+    "distinguished_name = dn",
+    "attributes = attrs",
+    "prompt = no",
+    ...(ext.length ? ["req_extensions = ext"] : []),
+    "[dn]",
+    `CN = ${opts.cn ?? certname}`,
+    "[attrs]",
+    ...(opts.challenge ? [`challengePassword = ${opts.challenge}`] : []),
+    "[ext]",
+    ...ext,
+  ].join("\n");
+  const dir = mkdtempSync(join(tmpdir(), "pm-csr-"));
+  try {
+    writeFileSync(join(dir, "req.cnf"), `${cnf}\n`);
+    return openssl([
+      "req",
+      "-new",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      "/dev/null",
+      "-config",
+      join(dir, "req.cnf"),
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A certificate's serial number, upper-case hex as openssl prints it (`1A2B`). */
+export function serialOf(certPem: string): string {
+  return normalSerial(openssl(["x509", "-noout", "-serial"], certPem).replace(/^serial=/, ""));
+}
+
+/** The serial numbers a CRL revokes, as serialOf gives them. */
+export function revokedSerials(crlPem: string): string[] {
+  const text = openssl(["crl", "-noout", "-text"], crlPem);
+  return [...text.matchAll(/Serial Number: ([0-9A-Fa-f]+)/g)].map((m) => normalSerial(m[1]));
+}
+
+function normalSerial(hex: string): string {
+  return hex
+    .trim()
+    .toUpperCase()
+    .replace(/^0+(?=.)/, "");
+}
