@@ -141,7 +141,7 @@ export async function replaceMaster(lab: Lab): Promise<Outcome> {
   const log = autosignLog(lab, logFrom).filter((l) => l.includes(name));
   notes.push(...log.map((l) => `CA: ${l}`));
   const revokedLine = revocationLine();
-  // The log's timestamps have whole seconds: the revocation is at most a second after it says.
+  // The CA logs the revocation with milliseconds, after the CRL is written.
   const revokedAt = revokedLine ? Date.parse(revokedLine.split(" ")[0]) : Date.now();
 
   const refusedAt = new Map<string, number>();

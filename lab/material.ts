@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { makeCa } from "./x509";
 
 export interface Material {
   readonly caCertificatePem: string;
@@ -32,30 +33,11 @@ function writeSecret(dir: string, name: string, value: string): void {
 }
 
 /** A lab CA as @pulumi/tls makes it: RSA 4096, CA:true, cert and CRL signing, a subject key id. */
-function makeCa(dir: string, certname: string): { key: string; cert: string } {
-  const keyPath = join(dir, "ca_key.pem");
-  const certPath = join(dir, "ca_crt.pem");
-  run("openssl", ["genrsa", "-traditional", "-out", keyPath, "4096"]);
-  run("openssl", [
-    "req",
-    "-x509",
-    "-new",
-    "-key",
-    keyPath,
-    "-out",
-    certPath,
-    "-days",
-    "3650",
-    "-subj",
-    `/CN=Puppet CA: ${certname}`,
-    "-addext",
-    "basicConstraints=critical,CA:true",
-    "-addext",
-    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
-    "-addext",
-    "subjectKeyIdentifier=hash",
-  ]);
-  return { key: readFileSync(keyPath, "utf8"), cert: readFileSync(certPath, "utf8") };
+function labCa(dir: string, certname: string): { key: string; cert: string } {
+  const key = join(dir, "ca_key.pem");
+  const cert = join(dir, "ca_crt.pem");
+  makeCa({ key, cert, cn: `Puppet CA: ${certname}`, bits: 4096, days: 3650 });
+  return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") };
 }
 
 export const SITE_PP = `# The lab's control repository: every node reports which master compiled its catalog.
@@ -114,7 +96,7 @@ export function makeMaterial(
   branch: string,
 ): Material {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const ca = makeCa(dir, caCertname);
+  const ca = labCa(dir, caCertname);
   const serverChallenge = randomBytes(20).toString("hex");
   const agentChallenge = randomBytes(20).toString("hex");
   const databasePassword = randomBytes(20).toString("hex");

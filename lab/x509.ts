@@ -17,6 +17,79 @@ export function openssl(args: readonly string[], input?: string): string {
   });
 }
 
+/**
+ * A CA as @pulumi/tls makes one (CA:true, cert and CRL signing, a subject key id), its key in
+ * `key` (RSA, traditional PEM, as puppetserver's import wants it) and its certificate in `cert`.
+ */
+export function makeCa(opts: {
+  readonly key: string;
+  readonly cert: string;
+  readonly cn: string;
+  /** Default 2048. */
+  readonly bits?: number;
+  /** Default 2. */
+  readonly days?: number;
+}): void {
+  openssl(["genrsa", "-traditional", "-out", opts.key, String(opts.bits ?? 2048)]);
+  openssl([
+    "req",
+    "-x509",
+    "-new",
+    "-key",
+    opts.key,
+    "-out",
+    opts.cert,
+    "-days",
+    String(opts.days ?? 2),
+    "-subj",
+    `/CN=${opts.cn}`,
+    "-addext",
+    "basicConstraints=critical,CA:true",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+    "-addext",
+    "subjectKeyIdentifier=hash",
+  ]);
+}
+
+/** `openssl req` arguments for a new RSA key written to `keyout` (`/dev/null` drops it). */
+export function newKeyRequest(keyout: string): string[] {
+  return ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", keyout];
+}
+
+/** Signs a CSR with a CA's files: the certificate's PEM, with `serial` and extension lines `ext`. */
+export function signCsr(opts: {
+  readonly csr: string;
+  readonly caCert: string;
+  readonly caKey: string;
+  readonly serial: number | string;
+  readonly ext?: readonly string[];
+}): string {
+  const dir = mkdtempSync(join(tmpdir(), "pm-sign-"));
+  try {
+    writeFileSync(join(dir, "ext.cnf"), `${(opts.ext ?? []).join("\n")}\n`);
+    return openssl(
+      [
+        "x509",
+        "-req",
+        "-CA",
+        opts.caCert,
+        "-CAkey",
+        opts.caKey,
+        "-set_serial",
+        String(opts.serial),
+        "-days",
+        "2",
+        "-extfile",
+        join(dir, "ext.cnf"),
+      ],
+      opts.csr,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export interface CsrOptions {
   readonly challenge?: string;
   /** pp_auth_role. */
@@ -52,17 +125,7 @@ export function makeCsr(certname: string, opts: CsrOptions = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "pm-csr-"));
   try {
     writeFileSync(join(dir, "req.cnf"), `${cnf}\n`);
-    return openssl([
-      "req",
-      "-new",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      "/dev/null",
-      "-config",
-      join(dir, "req.cnf"),
-    ]);
+    return openssl([...newKeyRequest("/dev/null"), "-config", join(dir, "req.cnf")]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,7 +13,14 @@ import { join } from "path";
 import { afterAll, beforeAll, beforeEach, describe, expect } from "vitest";
 import { SCRIPTS_DIR } from "../../infra/hostconfig";
 import { autosignPolicy } from "../../infra/hostconfig/autosign-policy";
-import { CsrOptions, makeCsr as csr, openssl } from "../../lab/x509";
+import {
+  CsrOptions,
+  makeCa,
+  makeCsr as csr,
+  newKeyRequest,
+  openssl,
+  signCsr,
+} from "../../lab/x509";
 import { CA, DOMAIN, FAKE_CHALLENGE, caHost } from "./fixtures";
 import { itWithTools } from "./helpers";
 
@@ -24,39 +31,10 @@ const signedDir = join(dir, "signed");
 const requestsDir = join(dir, "requests");
 const logFile = join(dir, "autosign.log");
 
-/** A certificate for `cn` signed by the test CA, with `serial`; its PEM. */
+/** A certificate for `cn` signed by the test CA, with `serial`; its PEM (the key in `<cn>.key`). */
 function certificate(cn: string, serial: number, ext: string[] = []): string {
-  const key = join(dir, `${cn}.key`);
-  const req = openssl([
-    "req",
-    "-new",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    key,
-    "-subj",
-    `/CN=${cn}`,
-  ]);
-  const extFile = join(dir, `${cn}.ext`);
-  writeFileSync(extFile, `${ext.join("\n")}\n`);
-  return openssl(
-    [
-      "x509",
-      "-req",
-      "-CA",
-      join(dir, "ca.pem"),
-      "-CAkey",
-      join(dir, "ca.key"),
-      "-set_serial",
-      String(serial),
-      "-days",
-      "2",
-      "-extfile",
-      extFile,
-    ],
-    req,
-  );
+  const csr = openssl([...newKeyRequest(join(dir, `${cn}.key`)), "-subj", `/CN=${cn}`]);
+  return signCsr({ csr, caCert: join(dir, "ca.pem"), caKey: join(dir, "ca.key"), serial, ext });
 }
 
 interface Revocation {
@@ -71,21 +49,7 @@ let answer = 204;
 let server: Server;
 
 beforeAll(async () => {
-  openssl([
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    join(dir, "ca.key"),
-    "-out",
-    join(dir, "ca.pem"),
-    "-subj",
-    "/CN=Test Puppet CA",
-    "-days",
-    "2",
-  ]);
+  makeCa({ key: join(dir, "ca.key"), cert: join(dir, "ca.pem"), cn: "Test Puppet CA" });
   // The CA host's certificate: the server's and the autosigner's client identity.
   writeFileSync(
     join(dir, "host.pem"),

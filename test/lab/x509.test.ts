@@ -4,7 +4,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
-import { PP_AUTH_ROLE_OID, makeCsr, openssl, revokedSerials, serialOf } from "../../lab/x509";
+import {
+  PP_AUTH_ROLE_OID,
+  makeCa,
+  makeCsr,
+  openssl,
+  revokedSerials,
+  serialOf,
+  signCsr,
+} from "../../lab/x509";
 import { itWithTools } from "../hostconfig/helpers";
 
 describe("lab x509 helpers", () => {
@@ -30,38 +38,14 @@ describe("lab x509 helpers", () => {
     () => {
       const dir = mkdtempSync(join(tmpdir(), "pm-x509-"));
       const at = (f: string) => join(dir, f);
-      openssl([
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        at("ca.key"),
-        "-out",
-        at("ca.pem"),
-        "-subj",
-        "/CN=Test CA",
-        "-days",
-        "2",
-      ]);
-      const req = makeCsr("agent.example.internal");
-      writeFileSync(at("req.pem"), req);
+      makeCa({ key: at("ca.key"), cert: at("ca.pem"), cn: "Test CA" });
       // 0x0A1B: a leading zero openssl prints in one place and not the other.
-      const cert = openssl([
-        "x509",
-        "-req",
-        "-in",
-        at("req.pem"),
-        "-CA",
-        at("ca.pem"),
-        "-CAkey",
-        at("ca.key"),
-        "-set_serial",
-        "0x0A1B",
-        "-days",
-        "2",
-      ]);
+      const cert = signCsr({
+        csr: makeCsr("agent.example.internal"),
+        caCert: at("ca.pem"),
+        caKey: at("ca.key"),
+        serial: "0x0A1B",
+      });
       writeFileSync(at("cert.pem"), cert);
       writeFileSync(at("index.txt"), "");
       writeFileSync(at("crlnumber"), "01\n");

@@ -30,7 +30,7 @@ def policy
 end
 
 def log(message)
-  line = "#{Time.now.utc.strftime('%Y-%m-%dT%H:%M:%SZ')} autosign #{message}"
+  line = "#{Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%LZ')} autosign #{message}"
   warn line
   log_file = policy['logFile']
   File.open(log_file, 'a') { |f| f.puts(line) } if log_file && File.writable?(File.dirname(log_file))
