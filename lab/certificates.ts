@@ -36,6 +36,20 @@ function autosignLog(lab: Lab, from = 0): string[] {
   return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).slice(from) : [];
 }
 
+/**
+ * When crl-refresh.sh last installed a new CRL on `node` at or after `since` (its log, kept by the
+ * lab's timer loop); undefined for a host that runs none (the CA publishes its own).
+ */
+function crlInstalledAt(node: Node, since: number): number | undefined {
+  const path = `${node.host.root}/log/crl-refresh.log`;
+  if (!existsSync(path)) return undefined;
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((l) => l.includes("[crl-refresh] CRL updated"))
+    .map((l) => Date.parse(l.split(" ")[0]))
+    .find((t) => t >= since);
+}
+
 /** The URL on which a consumer of client certificates shows whether it accepts `certname`. */
 function acceptanceUrl(node: Node, certname: string): string {
   return node.topo.role === "puppetdb"
@@ -145,12 +159,21 @@ export async function replaceMaster(lab: Lab): Promise<Outcome> {
   const revokedAt = revokedLine ? Date.parse(revokedLine.split(" ")[0]) : Date.now();
 
   const refusedAt = new Map<string, number>();
+  const installedAt: number[] = [];
   for (const [consumer, seen] of await refusals) {
+    const installed = crlInstalledAt(lab.node(consumer), revokedAt);
+    if (installed !== undefined) installedAt.push((installed - revokedAt) / 1000);
+    const fetched =
+      installed === undefined
+        ? ""
+        : `its CRL installed after ${((installed - revokedAt) / 1000).toFixed(1)} s, `;
     if (seen) {
       refusedAt.set(consumer, (seen.at - revokedAt) / 1000);
-      notes.push(`${consumer} refuses the old certificate: ${describeAnswer(seen.answer)}`);
+      notes.push(
+        `${consumer}: ${fetched}the old certificate refused after ${((seen.at - revokedAt) / 1000).toFixed(1)} s (${describeAnswer(seen.answer)})`,
+      );
     } else {
-      notes.push(`${consumer} still accepts the old certificate`);
+      notes.push(`${consumer}: ${fetched}still accepts the old certificate`);
     }
   }
   // The new identity is accepted everywhere: the probe tells a revoked certificate from a broken one.
@@ -197,6 +220,12 @@ export async function replaceMaster(lab: Lab): Promise<Outcome> {
       reports.length > 0,
     figures: [
       { name: "boot to first catalog", value: bootToCatalog, unit: " s", target: "< 120 s" },
+      {
+        name: "revocation to the new CRL on every master and PuppetDB",
+        value: Math.max(0, ...installedAt),
+        unit: " s",
+        target: `<= refresh interval ${interval} s`,
+      },
       {
         name: "revocation to refused everywhere",
         value: slowest,
@@ -265,8 +294,8 @@ interface Attempt {
 
 /**
  * 9. CSRs sent to the CA from an agent's network: with the agent challenge, a server role, the alt
- * names puppet.<domain> or ca.<domain>, or a master's certname; with the server challenge, a master
- * asking for ca.<domain>. Each is refused and logged, signs nothing and revokes nothing; a plain
+ * names puppet.<domain> or ca.<domain>, a master's certname or an existing agent's; with the server
+ * challenge, a master asking for ca.<domain>. Each is refused and logged, signs nothing and revokes nothing; a plain
  * agent with the agent challenge is signed, so the refusals are the policy's.
  */
 export async function impersonation(lab: Lab): Promise<Outcome> {
@@ -277,6 +306,7 @@ export async function impersonation(lab: Lab): Promise<Outcome> {
   const agentChallenge = lab.material.agentChallenge;
   const masterA = lab.byRole("compile-master", site.name)[0];
   const masterB = lab.byRole("compile-master", other.name)[0];
+  const agentA = agents(lab, site.name)[0];
   const bAltNames = [masterB.topo.certname, `pool.${other.srvDomain}`, `puppet.${domain}`];
   const attempts: Attempt[] = [
     {
@@ -302,6 +332,12 @@ export async function impersonation(lab: Lab): Promise<Outcome> {
       certname: masterA.topo.certname,
       csr: { challenge: agentChallenge },
       existing: masterA,
+    },
+    {
+      what: "an existing agent's certname with a new key and the agent challenge",
+      certname: agentA.topo.certname,
+      csr: { challenge: agentChallenge },
+      existing: agentA,
     },
     {
       what: `a master asking for ca.${domain} with the server challenge`,

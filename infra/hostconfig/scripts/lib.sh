@@ -21,7 +21,7 @@ PUPPET_ENVIRONMENTPATH="${PUPPET_ENVIRONMENTPATH:-/etc/puppet/code/environments}
 SYSTEMD_DIR="${PUPPET_MULTISITE_SYSTEMD_DIR:-/etc/systemd/system}"
 
 log() {
-  printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${PM_SCRIPT:-puppet-multisite}" "$*" >&2
+  printf '%s [%s] %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)" "${PM_SCRIPT:-puppet-multisite}" "$*" >&2
 }
 
 die() {
