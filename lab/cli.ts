@@ -24,7 +24,8 @@ import {
   siteFailover,
   timed,
 } from "./scenarios";
-import { impersonation, replaceMaster } from "./certificates";
+import { impersonation } from "./impersonation";
+import { replaceMaster } from "./replace-master";
 import { ScenarioEntry, selectScenarios } from "./selection";
 import { labTopology } from "./topology";
 

@@ -110,7 +110,7 @@ describe("lib.sh", () => {
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout.trim()).toBe("1 2 4 4 5");
       expect(r.stderr).toMatch(
-        /^\d{4}-\d\d-\d\dT[\d:]+Z \[puppet-multisite\] waiting for the CA: attempt 1\/5 failed \(exit 1\), retrying in 1s$/m,
+        /^\d{4}-\d\d-\d\dT[\d:]+\.\d{3}Z \[puppet-multisite\] waiting for the CA: attempt 1\/5 failed \(exit 1\), retrying in 1s$/m,
       );
       expect(r.stderr).toMatch(
         /waiting for the CA: attempt 4\/5 failed \(exit 1\), retrying in 4s$/m,

@@ -1,0 +1,37 @@
+// What the certificate scenarios share: a spare agent host that probes the servers from the agents'
+// network with identities the lab gives it, and the CA's autosign log.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { ExecHost, hostPath } from "./host";
+import { HttpsAnswer } from "./https";
+import { Lab, Node } from "./lab";
+
+export const AUTOSIGN_LOG = "/var/log/puppet-multisite/autosign.log";
+/** Where a probing host keeps what the lab gives it (CA certificate, an old identity, CSRs). */
+export const PROBE_DIR = "/var/lib/puppet-multisite/probe";
+
+/** Spare agent `n` of the primary site: a host the lab has not prepared as an agent yet. */
+export function spare(lab: Lab, n: number): Node {
+  return lab.byRole("agent").find((a) => a.topo.certname.startsWith(`spare-${n}.`))!;
+}
+
+/** Writes `content` where `host` sees `path`; returns `path`. */
+export function give(host: ExecHost, path: string, content: string): string {
+  const dest = hostPath(host, path);
+  mkdirSync(dirname(dest), { recursive: true });
+  writeFileSync(dest, content, { mode: 0o600 });
+  return path;
+}
+
+/** Lines of the CA's autosign log, from `from` on (a line count taken earlier). */
+export function autosignLog(lab: Lab, from = 0): string[] {
+  const path = hostPath(lab.byRole("ca")[0].host, AUTOSIGN_LOG);
+  return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).slice(from) : [];
+}
+
+/** An answer in a few words, for the notes. */
+export function describeAnswer(a: HttpsAnswer): string {
+  return a.status === undefined
+    ? `no answer (curl ${a.failure?.curlExit}: ${a.failure?.message.split("\n")[0]})`
+    : `HTTP ${a.status}`;
+}
