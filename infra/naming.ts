@@ -159,6 +159,11 @@ export function serverRolePath(project: string): string {
   return `/${project}/servers/`;
 }
 
+/** An IAM path: `/`, or `/`-separated segments of IAM's path characters with a trailing `/`. */
+export function isIamPath(value: string): boolean {
+  return /^\/([\w+=,.@-]+\/)*$/.test(value) && value.length <= 512;
+}
+
 /** HTTPS URL of a site's PuppetDB. */
 export function puppetdbUrl(site: string, domain: string): string {
   return `https://${puppetdbHostName(site, domain)}:${PUPPETDB_PORT}`;

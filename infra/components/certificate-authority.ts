@@ -1,8 +1,8 @@
-import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { CaHost } from "../hostconfig/types";
+import { isIamPath } from "../naming";
 import { PuppetHost } from "./puppet-host";
 import { ReplicatedSecret } from "./replicated-secret";
 import { SecretsEncryption } from "./secrets-key";
@@ -47,8 +47,6 @@ export class CertificateAuthority extends pulumi.ComponentResource {
   public readonly hostName: string;
   public readonly privateIp: pulumi.Output<string>;
   public readonly caKeySecretName: string;
-  public readonly serverChallengeSecretName: string;
-  public readonly agentChallengeSecretName: string;
 
   constructor(
     name: string,
@@ -69,7 +67,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         `CertificateAuthority ${name}: the CA key, the server challenge and the agent challenge need a secret each, got ${shared} twice`,
       );
     }
-    if (!/^\/([\w+=,.@-]+\/)*$/.test(args.serverRolePath)) {
+    if (!isIamPath(args.serverRolePath)) {
       throw new Error(
         `CertificateAuthority ${name}: serverRolePath must be an IAM path such as /puppet-multisite/servers/, got ${JSON.stringify(args.serverRolePath)}`,
       );
@@ -141,8 +139,6 @@ export class CertificateAuthority extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const identity = aws.getCallerIdentityOutput({}, { parent: this });
-    const partition = aws.getPartitionOutput({}, { parent: this });
     new ReplicatedSecret(
       `${name}-server-challenge-secret`,
       {
@@ -151,9 +147,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         description:
           "Challenge password of Puppet servers' CSRs (compile masters, PuppetDB hosts): with it the CA signs server roles",
         value: serverChallenge.result,
-        readers: [
-          pulumi.interpolate`arn:${partition.partition}:iam::${identity.accountId}:role${args.serverRolePath}*`,
-        ],
+        readerRolePaths: [args.serverRolePath],
       },
       { parent: this },
     );
@@ -173,8 +167,6 @@ export class CertificateAuthority extends pulumi.ComponentResource {
     this.hostName = host.certname;
     this.privateIp = caHost.privateIp;
     this.caKeySecretName = host.caKeySecret.name;
-    this.serverChallengeSecretName = host.serverChallengeSecret.name;
-    this.agentChallengeSecretName = host.agentChallengeSecret.name;
     this.registerOutputs({ certificatePem: this.certificatePem, privateIp: this.privateIp });
   }
 }

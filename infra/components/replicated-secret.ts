@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { isIamPath } from "../naming";
 import { SecretsEncryption } from "./secrets-key";
 
 export interface ReplicatedSecretArgs extends SecretsEncryption {
@@ -13,12 +14,18 @@ export interface ReplicatedSecretArgs extends SecretsEncryption {
   /** The value; kept a Pulumi secret end to end. */
   readonly value: pulumi.Input<string>;
   /**
-   * Only these IAM role ARNs, or ARN patterns (`*` matches any run of characters, such as every role
-   * under a path), and the principal running Pulumi (which reads the value back after writing it),
-   * may read the value; everyone else is denied by the secret's own policy. Default: no resource
-   * policy, IAM alone decides.
+   * Only these IAM role ARNs, the roles of `readerRolePaths`, and the principal running Pulumi (which
+   * reads the value back after writing it), may read the value; everyone else is denied by the
+   * secret's own policy. Default: no resource policy unless `readerRolePaths` is set, IAM alone
+   * decides.
    */
   readonly readers?: pulumi.Input<string>[];
+  /**
+   * Every role under these IAM paths (`/a/b/`) of the deploying account may read the value too, in
+   * every site: roles another stack creates later are admitted without changing this policy.
+   * Default none.
+   */
+  readonly readerRolePaths?: readonly string[];
   /** Protect the secret and its value from deletion. Default true. */
   readonly protect?: boolean;
   /** Tags of the secret. Default none. */
@@ -32,6 +39,12 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
 
   constructor(name: string, args: ReplicatedSecretArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:secrets:ReplicatedSecret", name, {}, opts);
+    const badPath = args.readerRolePaths?.find((path) => !isIamPath(path));
+    if (badPath !== undefined) {
+      throw new Error(
+        `ReplicatedSecret ${name}: readerRolePaths must be IAM paths such as /puppet-multisite/servers/, got ${JSON.stringify(badPath)}`,
+      );
+    }
     const protect = args.protect ?? true;
     const secret = new aws.secretsmanager.Secret(
       `${name}-secret`,
@@ -53,18 +66,22 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
       { secretId: secret.id, secretString: pulumi.secret(args.value) },
       { parent: this, protect },
     );
-    if (args.readers) {
+    if (args.readers || args.readerRolePaths) {
       // For an assumed role the caller is `sts::...:assumed-role/...`; the policy names the role.
       const caller = aws.getCallerIdentityOutput({}, { parent: this });
       const deployer = aws.iam.getSessionContextOutput(
         { arn: caller.arn },
         { parent: this },
       ).issuerArn;
+      const partition = aws.getPartitionOutput({}, { parent: this }).partition;
+      const underPaths = (args.readerRolePaths ?? []).map(
+        (path) => pulumi.interpolate`arn:${partition}:iam::${caller.accountId}:role${path}*`,
+      );
       new aws.secretsmanager.SecretPolicy(
         `${name}-policy`,
         {
           secretArn: secret.arn,
-          policy: readersOnlyPolicy([...args.readers, deployer]),
+          policy: readersOnlyPolicy([...(args.readers ?? []), ...underPaths, deployer]),
         },
         // After the value is written, so the provider can still read it back on creation.
         { parent: this, dependsOn: [version] },

@@ -48,4 +48,41 @@ describe("ReplicatedSecret", () => {
       kmsKeyId: "arn:key",
     });
   });
+
+  const secret = (extra: Partial<ConstructorParameters<typeof ReplicatedSecret>[1]>) =>
+    new ReplicatedSecret("s", {
+      secretName: "puppet-multisite/site-a/server-challenge",
+      description: "d",
+      value: "v",
+      kmsKeyArn: "arn:key",
+      replicaKmsKeyArns: {},
+      ...extra,
+    });
+
+  it("admits every role under readerRolePaths, of the deploying account, and the deployer", async () => {
+    const run = await runProgram(() => void secret({ readerRolePaths: ["/pm/servers/"] }));
+    const [policy] = run.ofType("aws:secretsmanager/secretPolicy:SecretPolicy");
+    const doc = JSON.parse(policy.inputs.policy as string) as {
+      Statement: { Condition: unknown }[];
+    };
+    expect(doc.Statement.map((st) => st.Condition)).toEqual([
+      {
+        ArnNotLike: {
+          "aws:PrincipalArn": [
+            "arn:aws:iam::123456789012:role/pm/servers/*",
+            "arn:aws:iam::123456789012:role/deployer",
+          ],
+        },
+      },
+    ]);
+  });
+
+  it.each(["servers", "/servers", "/a b/", ""])(
+    "fails when a reader role path is not an IAM path: %j",
+    async (path) => {
+      await expect(runProgram(() => void secret({ readerRolePaths: [path] }))).rejects.toThrow(
+        `readerRolePaths must be IAM paths such as /puppet-multisite/servers/, got ${JSON.stringify(path)}`,
+      );
+    },
+  );
 });

@@ -23,10 +23,9 @@ install_file "$PM_CONF_DIR/default-puppetserver" "$DEFAULTS_DIR/puppetserver" 06
 
 # Waits (with backoff and a log line per try) until the CA answers, then asks for the certificate.
 request_certificate
-ssldir=$(puppet_cmd config print --section main ssldir)
 # puppetserver runs as puppet and serves from the agent's ssldir.
 if id puppet >/dev/null 2>&1; then
-  chown -R puppet:puppet "$ssldir"
+  chown -R puppet:puppet "$PUPPET_SSLDIR"
 fi
 
 # Code first, so the master never answers with an empty production environment.

@@ -13,9 +13,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_settings
 require_settings CERTNAME CA_SERVER ROLE
 
-ssldir=$PUPPET_SSLDIR
 case $ROLE in
-  compile-master) crl="$ssldir/crl.pem" owner=puppet ;;
+  compile-master) crl="$PUPPET_SSLDIR/crl.pem" owner=puppet ;;
   puppetdb) crl="$PUPPETDB_DIR/ssl/crl.pem" owner=puppetdb ;;
   *) die "ROLE $ROLE serves no CRL of its own (compile-master or puppetdb)" ;;
 esac
@@ -23,12 +22,12 @@ esac
 new=$(mktemp "$crl.pm-new.XXXXXX")
 trap 'rm -f "$new"' EXIT
 
-if ! curl -fsS --connect-timeout 5 --max-time 20 --cacert "$ssldir/certs/ca.pem" -o "$new" \
+if ! curl -fsS --connect-timeout 5 --max-time 20 --cacert "$PUPPET_SSLDIR/certs/ca.pem" -o "$new" \
   "https://$CA_SERVER:8140/puppet-ca/v1/certificate_revocation_list/ca"; then
   log "CA $CA_SERVER unreachable: keeping the current CRL"
   exit 0
 fi
-openssl crl -in "$new" -noout -CAfile "$ssldir/certs/ca.pem" 2>/dev/null ||
+openssl crl -in "$new" -noout -CAfile "$PUPPET_SSLDIR/certs/ca.pem" 2>/dev/null ||
   die "the CRL from $CA_SERVER does not verify against the CA certificate"
 if cmp -s "$new" "$crl"; then
   exit 0

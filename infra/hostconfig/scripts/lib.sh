@@ -14,8 +14,8 @@ PUPPET_CONFDIR="${PUPPET_CONFDIR:-/etc/puppet}"
 PUPPETSERVER_DIR="${PUPPETSERVER_DIR:-/etc/puppet/puppetserver}"
 PUPPETDB_DIR="${PUPPETDB_DIR:-/etc/puppetdb}"
 DEFAULTS_DIR="${PUPPET_MULTISITE_DEFAULTS_DIR:-/etc/default}"
-# What `puppet config print` gives for root on Debian 12 (a test checks it): the scripts that run on
-# timers read these instead, since loading Puppet costs more than a second of CPU a run.
+# What `puppet config print` gives for root on Debian 12 (a test checks it): the scripts read these
+# instead, since loading Puppet costs more than a second of CPU each time.
 PUPPET_SSLDIR="${PUPPET_SSLDIR:-/var/lib/puppet/ssl}"
 PUPPET_ENVIRONMENTPATH="${PUPPET_ENVIRONMENTPATH:-/etc/puppet/code/environments}"
 SYSTEMD_DIR="${PUPPET_MULTISITE_SYSTEMD_DIR:-/etc/systemd/system}"
@@ -210,9 +210,8 @@ service_up() {
 # trusted on first use. A host replaced under the same name sends a new key: the CA revokes the
 # previous certificate and signs the new one.
 request_certificate() {
-  local ssldir certname csr_attrs="$PUPPET_CONFDIR/csr_attributes.yaml" challenge
+  local ssldir=$PUPPET_SSLDIR certname csr_attrs="$PUPPET_CONFDIR/csr_attributes.yaml" challenge
   certname="${CERTNAME:?}"
-  ssldir=$(puppet_cmd config print --section main ssldir)
   if [[ -s $ssldir/certs/$certname.pem ]]; then
     log "certificate for $certname already present"
     rm -f "$csr_attrs"

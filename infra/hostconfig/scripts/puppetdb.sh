@@ -84,9 +84,8 @@ ensure_pg_trgm() {
 
 # PuppetDB serves TLS with a certificate of its own from the CA, copied where jetty.conf points.
 install_certificate() {
-  local ssldir
+  local ssldir=$PUPPET_SSLDIR
   request_certificate
-  ssldir=$(puppet_cmd config print --section main ssldir)
   install -d -m 0750 "$PUPPETDB_DIR/ssl"
   install_file "$ssldir/certs/ca.pem" "$PUPPETDB_DIR/ssl/ca.pem" 0644
   install_file "$ssldir/certs/$CERTNAME.pem" "$PUPPETDB_DIR/ssl/public.pem" 0644
