@@ -421,7 +421,7 @@ describe("autosign.rb", () => {
       const r = await autosign(agent, csr(agent, { challenge: AGENT_CHALLENGE }));
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(
-        /web-1\.example\.com already has a certificate, and an agent's is never re-signed automatically: clean it first \(puppetserver ca clean --certnames web-1\.example\.com\)/,
+        /web-1\.example\.com already has a certificate, and an agent's is never re-signed automatically: clean it first \(puppetserver ca clean --certname web-1\.example\.com\)/,
       );
       expect(revocations).toEqual([]);
     },

@@ -153,7 +153,7 @@ def check_agent(certname, extensions)
   return 'agent' unless existing_certificate(certname)
 
   raise Rejected, "#{certname} already has a certificate, and an agent's is never re-signed automatically: " \
-                  "clean it first (puppetserver ca clean --certnames #{certname})"
+                  "clean it first (puppetserver ca clean --certname #{certname})"
 end
 
 # What the CSR asks for: 'agent' or the server role; raises Rejected with the reason otherwise.
