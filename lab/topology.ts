@@ -6,6 +6,7 @@
 //   - RDS is a PostgreSQL host in the primary's data tier, under the endpoint name RDS would have;
 //   - agents (not built by the program) get addresses in each VPC's fourth /18, unused by the subnets.
 import { Address4 } from "ip-address";
+import { instanceUserData } from "../infra/hostconfig";
 import { ROLE_TAG, SITE_TAG } from "../infra/naming";
 import { hostTags } from "../tools/plan/hosts";
 import { Plan, PlannedResource } from "../tools/plan/plan";
@@ -133,7 +134,7 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
           role: str(tags.role, `${ROLE_TAG} tag of ${r.name}`) as LabRole,
           site,
           address,
-          userData: str(r.inputs.userData, `user data of ${r.name}`),
+          userData: instanceUserData(r.inputs),
         };
       }),
   );

@@ -1,5 +1,6 @@
 // Whole-stack tests: the real program with the real stack files, site-b's stack reference fed with
 // site-a's planned outputs, exactly as `npm run plan` does.
+import { instanceUserData } from "../infra/hostconfig";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PRIMARY_OUTPUT_NAMES } from "../infra/peer";
 import { Plan, PlanError, SECRET, planStack, planWithPeers } from "../tools/plan/plan";
@@ -128,7 +129,7 @@ describe("site-b (secondary)", () => {
       "site-b-masters-2-instance",
     ]);
     for (const instance of masters) {
-      const files = userDataFiles(instance.inputs.userData as string);
+      const files = userDataFiles(instanceUserData(instance.inputs));
       expect(files["/etc/puppet-multisite/ca.pem"]).toBe(a.outputs.caCertificatePem);
       expect(files["/etc/puppet-multisite/puppetdb.conf"]).toContain(
         `server_urls = https://puppetdb.site-b.${DOMAIN}:8081,https://puppetdb.site-a.${DOMAIN}:8081`,
@@ -146,7 +147,7 @@ describe("both sites", () => {
     const role = (i: (typeof instances)[number]) =>
       (i.inputs.tags as Record<string, string>)["puppet:role"];
     const services = (i: (typeof instances)[number]) =>
-      userDataFiles(i.inputs.userData as string)["/etc/puppet-multisite/puppetserver/ca.cfg"] ?? "";
+      userDataFiles(instanceUserData(i.inputs))["/etc/puppet-multisite/puppetserver/ca.cfg"] ?? "";
     const masters = instances.filter((i) => role(i) === "compile-master");
     expect(masters).toHaveLength(4);
     expect(
@@ -215,7 +216,7 @@ describe("both sites", () => {
       expect(instances).toHaveLength(7);
       for (const instance of instances) {
         const file = join(dir, `${instance.name}.yaml`);
-        writeFileSync(file, instance.inputs.userData as string);
+        writeFileSync(file, instanceUserData(instance.inputs));
         const result = runTool("cloud-init", ["schema", "--config-file", file]);
         expect(result.status, `${instance.name}: ${result.stdout}${result.stderr}`).toBe(0);
       }

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { renderUserData } from "../hostconfig";
+import { encodeUserData, renderUserData } from "../hostconfig";
 import { HostConfig, HostRole, SecretRef } from "../hostconfig/types";
 import { ROLE_TAG } from "../naming";
 
@@ -118,13 +118,19 @@ export class PuppetHost extends pulumi.ComponentResource {
           encrypted: true,
           deleteOnTermination: !args.protect,
         },
-        userData: pulumi.output(args.config).apply(renderUserData),
+        userDataBase64: pulumi
+          .output(args.config)
+          .apply((config) => encodeUserData(renderUserData(config))),
         userDataReplaceOnChange: replace,
         disableApiTermination: args.protect ?? false,
         tags,
         volumeTags: tags,
       },
-      { parent: this, protect: args.protect ?? false, ignoreChanges: replace ? [] : ["userData"] },
+      {
+        parent: this,
+        protect: args.protect ?? false,
+        ignoreChanges: replace ? [] : ["userDataBase64"],
+      },
     );
 
     this.instanceId = instance.id;

@@ -44,7 +44,8 @@ function allowlistSrvSetting(host: PuppetdbHost): string | undefined {
 
 export interface HostFile {
   readonly path: string;
-  readonly content: string;
+  /** Text, or bytes (written base64-encoded, as cloud-init decodes them). */
+  readonly content: string | Uint8Array;
   /** Octal mode as cloud-init wants it, e.g. `0644`. */
   readonly permissions: string;
 }

@@ -5,6 +5,8 @@ export * from "./types";
 export {
   decodeUserData,
   DecodedUserData,
+  encodeUserData,
+  instanceUserData,
   renderUserData,
   USER_DATA_LIMIT,
   UserDataFile,

@@ -1,4 +1,6 @@
-// cloud-init user data: the role's files staged by `write_files`, then one entry-point script.
+// cloud-init user data: the role's files staged by `write_files`, then one entry-point command. The
+// whole document is gzipped (cloud-init decompresses gzipped user data itself), which keeps a host's
+// scripts and settings far below EC2's limit while every file stays plain text inside.
 import { gunzipSync, gzipSync } from "zlib";
 import { parse, stringify } from "yaml";
 import { HostFile, hostFiles } from "./files";
@@ -6,31 +8,15 @@ import { LIB_DIR } from "./paths";
 import { entryScript } from "./scripts";
 import { HostConfig } from "./types";
 
-/** EC2 refuses user data above 16 KB (before base64). */
+/** EC2 refuses user data above 16 KB, counted before base64 (here: the gzipped document). */
 export const USER_DATA_LIMIT = 16384;
-
-/** Files above this size are gzipped: small ones stay readable in plans and diffs. */
-const COMPRESS_ABOVE = 300;
 
 interface WriteFile {
   path: string;
   content: string;
-  /** Left out for 0644, cloud-init's default (files are root-owned by default too): bytes count. */
+  /** Left out for 0644, cloud-init's default (files are root-owned by default too). */
   permissions?: string;
-  encoding?: "gz+b64";
-}
-
-/** Every master carries the same scripts: each distinct file is compressed once per process. */
-const compressed = new Map<string, string>();
-
-function gzipBase64(content: string): string {
-  let gz = compressed.get(content);
-  if (gz === undefined) {
-    // gzip from Node has a fixed header (no timestamp), so the same input renders the same user data.
-    gz = gzipSync(Buffer.from(content), { level: 9 }).toString("base64");
-    compressed.set(content, gz);
-  }
-  return gz;
+  encoding?: "b64";
 }
 
 function writeFile(file: HostFile): WriteFile {
@@ -38,25 +24,60 @@ function writeFile(file: HostFile): WriteFile {
     path: file.path,
     ...(file.permissions === "0644" ? {} : { permissions: file.permissions }),
   };
-  if (Buffer.byteLength(file.content) <= COMPRESS_ABOVE) {
-    return { ...base, content: file.content };
-  }
-  return { ...base, content: gzipBase64(file.content), encoding: "gz+b64" };
+  return typeof file.content === "string"
+    ? { ...base, content: file.content }
+    : { ...base, content: Buffer.from(file.content).toString("base64"), encoding: "b64" };
 }
 
+/** One gzip per distinct document and process: every master of a pool renders the same bytes. */
+const gzipped = new Map<string, Buffer>();
+
+function gzip(text: string): Buffer {
+  let gz = gzipped.get(text);
+  if (gz === undefined) {
+    // gzip from Node has a fixed header (no timestamp), so the same input renders the same user data.
+    gz = gzipSync(Buffer.from(text), { level: 9 });
+    gzipped.set(text, gz);
+  }
+  return gz;
+}
+
+/**
+ * The host's `#cloud-config` document, as cloud-init reads it once decompressed. Throws when its
+ * gzipped form would not fit EC2's limit.
+ */
 export function renderUserData(host: HostConfig): string {
   const doc = {
     write_files: hostFiles(host).map(writeFile),
     runcmd: [[`${LIB_DIR}/${entryScript(host.role)}`]],
   };
   const text = `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
-  const size = Buffer.byteLength(text);
+  const size = gzip(text).length;
   if (size > USER_DATA_LIMIT) {
     throw new Error(
-      `user data of ${host.certname} is ${size} bytes, over EC2's ${USER_DATA_LIMIT}-byte limit: shorten the rendered files or lower COMPRESS_ABOVE`,
+      `user data of ${host.certname} is ${size} bytes gzipped, over EC2's ${USER_DATA_LIMIT}-byte limit: shorten the rendered files`,
     );
   }
   return text;
+}
+
+/** What an instance's `userDataBase64` carries: the gzipped document, base64-encoded. */
+export function encodeUserData(text: string): string {
+  return gzip(text).toString("base64");
+}
+
+/**
+ * The `#cloud-config` text of an instance's recorded inputs, from `userDataBase64` (gzipped or not)
+ * or `userData`: what the lab boots and the tests read.
+ */
+export function instanceUserData(inputs: Readonly<Record<string, unknown>>): string {
+  if (typeof inputs.userDataBase64 === "string") {
+    const bytes = Buffer.from(inputs.userDataBase64, "base64");
+    const gzipMagic = bytes[0] === 0x1f && bytes[1] === 0x8b;
+    return (gzipMagic ? gunzipSync(bytes) : bytes).toString("utf8");
+  }
+  if (typeof inputs.userData === "string") return inputs.userData;
+  throw new Error("the instance has neither userData nor userDataBase64");
 }
 
 /** A file of decoded user data: what cloud-init's `write_files` leaves on the host. */

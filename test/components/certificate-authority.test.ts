@@ -1,3 +1,4 @@
+import { instanceUserData } from "../../infra/hostconfig";
 import { describe, expect, it } from "vitest";
 import { CertificateAuthority } from "../../infra/components/certificate-authority";
 import { SECRET } from "../../tools/plan/plan";
@@ -127,7 +128,7 @@ describe("CertificateAuthority", () => {
   it("runs the CA host with the CA enabled, its certificate in user data and no secret value", async () => {
     const run = await runProgram(() => void ca());
     const [instance] = run.ofType("aws:ec2/instance:Instance");
-    const userData = instance.inputs.userData as string;
+    const userData = instanceUserData(instance.inputs);
     expect(userData).not.toContain("planned-");
     expect(userData).not.toContain("PRIVATE KEY");
     const files = userDataFiles(userData);

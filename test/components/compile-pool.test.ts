@@ -1,3 +1,4 @@
+import { instanceUserData } from "../../infra/hostconfig";
 import { describe, expect, it } from "vitest";
 import { CompileMasterPool, CompileMasterPoolArgs } from "../../infra/components/compile-pool";
 import { runProgram, userDataFiles } from "../harness";
@@ -33,7 +34,7 @@ describe("CompileMasterPool", () => {
       instances.filter((i) => i.inputs.instanceType !== "m6i.xlarge").map((i) => i.name),
     ).toEqual([]);
     for (const [i, instance] of instances.entries()) {
-      const files = userDataFiles(instance.inputs.userData as string);
+      const files = userDataFiles(instanceUserData(instance.inputs));
       expect(files["/etc/puppet-multisite/puppetserver/ca.cfg"]).toContain(
         "certificate-authority-disabled-service",
       );

@@ -1,3 +1,4 @@
+import { instanceUserData } from "../../infra/hostconfig";
 import { describe, expect, it } from "vitest";
 import { PuppetHost } from "../../infra/components/puppet-host";
 import { runProgram, userDataFiles } from "../harness";
@@ -35,7 +36,7 @@ describe("PuppetHost", () => {
 
   it("renders its role's user data into the instance", async () => {
     const run = await runProgram(() => void host());
-    const userData = run.ofType("aws:ec2/instance:Instance")[0].inputs.userData as string;
+    const userData = instanceUserData(run.ofType("aws:ec2/instance:Instance")[0].inputs);
     expect(userData).toMatch(/^#cloud-config\n/);
     const files = userDataFiles(userData);
     expect(files["/etc/puppet-multisite/host.env"]).toMatch(

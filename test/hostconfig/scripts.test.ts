@@ -119,6 +119,76 @@ describe("lib.sh", () => {
   );
 });
 
+describe("install_packages and policy-rc.d", () => {
+  /** Stubs of dpkg-query (nothing installed), debconf and apt-get, which records whether the policy is there. */
+  function stubs(aptExit: number): string {
+    const bin = mkdtempSync(join(work, "bin-"));
+    const stub = (name: string, body: string) =>
+      writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    stub("dpkg-query", "exit 1");
+    stub("debconf-set-selections", "cat >/dev/null");
+    stub(
+      "apt-get",
+      `[[ -x "$PUPPET_MULTISITE_POLICY_RC" ]] && echo "policy during $1" >>"$APT_LOG"; exit ${aptExit}`,
+    );
+    return bin;
+  }
+
+  function install(aptExit: number, before?: string) {
+    const dir = mkdtempSync(join(work, "pkg-"));
+    const policy = join(dir, "policy-rc.d");
+    if (before !== undefined) writeFileSync(policy, before, { mode: 0o755 });
+    const r = bashWithLib(
+      // No waiting between apt retries.
+      "sleep() { :; }; install_packages puppetserver",
+      "",
+      {
+        PATH: `${stubs(aptExit)}:${process.env.PATH}`,
+        PUPPET_MULTISITE_POLICY_RC: policy,
+        APT_LOG: join(dir, "apt.log"),
+      },
+    );
+    const read = (f: string) => {
+      try {
+        return readFileSync(join(dir, f), "utf8");
+      } catch {
+        return undefined;
+      }
+    };
+    return { ...r, policy: read("policy-rc.d"), apt: read("apt.log") };
+  }
+
+  itWithTools(["bash"], "holds services while apt runs and removes the policy after", () => {
+    const r = install(0);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.apt).toBe("policy during update\npolicy during install\n");
+    expect(r.policy).toBeUndefined();
+  });
+
+  itWithTools(["bash"], "removes the policy when every apt attempt fails", () => {
+    const r = install(100);
+    expect(r.status).not.toBe(0);
+    expect(r.apt).toBe("policy during update\n".repeat(5));
+    expect(r.policy).toBeUndefined();
+  });
+
+  itWithTools(["bash"], "removes a policy of its own left by a killed run, then installs", () => {
+    const leftover =
+      "#!/bin/sh\n# puppet-multisite: no service starts during its package installs\nexit 101\n";
+    const r = install(0, leftover);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/removed .*policy-rc\.d left by an interrupted install/);
+    expect(r.policy).toBeUndefined();
+  });
+
+  itWithTools(["bash"], "leaves a policy that is not its own in place", () => {
+    const foreign = "#!/bin/sh\nexit 101\n";
+    const r = install(0, foreign);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.policy).toBe(foreign);
+  });
+});
+
 describe("code-sync.sh", () => {
   itWithTools(
     ["bash", "git", "flock"],

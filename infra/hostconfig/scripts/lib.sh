@@ -124,10 +124,19 @@ install_file() {
   [[ -z $owner ]] || chown "$owner" "$dest"
 }
 
+# Marks the policy-rc.d that install_packages writes (a comment line of that script).
+POLICY_MARKER="# puppet-multisite: no service starts during its package installs"
+
 # Package installs: Debian 12's own packages by default; PACKAGE_SOURCE (an apt "deb ..." line) adds a
 # mirror. PUPPET_MULTISITE_SKIP_INSTALL=1 skips installs where the packages are already there (lab).
 install_packages() {
-  local missing=() pkg
+  local missing=() pkg policy=${PUPPET_MULTISITE_POLICY_RC:-/usr/sbin/policy-rc.d}
+  # A policy of ours left by a run that was killed (SIGKILL, power loss) would stop every later
+  # package upgrade from restarting its service: it goes first, whatever else this run does.
+  if [[ -e $policy ]] && grep -qxF "$POLICY_MARKER" "$policy"; then
+    rm -f "$policy"
+    log "removed $policy left by an interrupted install"
+  fi
   if [[ ${PUPPET_MULTISITE_SKIP_INSTALL:-0} == 1 ]]; then
     log "skipping package install (PUPPET_MULTISITE_SKIP_INSTALL=1): $*"
     return 0
@@ -142,18 +151,22 @@ install_packages() {
   export DEBIAN_FRONTEND=noninteractive
   # PuppetDB talks to RDS, not to a local database that dbconfig-common would set up.
   echo 'puppetdb puppetdb/dbconfig-install boolean false' | debconf-set-selections
-  # Package scripts would start puppetserver before its configuration is in place, and a
-  # puppetserver with the default configuration creates a CA of its own: keep services stopped.
-  local policy=/usr/sbin/policy-rc.d own_policy=0
-  if [[ ! -e $policy ]]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy"
-    chmod 0755 "$policy"
-    own_policy=1
-  fi
   log "installing packages: ${missing[*]}"
-  retry 5 5 60 "apt-get update" -- apt-get update -q
-  retry 5 5 60 "apt-get install" -- apt-get install -y -q --no-install-recommends "${missing[@]}"
-  ((own_policy == 0)) || rm -f "$policy"
+  # Package scripts would start puppetserver before its configuration is in place, and a
+  # puppetserver with the default configuration creates a CA of its own: services stay stopped
+  # while apt runs. The install runs in a subshell whose EXIT trap removes the policy whether apt
+  # succeeds, fails or the unit is stopped (TERM and INT exit through the trap too); a policy that
+  # is not ours (the image's) is left alone.
+  (
+    if [[ ! -e $policy ]]; then
+      trap 'rm -f "$policy"' EXIT
+      trap 'exit 143' TERM INT
+      printf '#!/bin/sh\n%s\nexit 101\n' "$POLICY_MARKER" >"$policy"
+      chmod 0755 "$policy"
+    fi
+    retry 5 5 60 "apt-get update" -- apt-get update -q
+    retry 5 5 60 "apt-get install" -- apt-get install -y -q --no-install-recommends "${missing[@]}"
+  )
 }
 
 # Runs puppet against this host's configuration directory (the lab gives each host its own).
