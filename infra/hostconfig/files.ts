@@ -2,7 +2,7 @@
 // the lab and the tests share one list.
 import { renderEnvFile, EnvVars } from "./envfile";
 import { IniDocument, renderIni } from "./ini";
-import { CONF_DIR, LIB_DIR } from "./paths";
+import { CONF_DIR, LIB_DIR, STATE_DIR } from "./paths";
 import {
   renderCsrAttributes,
   renderPuppetdbConf,
@@ -10,6 +10,7 @@ import {
   renderServerPuppetConf,
 } from "./puppetconf";
 import { roleScripts } from "./scripts";
+import { ssmAgentKeyring } from "./ssm-agent-key";
 import { renderAutosignPolicy } from "./autosign-policy";
 import {
   renderCaConf,
@@ -20,7 +21,7 @@ import {
   renderPuppetdbFiles,
   renderPuppetserverDefaults,
 } from "./services";
-import { CompileMasterHost, CrlConsumer, HostConfig, PuppetdbHost } from "./types";
+import { CompileMasterHost, CrlConsumer, HostConfig, HostRole, PuppetdbHost } from "./types";
 
 /** Minutes between two refreshes of a PuppetDB's allowlist from the sites' SRV records. */
 export const ALLOWLIST_REFRESH_MINUTES = 5;
@@ -50,6 +51,11 @@ export interface HostFile {
   readonly permissions: string;
 }
 
+/** Seconds before the first retry of a failed first boot; each retry waits twice as long, up to BOOT_RETRY_MAX_SECONDS. */
+export const BOOT_RETRY_FIRST_SECONDS = 30;
+/** Longest wait between two attempts of a first boot: a cause gone away is noticed within this. */
+export const BOOT_RETRY_MAX_SECONDS = 300;
+
 /** The settings the scripts read (`host.env`): names of secrets, never their values. */
 export function hostSettings(host: HostConfig): EnvVars {
   const common: EnvVars = {
@@ -63,6 +69,8 @@ export function hostSettings(host: HostConfig): EnvVars {
     SERVER_CHALLENGE_SECRET_REGION: host.serverChallengeSecret.region,
     HEAP_MB: host.heapMb,
     PACKAGE_SOURCE: host.packageSource,
+    BOOT_RETRY_FIRST_SECONDS,
+    BOOT_RETRY_MAX_SECONDS,
   };
   switch (host.role) {
     case "ca":
@@ -190,6 +198,41 @@ export function renderAllowlistUnits(): { service: string; timer: string } {
 }
 
 /**
+ * The unit that runs a host's first boot (`boot.sh run`: the role's script until it succeeds). A
+ * simple service, not a oneshot: multi-user.target, and cloud-final after it, never wait for a boot
+ * that may retry for hours. `Restart` covers the loop itself dying (OOM); the marker written on
+ * success keeps it from running at later boots. Output goes to the console too, so a host that
+ * cannot finish says why in the EC2 console output.
+ */
+export function renderBootUnit(role: HostRole): string {
+  return renderIni([
+    [
+      "Unit",
+      {
+        Description: `puppet-multisite first boot (${role})`,
+        Wants: "network-online.target",
+        After: "network-online.target",
+        ConditionPathExists: `!${STATE_DIR}/first-boot.done`,
+        // Restarts never stop for a rate limit: the loop is the one that backs off.
+        StartLimitIntervalSec: 0,
+      },
+    ],
+    [
+      "Service",
+      {
+        Type: "simple",
+        ExecStart: `${LIB_DIR}/boot.sh run`,
+        Restart: "on-failure",
+        RestartSec: "30s",
+        StandardOutput: "journal+console",
+        StandardError: "journal+console",
+      },
+    ],
+    ["Install", { WantedBy: "multi-user.target" }],
+  ]);
+}
+
+/**
  * Drop-in for Debian's puppetdb.service (`Restart=on-abnormal`, which never restarts after an exit
  * code). A PuppetDB with `migrate = false` that starts before the migrating one has migrated the
  * shared database exits with 109 ("Database is not fully migrated and migration is disallowed"), and
@@ -207,9 +250,11 @@ function crlUnitFiles(host: CrlConsumer): Record<string, string> {
   };
 }
 
-function roleFiles(host: HostConfig): Record<string, string> {
+function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
   const common = {
     "host.env": renderEnvFile(hostSettings(host), "Settings of this host, read by its scripts."),
+    "systemd/puppet-multisite-boot.service": renderBootUnit(host.role),
+    "ssm-agent.gpg": ssmAgentKeyring(),
     "ca.pem": host.caCertificatePem.endsWith("\n")
       ? host.caCertificatePem
       : `${host.caCertificatePem}\n`,

@@ -13,5 +13,5 @@ export {
 } from "./userdata";
 export { renderAgentConfig, renderServerPuppetConf, HTTP_CONNECT_TIMEOUT } from "./puppetconf";
 export { ALLOWLIST_REFRESH_MINUTES, hostFiles, hostSettings, HostFile } from "./files";
-export { ALL_SCRIPTS, SCRIPTS_DIR, entryScript } from "./scripts";
-export { CONF_DIR, LIB_DIR } from "./paths";
+export { ALL_SCRIPTS, BOOT_COMMAND, SCRIPTS_DIR, roleScript } from "./scripts";
+export { CONF_DIR, LIB_DIR, STATE_DIR } from "./paths";

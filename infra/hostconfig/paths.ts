@@ -4,6 +4,8 @@
 
 /** Staged settings and configuration files. */
 export const CONF_DIR = "/etc/puppet-multisite";
+/** Root-only state of the scripts (secrets while in use, the first-boot marker). */
+export const STATE_DIR = "/var/lib/puppet-multisite";
 /** Host scripts (this module's `scripts/` directory). */
 export const LIB_DIR = "/usr/local/lib/puppet-multisite";
 /** Debian 12's Puppet configuration directory. */

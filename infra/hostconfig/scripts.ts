@@ -2,12 +2,16 @@
 // files, and shellcheck checks them where they live.
 import { readFileSync } from "fs";
 import { join } from "path";
+import { LIB_DIR } from "./paths";
 import { HostRole } from "./types";
 
 export const SCRIPTS_DIR = join(__dirname, "scripts");
 
-/** Scripts every role installs; the entry point of each role is `<role>.sh`. */
-const COMMON = ["lib.sh"] as const;
+/**
+ * Scripts every role installs: user data runs `boot.sh start`, which runs the SSM agent's install
+ * and the role's `<role>.sh` under a systemd unit until the role's script succeeds.
+ */
+const COMMON = ["lib.sh", "boot.sh", "ssm-agent.sh"] as const;
 const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
   ca: ["ca.sh", "autosign.rb"],
   "compile-master": ["compile-master.sh", "code-sync.sh", "crl-refresh.sh"],
@@ -19,16 +23,21 @@ export const ALL_SCRIPTS: readonly string[] = [
   ...new Set([...COMMON, ...Object.values(BY_ROLE).flat()]),
 ];
 
-export function entryScript(role: HostRole): string {
+/** The script a role's first boot runs, until it succeeds. */
+export function roleScript(role: HostRole): string {
   return `${role}.sh`;
 }
 
+/** What user data runs: hand the role's first boot to its systemd unit. */
+export const BOOT_COMMAND: readonly string[] = [`${LIB_DIR}/boot.sh`, "start"];
+
 /**
- * A shell script as hosts get it: full-line comments dropped (the shebang kept), since they are
- * most of the bytes and EC2 caps user data at 16 KB. The files in ./scripts keep their comments.
+ * A script as hosts get it: full-line comments dropped (the shebang kept), since they are most of
+ * the bytes and EC2 caps user data at 16 KB. Shell and Ruby alike (neither script has a heredoc
+ * whose lines could start with `#`). The files in ./scripts keep their comments.
  */
 export function shipScript(name: string, content: string): string {
-  if (!name.endsWith(".sh")) return content;
+  if (!/\.(sh|rb)$/.test(name)) return content;
   const [shebang, ...rest] = content.split("\n");
   return [shebang, ...rest.filter((line) => !/^\s*#(?![!{])/.test(line))].join("\n");
 }

@@ -1,11 +1,11 @@
-// cloud-init user data: the role's files staged by `write_files`, then one entry-point command. The
+// cloud-init user data: the role's files staged by `write_files`, then one command that hands the
+// role's first boot to a systemd unit. The
 // whole document is gzipped (cloud-init decompresses gzipped user data itself), which keeps a host's
 // scripts and settings far below EC2's limit while every file stays plain text inside.
 import { gunzipSync, gzipSync } from "zlib";
 import { parse, stringify } from "yaml";
 import { HostFile, hostFiles } from "./files";
-import { LIB_DIR } from "./paths";
-import { entryScript } from "./scripts";
+import { BOOT_COMMAND } from "./scripts";
 import { HostConfig } from "./types";
 
 /** EC2 refuses user data above 16 KB, counted before base64 (here: the gzipped document). */
@@ -49,7 +49,7 @@ function gzip(text: string): Buffer {
 export function renderUserData(host: HostConfig): string {
   const doc = {
     write_files: hostFiles(host).map(writeFile),
-    runcmd: [[`${LIB_DIR}/${entryScript(host.role)}`]],
+    runcmd: [[...BOOT_COMMAND]],
   };
   const text = `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
   const size = gzip(text).length;

@@ -1,10 +1,18 @@
 // The host scripts run for real in temporary directories: the secrets adapter, idempotent installs,
 // and the code sync against a local git repository (the autosigner has a file of its own).
 import { execFileSync } from "child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from "fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { describe, expect } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SCRIPTS_DIR } from "../../infra/hostconfig";
 import { FAKE_DB_PASSWORD } from "./fixtures";
 import { itWithTools, run } from "./helpers";
@@ -115,6 +123,88 @@ describe("lib.sh", () => {
       expect(r.stderr).toMatch(
         /waiting for the CA: attempt 4\/5 failed \(exit 1\), retrying in 4s$/m,
       );
+    },
+  );
+});
+
+describe("boot.sh", () => {
+  /**
+   * A host whose role script fails `failures` times, then succeeds; the SSM agent's install always
+   * fails. `sleep` is a stub that records each wait.
+   */
+  function host(failures: number) {
+    const dir = mkdtempSync(join(work, "boot-"));
+    const lib = join(dir, "lib");
+    const bin = join(dir, "bin");
+    mkdirSync(lib);
+    mkdirSync(bin);
+    mkdirSync(join(dir, "conf"));
+    for (const f of ["lib.sh", "boot.sh"]) {
+      writeFileSync(join(lib, f), readFileSync(join(SCRIPTS_DIR, f)), { mode: 0o755 });
+    }
+    writeFileSync(
+      join(lib, "compile-master.sh"),
+      `#!/bin/bash\nn=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 ))\necho $n >"${dir}/count"\n` +
+        `(( n > ${failures} )) || { echo "ERROR: control repository unreachable" >&2; exit 3; }\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(join(lib, "ssm-agent.sh"), "#!/bin/bash\nexit 1\n", { mode: 0o755 });
+    writeFileSync(join(bin, "sleep"), `#!/bin/bash\necho "$1" >>"${dir}/sleeps"\n`, {
+      mode: 0o755,
+    });
+    writeFileSync(
+      join(dir, "conf", "host.env"),
+      "ROLE='compile-master'\nBOOT_RETRY_FIRST_SECONDS='30'\nBOOT_RETRY_MAX_SECONDS='100'\n",
+    );
+    const boot = (arg: string) =>
+      run("bash", [join(lib, "boot.sh"), arg], {
+        env: {
+          PATH: `${bin}:${process.env.PATH}`,
+          PUPPET_MULTISITE_CONF_DIR: join(dir, "conf"),
+          PUPPET_MULTISITE_STATE_DIR: join(dir, "state"),
+          PUPPET_MULTISITE_LIB_DIR: lib,
+        },
+      });
+    const read = (f: string) => readFileSync(join(dir, f), "utf8");
+    return { dir, boot, read };
+  }
+
+  itWithTools(
+    ["bash"],
+    "retries the role's script with a doubling, capped backoff until it succeeds",
+    () => {
+      const h = host(4);
+      const r = h.boot("run");
+      expect(r.status, r.stderr).toBe(0);
+      expect(h.read("count").trim()).toBe("5");
+      expect(h.read("sleeps").split("\n").filter(Boolean)).toEqual(["30", "60", "100", "100"]);
+      expect(r.stderr).toMatch(
+        /first boot of compile-master: attempt 1 failed \(exit 3\); retrying in 30s/,
+      );
+      expect(r.stderr).toMatch(/ERROR: control repository unreachable/);
+      expect(r.stderr).toMatch(/SSM agent not installed .*Session Manager cannot reach this host/);
+      expect(r.stderr).toMatch(/first boot of compile-master complete after 5 attempt\(s\)/);
+      expect(h.read("state/first-boot.done")).toMatch(/^\d{4}-\d\d-\d\dT/);
+    },
+  );
+
+  itWithTools(["bash"], "does nothing once a first boot has completed", () => {
+    const h = host(0);
+    expect(h.boot("run").status).toBe(0);
+    const again = h.boot("run");
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).toMatch(/first boot already complete/);
+    expect(h.read("count").trim()).toBe("1");
+  });
+
+  // With systemd running, `start` would install the unit on this machine.
+  it.skipIf(existsSync("/run/systemd/system"))(
+    "without systemd, start runs the same loop in the foreground",
+    () => {
+      const h = host(1);
+      const r = h.boot("start");
+      expect(r.status, r.stderr).toBe(0);
+      expect(h.read("count").trim()).toBe("2");
     },
   );
 });

@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import {
   ALL_SCRIPTS,
   SCRIPTS_DIR,
+  encodeUserData,
   renderAgentConfig,
   renderUserData,
 } from "../../infra/hostconfig";
@@ -62,6 +63,29 @@ describe("cloud-init schema", () => {
       expect(r.stdout).toMatch(/Valid (cloud-config|schema)/);
     });
   }
+});
+
+describe("gzipped user data as cloud-init reads it", () => {
+  itWithTools(["cloud-init"], "cloud-init's own reader gives back the document", () => {
+    const text = renderUserData(caHost);
+    const file = writeTemp("ca.userdata.gz", "");
+    writeFileSync(file, Buffer.from(encodeUserData(text), "base64"));
+    // What cloud-init 22.4 does with the bytes EC2 hands it (cloudinit/user_data.py), run by the
+    // interpreter cloud-init itself runs under.
+    const cloudInit = run("sh", ["-c", "command -v cloud-init"]).stdout.trim();
+    const python = readFileSync(cloudInit, "utf8")
+      .split("\n")[0]
+      .replace(/^#!\s*/, "");
+    const r = run(python, [
+      "-c",
+      "import sys; from cloudinit.user_data import convert_string; " +
+        "m = convert_string(open(sys.argv[1], 'rb').read()); " +
+        "sys.stdout.write(m.get_payload(decode=True).decode())",
+      file,
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(text);
+  });
 });
 
 describe("puppet.conf as Puppet reads it", () => {
@@ -233,4 +257,14 @@ describe("scripts as hosts get them (comments dropped)", () => {
       expect(r.status, r.stderr).toBe(0);
     });
   }
+
+  itWithTools(["ruby"], "autosign.rb still parses and keeps every line of code", () => {
+    const source = readFileSync(join(SCRIPTS_DIR, "autosign.rb"), "utf8");
+    const shipped = shipScript("autosign.rb", source);
+    const code = (text: string) => text.split("\n").filter((l) => l.trim() && !/^\s*#/.test(l));
+    expect(shipped.length).toBeLessThan(source.length);
+    expect(code(shipped)).toEqual(code(source));
+    const r = run("ruby", ["-c", writeTemp("shipped-autosign.rb", shipped)]);
+    expect(r.status, r.stderr).toBe(0);
+  });
 });

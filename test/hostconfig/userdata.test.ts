@@ -43,8 +43,9 @@ describe("user data of every role", () => {
         );
       });
 
-      it("runs exactly one entry-point script, its role's, which it also writes", () => {
-        expect(parsed.runcmd).toEqual([[`${LIB_DIR}/${host.role}.sh`]]);
+      it("runs one command, which hands the boot to its unit, and writes the role's script", () => {
+        expect(parsed.runcmd).toEqual([[`${LIB_DIR}/boot.sh`, "start"]]);
+        expect(parsed.files.get(`${LIB_DIR}/boot.sh`)?.permissions).toBe("0755");
         expect(parsed.files.get(`${LIB_DIR}/${host.role}.sh`)?.permissions).toBe("0755");
         expect(fileOf(parsed, `${LIB_DIR}/lib.sh`)).toContain("secret_get()");
       });
@@ -305,6 +306,7 @@ describe("PuppetDB user data", () => {
       );
       expect(fileOf(parsed, conf("host.env"))).not.toContain("ALLOWLIST_");
       expect([...parsed.files.keys()].filter((p) => p.includes("/systemd/"))).toEqual([
+        conf("systemd/puppet-multisite-boot.service"),
         conf("systemd/puppetdb-restart.conf"),
         conf("systemd/puppet-multisite-crl.service"),
         conf("systemd/puppet-multisite-crl.timer"),
@@ -354,6 +356,38 @@ describe("CRL refresh units", () => {
   });
 });
 
+describe("first-boot unit", () => {
+  for (const host of ALL_HOSTS) {
+    it(`${host.certname}: retries until done, never holds back boot, speaks on the console`, () => {
+      const parsed = parseUserData(renderUserData(host));
+      expect(iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-boot.service")))).toEqual({
+        Unit: {
+          Description: `puppet-multisite first boot (${host.role})`,
+          Wants: "network-online.target",
+          After: "network-online.target",
+          ConditionPathExists: "!/var/lib/puppet-multisite/first-boot.done",
+          StartLimitIntervalSec: "0",
+        },
+        Service: {
+          Type: "simple",
+          ExecStart: `${LIB_DIR}/boot.sh run`,
+          Restart: "on-failure",
+          RestartSec: "30s",
+          StandardOutput: "journal+console",
+          StandardError: "journal+console",
+        },
+        Install: { WantedBy: "multi-user.target" },
+      });
+      const settings = hostSettings(host);
+      expect([settings.BOOT_RETRY_FIRST_SECONDS, settings.BOOT_RETRY_MAX_SECONDS]).toEqual([
+        30, 300,
+      ]);
+      // The SSM agent's keyring: binary, AWS's key only.
+      expect(parsed.files.has(conf("ssm-agent.gpg"))).toBe(true);
+    });
+  }
+});
+
 describe("user data limits", () => {
   it("fails, naming the host and the size, when the gzipped document outgrows 16 KB", () => {
     // Random text does not compress, like a real certificate chain.
@@ -363,12 +397,12 @@ describe("user data limits", () => {
     );
   });
 
-  it("every host's gzipped user data fits with a quarter of the limit to spare", () => {
+  it("every host's gzipped user data fits with a sixth of the limit to spare", () => {
     const sizes = ALL_HOSTS.map((host) => ({
       host: host.certname,
       bytes: Buffer.from(encodeUserData(renderUserData(host)), "base64").length,
     }));
-    expect(sizes.filter((s) => s.bytes > USER_DATA_LIMIT * 0.75)).toEqual([]);
+    expect(sizes.filter((s) => s.bytes > (USER_DATA_LIMIT * 5) / 6)).toEqual([]);
   });
 
   it("renders the same bytes for the same host (no timestamp in the gzip header)", () => {
@@ -395,10 +429,10 @@ describe("decodeUserData", () => {
     for (const host of ALL_HOSTS) {
       const decoded = decodeUserData(renderUserData(host));
       const expected = hostFiles(host);
-      expect(decoded.files.map((f) => [f.path, f.content.toString("utf8"), f.permissions])).toEqual(
-        expected.map((f) => [f.path, f.content, f.permissions]),
+      expect(decoded.files.map((f) => [f.path, f.content, f.permissions])).toEqual(
+        expected.map((f) => [f.path, Buffer.from(f.content), f.permissions]),
       );
-      expect(decoded.runcmd).toEqual([[`${LIB_DIR}/${host.role}.sh`]]);
+      expect(decoded.runcmd).toEqual([[`${LIB_DIR}/boot.sh`, "start"]]);
     }
   });
 

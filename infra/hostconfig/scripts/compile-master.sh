@@ -13,6 +13,10 @@ require_settings CERTNAME CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
   SERVER_CHALLENGE_SECRET_REGION CONTROL_REPO_URL \
   CONTROL_REPO_BRANCH
 install -d -m 0700 "$PM_STATE_DIR"
+# Code and CRL on timers of their own: a stalled deploy never holds back a revocation. Installed
+# before any step that can fail, so a first boot that is still retrying keeps them.
+install_timers puppet-multisite-sync puppet-multisite-crl
+
 install_packages puppetserver puppet-agent puppet-terminus-puppetdb r10k git ruby curl awscli
 
 install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
@@ -30,9 +34,6 @@ fi
 
 # Code first, so the master never answers with an empty production environment.
 "$PM_LIB_DIR/code-sync.sh"
-
-# Code and CRL on timers of their own: a stalled deploy never holds back a revocation.
-install_timers puppet-multisite-sync puppet-multisite-crl
 
 service_up puppetserver "$CHANGED"
 log "compile master $CERTNAME configured"

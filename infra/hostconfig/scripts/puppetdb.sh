@@ -13,6 +13,9 @@ require_settings CERTNAME CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
   SERVER_CHALLENGE_SECRET_REGION DB_HOST DB_PORT \
   DB_NAME DB_USER DB_PASSWORD_SECRET_NAME DB_PASSWORD_SECRET_REGION PUPPETDB_MIGRATE
 install -d -m 0700 "$PM_STATE_DIR"
+# The CRL timer before any step that can fail (it waits for the first CRL by itself); the allowlist
+# timer only once PuppetDB's configuration is in place, since it may restart PuppetDB.
+install_timers puppet-multisite-crl
 install_packages puppetdb puppet-agent postgresql-client ruby curl awscli
 
 confd="$PUPPETDB_DIR/conf.d"
@@ -111,7 +114,6 @@ if [[ -n ${ALLOWLIST_SRV_RECORDS:-} ]]; then
   [[ $(cksum <"$allowlist") == "$before" ]] || CHANGED=1
   install_timers puppet-multisite-allowlist
 fi
-install_timers puppet-multisite-crl
 
 # Debian's unit never restarts after an exit code: a PuppetDB that must not migrate exits (109) when
 # it starts before the shared database is migrated, and must retry instead of staying down.
