@@ -22,6 +22,8 @@ export function isDomain(value: string): boolean {
 /** Tags every host carries: its site and its role (`ca`, `compile-master`, `puppetdb`). */
 export const SITE_TAG = "puppet:site";
 export const ROLE_TAG = "puppet:role";
+/** Tag of the state volumes a site's snapshot policy selects; its value names the deployment and site. */
+export const SNAPSHOT_TAG = "puppet:snapshots";
 
 /** `<site>.<domain>`: the zone under which a site's records live, and its agents' `srv_domain`. */
 export function siteDomain(site: string, domain: string): string {

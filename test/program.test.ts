@@ -193,7 +193,12 @@ describe("both sites", () => {
       "puppetdb database,server-challenge",
     ]);
     // The server challenge's own policy admits roles under this path, and every host's role is there.
-    const roles = both().filter((r) => r.type === "aws:iam/role:Role" && r.name.endsWith("-role"));
+    // Instance roles: those EC2 assumes (the snapshot policy's role is DLM's).
+    const roles = both().filter(
+      (r) =>
+        r.type === "aws:iam/role:Role" &&
+        String(r.inputs.assumeRolePolicy).includes("ec2.amazonaws.com"),
+    );
     expect(roles.map((r) => `${r.name} ${String(r.inputs.path)}`).sort()).toEqual(
       instances
         .map((i) => `${i.name.replace(/-instance$/, "-role")} /puppet-multisite/servers/`)
@@ -268,7 +273,7 @@ describe("both sites", () => {
     expect(db.protect).toBe(true);
   });
 
-  it("protect every CA key and certificate, random password, secret, database, hosted zone, KMS key and KMS replica key", () => {
+  it("protect every CA key and certificate, random password, secret, database, hosted zone, KMS key, KMS replica key and state volume", () => {
     const statefulTypes = [
       "tls:index/privateKey:PrivateKey",
       "tls:index/selfSignedCert:SelfSignedCert",
@@ -278,11 +283,45 @@ describe("both sites", () => {
       "aws:route53/zone:Zone",
       "aws:kms/key:Key",
       "aws:kms/replicaKey:ReplicaKey",
+      "aws:ebs/volume:Volume",
     ];
     const stateful = both().filter((r) => statefulTypes.includes(r.type));
     // Every type is there (site-a holds them all), so the sweep below is not vacuous.
     expect([...new Set(stateful.map((r) => r.type))].sort()).toEqual([...statefulTypes].sort());
     expect(stateful.filter((r) => !r.protect).map((r) => `${r.type} ${r.name}`)).toEqual([]);
+  });
+
+  it("keep the CA's and each PuppetDB's state on a volume in its host's zone, snapshotted and copied to the other site's region", () => {
+    for (const [run, site, other] of [
+      [a, "site-a", "eu-west-1"],
+      [b, "site-b", "us-east-1"],
+    ] as const) {
+      const volumes = run.ofType("aws:ebs/volume:Volume");
+      const roles = volumes.map((v) => (v.inputs.tags as Record<string, string>)["puppet:role"]);
+      expect(roles.sort()).toEqual(site === "site-a" ? ["ca", "puppetdb"] : ["puppetdb"]);
+      const zoneOfSubnet = new Map(
+        run.ofType("aws:ec2/subnet:Subnet").map((s) => [s.id, s.inputs.availabilityZone]),
+      );
+      for (const v of volumes) {
+        const role = (v.inputs.tags as Record<string, string>)["puppet:role"];
+        const [instance] = run
+          .ofType("aws:ec2/instance:Instance")
+          .filter((i) => (i.inputs.tags as Record<string, string>)["puppet:role"] === role);
+        expect(v.inputs.availabilityZone).toBe(
+          zoneOfSubnet.get(instance.inputs.subnetId as string),
+        );
+        expect(v.inputs.tags).toMatchObject({ "puppet:snapshots": `puppet-multisite-${site}` });
+      }
+      const [policy] = run.ofType("aws:dlm/lifecyclePolicy:LifecyclePolicy");
+      const details = policy.inputs.policyDetails as {
+        targetTags: Record<string, string>;
+        schedules: { crossRegionCopyRules: { target: string; encrypted: boolean }[] }[];
+      };
+      expect(details.targetTags).toEqual({ "puppet:snapshots": `puppet-multisite-${site}` });
+      expect(details.schedules[0].crossRegionCopyRules).toMatchObject([
+        { target: other, encrypted: true },
+      ]);
+    }
   });
 
   it("keep secrets secret: no planned secret value appears in any input or output", () => {

@@ -3,7 +3,7 @@ import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { CaHost } from "../hostconfig/types";
 import { isIamPath } from "../naming";
-import { PuppetHost } from "./puppet-host";
+import { PuppetHost, StateVolumeArgs } from "./puppet-host";
 import { ReplicatedSecret } from "./replicated-secret";
 import { SecretsEncryption } from "./secrets-key";
 
@@ -30,7 +30,12 @@ export interface CertificateAuthorityArgs extends SecretsEncryption {
   readonly instanceType: string;
   /** AMI the CA host boots (Debian 12: its user data installs packages with apt). */
   readonly ami: pulumi.Input<string>;
-  /** Protect the CA key, certificate, challenge, secrets and host from deletion. Default true. */
+  /**
+   * The CA's state volume (serial, inventory, signed certificates, CRL): it outlives the CA host, so
+   * the host is replaceable. Protected with the other stateful resources.
+   */
+  readonly stateVolume: Omit<StateVolumeArgs, "protect">;
+  /** Protect the CA key, certificate, challenges, secrets and state volume from deletion. Default true. */
   readonly protect?: boolean;
   /** Tags of the CA host and of both secrets. Default none. */
   readonly tags?: Record<string, string>;
@@ -114,9 +119,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         ami: args.ami,
         readsSecrets: [host.caKeySecret, host.serverChallengeSecret, host.agentChallengeSecret],
         rolePath: args.serverRolePath,
-        rootVolumeGb: 50,
-        protect,
-        replaceOnConfigChange: false,
+        stateVolume: { ...args.stateVolume, protect },
         tags: args.tags,
       },
       { parent: this },

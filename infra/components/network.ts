@@ -48,6 +48,8 @@ export class SiteNetwork extends pulumi.ComponentResource {
   public readonly vpcId: pulumi.Output<string>;
   public readonly serverSubnetIds: pulumi.Output<string>[];
   public readonly dataSubnetIds: pulumi.Output<string>[];
+  /** Availability zone of the subnets of each index (server and data subnet `i` share zone `i`). */
+  public readonly zones: pulumi.Output<string>[];
   public readonly privateRouteTableIds: pulumi.Output<string>[];
   /** Security groups by role; a secondary has no `database` group. */
   public readonly securityGroupIds: Partial<Record<SecurityGroupName, pulumi.Output<string>>>;
@@ -141,10 +143,12 @@ export class SiteNetwork extends pulumi.ComponentResource {
           { subnetId: s.id, routeTableId: privateRouteTables[i].id },
           { parent: this },
         );
-        return s.id;
+        return s;
       });
-    this.serverSubnetIds = privateSubnets("servers");
-    this.dataSubnetIds = privateSubnets("data");
+    const servers = privateSubnets("servers");
+    this.serverSubnetIds = servers.map((s) => s.id);
+    this.dataSubnetIds = privateSubnets("data").map((s) => s.id);
+    this.zones = servers.map((s) => s.availabilityZone);
     this.privateRouteTableIds = privateRouteTables.map((t) => t.id);
 
     const rules = firewallRules(args.firewall);

@@ -4,6 +4,23 @@ import { encodeUserData, renderUserData } from "../hostconfig";
 import { HostConfig, HostRole, SecretRef } from "../hostconfig/types";
 import { ROLE_TAG } from "../naming";
 
+export interface StateVolumeArgs {
+  /** Size in GiB (1-16384, gp3). */
+  readonly sizeGb: number;
+  /** Availability zone of the host's subnet: a volume attaches only within its zone. */
+  readonly availabilityZone: pulumi.Input<string>;
+  /** Tags the snapshot policy selects the volume by, besides the host's. Default none. */
+  readonly snapshotTags?: Record<string, string>;
+  /** Protect the volume from deletion (Pulumi protect). Default true. */
+  readonly protect?: boolean;
+}
+
+/** Roles whose state lives on a volume of its own, and where the host mounts it. */
+const STATEFUL_ROLES: readonly HostRole[] = ["ca", "puppetdb"];
+
+/** The device name of the state volume's attachment (NVMe instances see it by volume ID). */
+export const STATE_DEVICE_NAME = "/dev/sdf";
+
 export interface PuppetHostArgs {
   /** What the host runs; the value of its `puppet:role` tag. */
   readonly role: HostRole;
@@ -29,18 +46,13 @@ export interface PuppetHostArgs {
   /** Root volume size in GiB. Default 30. */
   readonly rootVolumeGb?: number;
   /**
-   * Protect the instance from deletion and API termination, and keep its root volume if it is
-   * terminated anyway (the CA host). Default false.
+   * A volume of its own for the role's state (the CA's directory, PuppetDB's queue), which outlives
+   * the instance: it moves to whichever instance holds the role. Required for the CA and PuppetDB
+   * roles, refused for the others. Default none.
    */
-  readonly protect?: boolean;
+  readonly stateVolume?: StateVolumeArgs;
   /**
-   * Replace the instance when its rendered configuration changes (cloud-init runs only on a new
-   * instance). Default true: compile masters and PuppetDB hosts are cattle. The CA holds the
-   * signed-certificate inventory and CRL, so it sets false: a new configuration for it is applied by
-   * hand (SSM), and changes to its user data are ignored rather than stopping it.
-   */
-  readonly replaceOnConfigChange?: boolean;
-  /**
+   * Tags of the role, instance profile  /**
    * Tags of the role, instance profile, instance and its volumes, besides the Name and
    * `puppet:role` tags this component sets. Default none.
    */
@@ -49,18 +61,33 @@ export interface PuppetHostArgs {
 
 /**
  * One Puppet server or PuppetDB host: an instance with no public address, IMDSv2 only, an encrypted
- * root volume and a role that can do exactly two things: be reached through SSM Session Manager (no
- * SSH anywhere) and read the secrets its role needs.
+ * root volume, the role's state (if it has any) on an encrypted volume of its own, and a role that
+ * can do exactly two things: be reached through SSM Session Manager (no SSH anywhere) and read the
+ * secrets its role needs. The instance is cattle: a new configuration or image replaces it, and its
+ * state volume moves to the replacement.
  */
 export class PuppetHost extends pulumi.ComponentResource {
   public readonly instanceId: pulumi.Output<string>;
   public readonly privateIp: pulumi.Output<string>;
   public readonly roleArn: pulumi.Output<string>;
+  /** The state volume's ID, for the roles that have one. */
+  public readonly stateVolumeId?: pulumi.Output<string>;
 
   constructor(name: string, args: PuppetHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:hosts:PuppetHost", name, {}, opts);
+    const stateful = STATEFUL_ROLES.includes(args.role);
+    if (stateful !== (args.stateVolume !== undefined)) {
+      throw new Error(
+        `PuppetHost ${name}: the ${args.role} role ${stateful ? "keeps its state on a volume of its own: give stateVolume" : "has no state to keep: leave stateVolume out"}`,
+      );
+    }
+    const sizeGb = args.stateVolume?.sizeGb;
+    if (sizeGb !== undefined && (!Number.isInteger(sizeGb) || sizeGb < 1 || sizeGb > 16384)) {
+      throw new Error(
+        `PuppetHost ${name}: stateVolume.sizeGb must be a whole number of GiB from 1 to 16384 (gp3), got ${sizeGb}`,
+      );
+    }
     const tags = { ...args.tags, Name: args.hostName, [ROLE_TAG]: args.role };
-    const replace = args.replaceOnConfigChange ?? true;
 
     const role = new aws.iam.Role(
       `${name}-role`,
@@ -98,6 +125,26 @@ export class PuppetHost extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const volume =
+      args.stateVolume &&
+      new aws.ebs.Volume(
+        `${name}-state`,
+        {
+          availabilityZone: args.stateVolume.availabilityZone,
+          size: args.stateVolume.sizeGb,
+          type: "gp3",
+          encrypted: true,
+          tags: { ...tags, ...args.stateVolume.snapshotTags, Name: `${args.hostName} state` },
+        },
+        { parent: this, protect: args.stateVolume.protect ?? true },
+      );
+    // The volume's ID is in the user data: the host mounts that volume and no other disk.
+    const config = volume
+      ? pulumi
+          .all([args.config, volume.id])
+          .apply(([c, id]): HostConfig => ({ ...c, stateVolumeId: id }))
+      : pulumi.output(args.config);
+
     const instance = new aws.ec2.Instance(
       `${name}-instance`,
       {
@@ -116,22 +163,33 @@ export class PuppetHost extends pulumi.ComponentResource {
           volumeSize: args.rootVolumeGb ?? 30,
           volumeType: "gp3",
           encrypted: true,
-          deleteOnTermination: !args.protect,
+          deleteOnTermination: true,
         },
-        userDataBase64: pulumi
-          .output(args.config)
-          .apply((config) => encodeUserData(renderUserData(config))),
-        userDataReplaceOnChange: replace,
-        disableApiTermination: args.protect ?? false,
+        // cloud-init runs only on a new instance: a new configuration replaces it.
+        userDataBase64: config.apply((c) => encodeUserData(renderUserData(c))),
+        userDataReplaceOnChange: true,
         tags,
         volumeTags: tags,
       },
-      {
-        parent: this,
-        protect: args.protect ?? false,
-        ignoreChanges: replace ? [] : ["userDataBase64"],
-      },
+      { parent: this },
     );
+
+    if (volume) {
+      // A replacement instance is created first; the volume then leaves the old one, which is
+      // stopped first so its filesystem is clean, and attaches to the new one, whose first boot
+      // waits for it. Delete-before-replace: a volume attaches to one instance at a time.
+      new aws.ec2.VolumeAttachment(
+        `${name}-state`,
+        {
+          deviceName: STATE_DEVICE_NAME,
+          volumeId: volume.id,
+          instanceId: instance.id,
+          stopInstanceBeforeDetaching: true,
+        },
+        { parent: this, deleteBeforeReplace: true },
+      );
+      this.stateVolumeId = volume.id;
+    }
 
     this.instanceId = instance.id;
     this.privateIp = instance.privateIp;
@@ -140,6 +198,7 @@ export class PuppetHost extends pulumi.ComponentResource {
       instanceId: this.instanceId,
       privateIp: this.privateIp,
       roleArn: this.roleArn,
+      stateVolumeId: this.stateVolumeId,
     });
   }
 }

@@ -15,6 +15,7 @@ import {
 import { renderAgentConfig } from "../hostconfig";
 import {
   SITE_TAG,
+  SNAPSHOT_TAG,
   caHostName,
   genericPuppetName,
   masterHostNames,
@@ -32,6 +33,17 @@ import { SiteNetwork } from "./network";
 import { PuppetHost } from "./puppet-host";
 import { SecretsKey } from "./secrets-key";
 import { ServiceDiscovery } from "./service-discovery";
+import { MAX_COPY_TARGETS, StateSnapshots } from "./state-snapshots";
+
+/**
+ * GiB of each role's state volume. The CA's directory holds a few KB per certificate; PuppetDB's
+ * queue holds every command the database has not taken yet (a catalog can be MBs), so it gets room
+ * for hours of an outage.
+ */
+const STATE_VOLUME_GB = { ca: 10, puppetdb: 50 } as const;
+
+/** Days a snapshot copy is kept in another site's region. */
+const SNAPSHOT_COPY_RETAIN_DAYS = 7;
 
 export interface SiteArgs {
   /** This stack's validated settings. */
@@ -97,6 +109,13 @@ export class Site extends pulumi.ComponentResource {
       settings.amiId ??
       aws.ssm.getParameterOutput({ name: settings.imageParameter }, { parent: this }).value;
     const serverGroups = [network.securityGroup("puppetserver")];
+    // The CA and PuppetDB hosts run in the first zone's subnets: their state volumes live there.
+    const snapshotTags = { [SNAPSHOT_TAG]: `${settings.project}-${site}` };
+    const stateVolume = (sizeGb: number) => ({
+      sizeGb,
+      availabilityZone: network.zones[0],
+      snapshotTags,
+    });
     // Every Puppet server of every site reads the server challenge; only their roles may.
     const serverRolePath = serverRolePathOf(settings.project);
     const serverChallenge = secretRef(settings, "server-challenge");
@@ -127,6 +146,7 @@ export class Site extends pulumi.ComponentResource {
           securityGroupIds: serverGroups,
           instanceType: settings.caInstanceType,
           ami,
+          stateVolume: stateVolume(STATE_VOLUME_GB.ca),
           ...encryption,
           serverRolePath,
           protect: settings.protectStateful,
@@ -193,6 +213,26 @@ export class Site extends pulumi.ComponentResource {
         ami,
         readsSecrets: [secretRef(settings, "database"), serverChallenge],
         rolePath: serverRolePath,
+        stateVolume: {
+          ...stateVolume(STATE_VOLUME_GB.puppetdb),
+          protect: settings.protectStateful,
+        },
+        tags,
+      },
+      { parent: this },
+    );
+
+    // Every state volume of the site, snapshotted on a schedule and copied to the other sites'
+    // regions (at most three), where a lost region's state can be restored from.
+    const copyRegions = [...new Set(settings.sites.map((x) => x.region))]
+      .filter((r) => r !== settings.site.region)
+      .slice(0, MAX_COPY_TARGETS);
+    new StateSnapshots(
+      `${name}-snapshots`,
+      {
+        targetTags: snapshotTags,
+        sourceRegion: settings.site.region,
+        copyTo: copyRegions.map((region) => ({ region, retainDays: SNAPSHOT_COPY_RETAIN_DAYS })),
         tags,
       },
       { parent: this },

@@ -2,7 +2,7 @@
 // the lab and the tests share one list.
 import { renderEnvFile, EnvVars } from "./envfile";
 import { IniDocument, renderIni } from "./ini";
-import { CONF_DIR, LIB_DIR, STATE_DIR } from "./paths";
+import { CONF_DIR, LIB_DIR, STATE_DIR, STATE_MOUNT_POINTS } from "./paths";
 import {
   renderCsrAttributes,
   renderPuppetdbConf,
@@ -71,6 +71,8 @@ export function hostSettings(host: HostConfig): EnvVars {
     PACKAGE_SOURCE: host.packageSource,
     BOOT_RETRY_FIRST_SECONDS,
     BOOT_RETRY_MAX_SECONDS,
+    STATE_VOLUME_ID: host.stateVolumeId,
+    STATE_MOUNT_POINT: STATE_MOUNT_POINTS[host.role],
   };
   switch (host.role) {
     case "ca":

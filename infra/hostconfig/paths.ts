@@ -1,6 +1,7 @@
 // Where rendered files land on a host. User data stages everything under CONF_DIR and the role's
 // script installs each file into the package's own place, so the lab can stage the same files in a
 // directory of its choosing (PUPPET_MULTISITE_CONF_DIR) and run the same scripts.
+import { HostRole } from "./types";
 
 /** Staged settings and configuration files. */
 export const CONF_DIR = "/etc/puppet-multisite";
@@ -22,3 +23,14 @@ export const LOG_DIR = "/var/log/puppet-multisite";
 export const SSL_DIR = "/var/lib/puppet/ssl";
 /** Debian 12's CA directory (`cadir`) on the CA: signed certificates, pending requests, CRL. */
 export const CA_DIR = `${PUPPETSERVER_DIR}/ca`;
+/** PuppetDB's vardir: its command queue (stockpile) and discarded commands. */
+export const PUPPETDB_VARDIR = "/var/lib/puppetdb";
+
+/**
+ * Where a role's state volume is mounted: the CA's directory (serial, inventory, signed
+ * certificates, CRL) and PuppetDB's vardir (its command queue). Roles absent here keep no state.
+ */
+export const STATE_MOUNT_POINTS: Readonly<Partial<Record<HostRole, string>>> = {
+  ca: CA_DIR,
+  puppetdb: PUPPETDB_VARDIR,
+};

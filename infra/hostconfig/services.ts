@@ -3,7 +3,7 @@
 import { renderEnvFile } from "./envfile";
 import { renderHocon } from "./hocon";
 import { PUPPETDB_PORT } from "../ports";
-import { PUPPETDB_DIR, PUPPETSERVER_DIR } from "./paths";
+import { PUPPETDB_DIR, PUPPETDB_VARDIR, PUPPETSERVER_DIR } from "./paths";
 import { PuppetdbHost } from "./types";
 
 /** The CA must accept masters' CSRs with alt names and pp_auth_role, or signing fails (409). */
@@ -70,7 +70,7 @@ export function renderPuppetdbFiles(host: PuppetdbHost): Record<string, string> 
   const sslMode = db.sslMode ?? "require";
   return {
     "config.conf": renderHocon({
-      global: { vardir: "/var/lib/puppetdb", "logging-config": `${PUPPETDB_DIR}/logback.xml` },
+      global: { vardir: PUPPETDB_VARDIR, "logging-config": `${PUPPETDB_DIR}/logback.xml` },
       puppetdb: { "certificate-allowlist": `${PUPPETDB_DIR}/certificate-allowlist` },
       "command-processing": {},
     }),

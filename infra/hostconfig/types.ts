@@ -50,6 +50,12 @@ export interface HostCommon {
    * `puppet-terminus-puppetdb` from the image's configured archive.
    */
   readonly packageSource?: string;
+  /**
+   * EBS volume holding the role's state (the CA's directory, PuppetDB's vardir), mounted at
+   * `stateMountPoint(role)` before anything writes there. Set by the host's component for the roles
+   * that have state. Default none.
+   */
+  readonly stateVolumeId?: string;
 }
 
 export interface CaHost extends HostCommon {

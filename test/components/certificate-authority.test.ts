@@ -15,6 +15,7 @@ const ca = (protect?: boolean, host = caHost(), serverRolePath = "/puppet-multis
     kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/primary",
     replicaKmsKeyArns: { "eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/replica" },
     serverRolePath,
+    stateVolume: { sizeGb: 10, availabilityZone: "us-east-1a" },
     protect,
   });
 
@@ -138,21 +139,26 @@ describe("CertificateAuthority", () => {
     expect(services).not.toContain("disabled");
   });
 
-  it("protects the key, certificate, challenge, secrets and host by default", async () => {
+  it("protects the key, certificate, challenges, secrets and state volume by default", async () => {
     const run = await runProgram(() => void ca());
     const statefulTypes = [
       "tls:index/privateKey:PrivateKey",
       "tls:index/selfSignedCert:SelfSignedCert",
       "random:index/randomPassword:RandomPassword",
       "aws:secretsmanager/secret:Secret",
-      "aws:ec2/instance:Instance",
+      "aws:ebs/volume:Volume",
     ];
     const stateful = run.resources.filter((r) => statefulTypes.includes(r.type));
     expect([...new Set(stateful.map((r) => r.type))].sort()).toEqual([...statefulTypes].sort());
     expect(stateful.filter((r) => !r.protect).map((r) => `${r.type} ${r.name}`)).toEqual([]);
-    // Never replaced for a new configuration: the CA's inventory and CRL live on the host.
+    // The CA's state is on its volume, mounted where puppetserver keeps the CA directory: the host
+    // itself is replaced for a new configuration like any other.
     const [instance] = run.ofType("aws:ec2/instance:Instance");
-    expect(instance.inputs.userDataReplaceOnChange).toBe(false);
+    expect(instance.protect).toBe(false);
+    expect(instance.inputs.userDataReplaceOnChange).toBe(true);
+    expect(
+      userDataFiles(instanceUserData(instance.inputs))["/etc/puppet-multisite/host.env"],
+    ).toContain("STATE_MOUNT_POINT='/etc/puppet/puppetserver/ca'");
     const unprotected = await runProgram(() => void ca(false));
     expect(unprotected.resources.filter((r) => r.protect)).toEqual([]);
   });

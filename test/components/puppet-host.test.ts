@@ -1,10 +1,10 @@
 import { instanceUserData } from "../../infra/hostconfig";
 import { describe, expect, it } from "vitest";
-import { PuppetHost } from "../../infra/components/puppet-host";
+import { PuppetHost, STATE_DEVICE_NAME, StateVolumeArgs } from "../../infra/components/puppet-host";
 import { runProgram, userDataFiles } from "../harness";
-import { DOMAIN, masterHost } from "./fixtures";
+import { DOMAIN, masterHost, puppetdbHost } from "./fixtures";
 
-const host = (protect?: boolean) =>
+const host = () =>
   new PuppetHost("m1", {
     role: "compile-master",
     hostName: `master-1.site-a.${DOMAIN}`,
@@ -14,8 +14,26 @@ const host = (protect?: boolean) =>
     instanceType: "m6i.large",
     ami: "ami-0123456789abcdef0",
     readsSecrets: [{ name: "puppet-multisite/site-a/challenge", region: "us-east-1" }],
-    protect,
   });
+
+const puppetdb = (stateVolume?: StateVolumeArgs) =>
+  new PuppetHost("db", {
+    role: "puppetdb",
+    hostName: `puppetdb.site-a.${DOMAIN}`,
+    config: puppetdbHost(),
+    subnetId: "subnet-1",
+    securityGroupIds: ["sg-1"],
+    instanceType: "m6i.large",
+    ami: "ami-0123456789abcdef0",
+    readsSecrets: [],
+    stateVolume,
+  });
+
+const volumeArgs = {
+  sizeGb: 50,
+  availabilityZone: "us-east-1a",
+  snapshotTags: { "puppet:snapshots": "pm-site-a" },
+};
 
 describe("PuppetHost", () => {
   it("has no public address, requires IMDSv2 and encrypts its root volume", async () => {
@@ -83,16 +101,101 @@ describe("PuppetHost", () => {
     });
   });
 
-  it("is protected, with termination disabled and the volume kept, when asked", async () => {
-    const run = await runProgram(() => void host(true));
+  it("is cattle: replaced for a new configuration, its root volume deleted with it", async () => {
+    const run = await runProgram(() => void host());
     const [instance] = run.ofType("aws:ec2/instance:Instance");
-    expect(instance.protect).toBe(true);
-    expect(instance.inputs.disableApiTermination).toBe(true);
-    expect(instance.inputs.rootBlockDevice).toMatchObject({ deleteOnTermination: false });
+    expect(instance.protect).toBe(false);
+    expect(instance.inputs.userDataReplaceOnChange).toBe(true);
+    expect(instance.inputs.disableApiTermination).toBeUndefined();
+    expect(instance.inputs.rootBlockDevice).toMatchObject({ deleteOnTermination: true });
   });
 
-  it("is not protected by default", async () => {
+  it("has no state volume when its role keeps no state", async () => {
     const run = await runProgram(() => void host());
-    expect(run.ofType("aws:ec2/instance:Instance")[0].protect).toBe(false);
+    expect(run.ofType("aws:ebs/volume:Volume")).toEqual([]);
+    expect(
+      userDataFiles(instanceUserData(run.ofType("aws:ec2/instance:Instance")[0].inputs))[
+        "/etc/puppet-multisite/host.env"
+      ],
+    ).not.toContain("STATE_");
+  });
+});
+
+describe("PuppetHost state volume", () => {
+  it("is an encrypted gp3 volume in the host's zone, protected, tagged for snapshots", async () => {
+    const run = await runProgram(() => void puppetdb(volumeArgs));
+    const [volume] = run.ofType("aws:ebs/volume:Volume");
+    expect(volume.inputs).toMatchObject({
+      availabilityZone: "us-east-1a",
+      size: 50,
+      type: "gp3",
+      encrypted: true,
+    });
+    expect(volume.inputs.tags).toMatchObject({
+      "puppet:snapshots": "pm-site-a",
+      "puppet:role": "puppetdb",
+      Name: `puppetdb.site-a.${DOMAIN} state`,
+    });
+    expect(volume.protect).toBe(true);
+  });
+
+  it("moves to a replacement: detached from a stopped instance, delete-before-replace", async () => {
+    const run = await runProgram(() => void puppetdb(volumeArgs));
+    const [attachment] = run.ofType("aws:ec2/volumeAttachment:VolumeAttachment");
+    const [volume] = run.ofType("aws:ebs/volume:Volume");
+    const [instance] = run.ofType("aws:ec2/instance:Instance");
+    expect(attachment.inputs).toMatchObject({
+      deviceName: STATE_DEVICE_NAME,
+      volumeId: volume.id,
+      instanceId: instance.id,
+      stopInstanceBeforeDetaching: true,
+    });
+    expect(attachment.deleteBeforeReplace).toBe(true);
+  });
+
+  it("names the volume and its mount point in the host's settings", async () => {
+    const run = await runProgram(() => void puppetdb(volumeArgs));
+    const [volume] = run.ofType("aws:ebs/volume:Volume");
+    const env = userDataFiles(instanceUserData(run.ofType("aws:ec2/instance:Instance")[0].inputs))[
+      "/etc/puppet-multisite/host.env"
+    ];
+    expect(env).toContain(`STATE_VOLUME_ID='${volume.id}'`);
+    expect(env).toContain("STATE_MOUNT_POINT='/var/lib/puppetdb'");
+  });
+
+  it("can be left unprotected for throwaway stacks", async () => {
+    const run = await runProgram(() => void puppetdb({ ...volumeArgs, protect: false }));
+    expect(run.ofType("aws:ebs/volume:Volume")[0].protect).toBe(false);
+  });
+
+  it("fails when a role with state has no volume, naming the fix", async () => {
+    await expect(runProgram(() => void puppetdb())).rejects.toThrow(
+      "PuppetHost db: the puppetdb role keeps its state on a volume of its own: give stateVolume",
+    );
+  });
+
+  it("fails when a role without state is given one", async () => {
+    await expect(
+      runProgram(
+        () =>
+          void new PuppetHost("m1", {
+            role: "compile-master",
+            hostName: `master-1.site-a.${DOMAIN}`,
+            config: masterHost(1),
+            subnetId: "subnet-1",
+            securityGroupIds: [],
+            instanceType: "m6i.large",
+            ami: "ami-0123456789abcdef0",
+            readsSecrets: [],
+            stateVolume: volumeArgs,
+          }),
+      ),
+    ).rejects.toThrow("the compile-master role has no state to keep: leave stateVolume out");
+  });
+
+  it.each([0, 2.5, 16385])("fails when the size is %s GiB", async (sizeGb) => {
+    await expect(runProgram(() => void puppetdb({ ...volumeArgs, sizeGb }))).rejects.toThrow(
+      `stateVolume.sizeGb must be a whole number of GiB from 1 to 16384 (gp3), got ${sizeGb}`,
+    );
   });
 });

@@ -8,10 +8,15 @@ PM_SCRIPT=ca
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_settings
-require_settings CERTNAME CA_KEY_SECRET_NAME CA_KEY_SECRET_REGION SERVER_CHALLENGE_SECRET_NAME \
+require_settings CERTNAME STATE_MOUNT_POINT CA_KEY_SECRET_NAME CA_KEY_SECRET_REGION SERVER_CHALLENGE_SECRET_NAME \
   SERVER_CHALLENGE_SECRET_REGION AGENT_CHALLENGE_SECRET_NAME AGENT_CHALLENGE_SECRET_REGION
 install -d -m 0700 "$PM_STATE_DIR"
+# The CA's directory lives on its state volume: a rebuilt CA continues its serial numbers and keeps
+# its inventory and every revocation.
+mount_state_volume
 install_packages puppetserver puppet-agent ruby openssl curl awscli
+# puppetserver's user may have another uid than on the host that wrote the volume.
+chown -R puppet:puppet "$STATE_MOUNT_POINT"
 
 install_config() {
   install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
@@ -40,7 +45,7 @@ import_ca() {
   local cadir work key
   cadir=$(puppet_cmd config print --section server cadir)
   if [[ -s $cadir/ca_key.pem && -s $cadir/ca_crt.pem ]]; then
-    log "CA already imported in $cadir"
+    log "CA already imported in $cadir (serial $(<"$cadir/serial"))"
     return 0
   fi
   work=$(umask 077 && mktemp -d "$PM_STATE_DIR/ca-import.XXXXXX")

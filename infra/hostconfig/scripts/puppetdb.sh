@@ -9,14 +9,21 @@ PM_SCRIPT=puppetdb
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 load_settings
-require_settings CERTNAME CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
+require_settings CERTNAME STATE_MOUNT_POINT CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
   SERVER_CHALLENGE_SECRET_REGION DB_HOST DB_PORT \
   DB_NAME DB_USER DB_PASSWORD_SECRET_NAME DB_PASSWORD_SECRET_REGION PUPPETDB_MIGRATE
 install -d -m 0700 "$PM_STATE_DIR"
 # The CRL timer before any step that can fail (it waits for the first CRL by itself); the allowlist
 # timer only once PuppetDB's configuration is in place, since it may restart PuppetDB.
 install_timers puppet-multisite-crl
+# PuppetDB's vardir, where its command queue lives, is its state volume: a rebuilt PuppetDB
+# processes what its predecessor had queued.
+mount_state_volume
 install_packages puppetdb puppet-agent postgresql-client ruby curl awscli
+# puppetdb's user may have another uid than on the host that wrote the volume.
+if id puppetdb >/dev/null 2>&1; then
+  chown -R puppetdb:puppetdb "$STATE_MOUNT_POINT"
+fi
 
 confd="$PUPPETDB_DIR/conf.d"
 # The package's INI files set the same keys as ours; trapperkeeper refuses duplicate entries.
