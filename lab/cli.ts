@@ -26,6 +26,8 @@ import {
 } from "./scenarios";
 import { impersonation } from "./impersonation";
 import { replaceMaster } from "./replace-master";
+import { replaceCa, replacePuppetdb } from "./replace-state";
+import { bootRetry } from "./boot-retry";
 import { ScenarioEntry, selectScenarios } from "./selection";
 import { labTopology } from "./topology";
 
@@ -159,6 +161,24 @@ const SCENARIOS: readonly LabScenario[] = [
     name: () => "CSRs asking for a server's identity",
     run: (c) => impersonation(c.lab),
   },
+  {
+    key: "replace-ca",
+    id: 10,
+    name: () => "the CA rebuilt on its kept volume",
+    run: (c) => replaceCa(c.lab),
+  },
+  {
+    key: "replace-puppetdb",
+    id: 11,
+    name: (c) => `a PuppetDB rebuilt with commands queued (${c.secondary})`,
+    run: (c) => replacePuppetdb(c.lab, c.secondary),
+  },
+  {
+    key: "boot-retry",
+    id: 12,
+    name: (c) => `a first boot retried until its cause is gone (${c.secondary})`,
+    run: (c) => bootRetry(c.lab, c.secondary),
+  },
 ];
 
 async function main(): Promise<void> {
@@ -172,6 +192,7 @@ async function main(): Promise<void> {
       "sync-interval": { type: "string", default: "20" },
       "crl-refresh": { type: "string", default: "10" },
       heap: { type: "string", default: "512" },
+      "boot-retry": { type: "string", default: "10" },
       report: { type: "string", default: join(ROOT, "lab-report.json") },
       only: { type: "string" },
     },
@@ -197,6 +218,7 @@ async function main(): Promise<void> {
       syncIntervalSeconds: Number(values["sync-interval"]),
       crlRefreshSeconds: Number(values["crl-refresh"]),
       heapMb: Number(values.heap),
+      bootRetrySeconds: Number(values["boot-retry"]),
     },
     "production",
     {

@@ -4,7 +4,16 @@
 import { chmodSync, mkdirSync, writeFileSync } from "fs";
 import { dirname, resolve } from "path";
 import { decodeUserData } from "../infra/hostconfig";
-import { ADAPTER_ENV, ExecHost, HOST_DIRS, RunResult, hostPath, runInHost } from "./host";
+import {
+  ADAPTER_ENV,
+  ExecHost,
+  HOST_DIRS,
+  RunResult,
+  hostPath,
+  runInHost,
+  startInHost,
+} from "./host";
+import { Started } from "./processes";
 
 /** Writes user data's files into the host's root, where the host sees them at their EC2 paths. */
 export function writeUserDataFiles(host: ExecHost, userData: string): readonly string[][] {
@@ -53,4 +62,22 @@ export async function prepareHost(
     if (!r.ok) return { ...r, output, seconds: (Date.now() - started) / 1000 };
   }
   return { ok: true, code: 0, output, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Like prepareHost, but the first boot runs in the background, its output in
+ * `<root>/log/first-boot.log` as it comes: for watching a boot that retries.
+ */
+export async function startBoot(
+  host: ExecHost,
+  opts: { userData: string; secretsDir: string; env?: Record<string, string> },
+): Promise<Started> {
+  await seedHost(host);
+  const [command, ...more] = writeUserDataFiles(host, opts.userData);
+  if (command === undefined || more.length > 0) {
+    throw new Error(`${host.name}: user data should run one command, it runs ${more.length + 1}`);
+  }
+  return startInHost(host, "first-boot", command, {
+    env: { ...ADAPTER_ENV, PUPPET_MULTISITE_SECRETS_DIR: resolve(opts.secretsDir), ...opts.env },
+  });
 }

@@ -4,13 +4,14 @@
 # Puppet packages. Several hosts thus run the same first-boot scripts and the same servers side by
 # side, each seeing only its own /etc/puppet, ssldir, PuppetDB configuration, logs and state.
 #
-#   lab/host-exec.sh [--netns NS] [--user USER] ROOT -- COMMAND [ARGS...]
+#   lab/host-exec.sh [--netns NS] [--user USER] [--volume DIR:PATH] ROOT -- COMMAND [ARGS...]
 #
 # ROOT is the host's directory (e.g. lab-state/hosts/ca). Its fs/ subtree mirrors the real paths:
 # ROOT/fs/etc/puppet is the host's /etc/puppet, and so on. On first use each directory is seeded from
 # the package's installed copy, so a host starts from a freshly installed state. ROOT/fs/etc/hosts and
 # ROOT/fs/etc/resolv.conf, when present, replace the machine's files inside the host (name
-# resolution of the lab). --user runs the command as that user (setpriv, same PID).
+# resolution of the lab). --user runs the command as that user (setpriv, same PID). --volume binds
+# DIR, a directory outside ROOT, over PATH: the host's state volume, which outlives the host's root.
 #
 # Every layer execs the next (ip netns exec, unshare, bash, setpriv), so the PID of this script is
 # the PID of COMMAND: the lab stops a server by that PID. Nothing here mounts anything outside the
@@ -68,13 +69,18 @@ seed() {
   touch "$root/.seeded"
 }
 
-# Inside the new mount namespace: bind every host directory over its fixed path, then exec.
+# Inside the new mount namespace: bind every host directory over its fixed path, then the volume
+# over its mount point (inside one of those), then exec.
 inside() {
-  local root=$1 user=$2 dir
-  shift 2
+  local root=$1 user=$2 volume=$3 dir
+  shift 3
   for dir in "${SEEDED_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
     mount --bind "$root/fs$dir" "$dir"
   done
+  if [[ -n $volume ]]; then
+    mkdir -p "${volume#*:}"
+    mount --bind "${volume%%:*}" "${volume#*:}"
+  fi
   for dir in "${OPTIONAL_FILES[@]}"; do
     [[ ! -f $root/fs$dir ]] || mount --bind "$root/fs$dir" "$dir"
   done
@@ -92,7 +98,7 @@ if [[ ${1:-} == --inside ]]; then
   inside "$@"
 fi
 
-netns="" user=""
+netns="" user="" volume=""
 while [[ $# -gt 0 ]]; do
   case $1 in
   --netns)
@@ -103,12 +109,18 @@ while [[ $# -gt 0 ]]; do
     user=${2:?--user needs a name}
     shift 2
     ;;
+  --volume)
+    volume=${2:?--volume needs DIR:PATH}
+    [[ $volume == /*:/* ]] || die "--volume takes DIR:PATH, both absolute, got $volume"
+    mkdir -p "${volume%%:*}"
+    shift 2
+    ;;
   --) die "ROOT is missing" ;;
   -*) die "unknown option $1" ;;
   *) break ;;
   esac
 done
-[[ $# -ge 3 && $2 == -- ]] || die "usage: host-exec.sh [--netns NS] [--user USER] ROOT -- COMMAND [ARGS...]"
+[[ $# -ge 3 && $2 == -- ]] || die "usage: host-exec.sh [--netns NS] [--user USER] [--volume DIR:PATH] ROOT -- COMMAND [ARGS...]"
 [[ $(id -u) -eq 0 ]] || die "must run as root (namespaces and bind mounts)"
 root=$(realpath -m "$1")
 shift 2
@@ -128,6 +140,6 @@ done
 self=$(realpath "${BASH_SOURCE[0]}")
 if [[ -n $netns ]]; then
   exec ip netns exec "$netns" unshare --mount --propagation private -- \
-    bash "$self" --inside "$root" "$user" "$@"
+    bash "$self" --inside "$root" "$user" "$volume" "$@"
 fi
-exec unshare --mount --propagation private -- bash "$self" --inside "$root" "$user" "$@"
+exec unshare --mount --propagation private -- bash "$self" --inside "$root" "$user" "$volume" "$@"

@@ -39,6 +39,11 @@ export interface ExecHost {
   readonly root: string;
   /** Network namespace the host's commands run in; none: the caller's namespace. */
   readonly netns?: string;
+  /**
+   * The host's state volume: a directory outside its root, bound over the mount point the host's
+   * scripts mount their volume at, so it outlives the host. Default none.
+   */
+  readonly volume?: { readonly dir: string; readonly mountPoint: string };
 }
 
 export interface RunResult {
@@ -63,6 +68,7 @@ function hostExecArgs(host: ExecHost, user: string | undefined, argv: readonly s
   return [
     ...(host.netns ? ["--netns", host.netns] : []),
     ...(user ? ["--user", user] : []),
+    ...(host.volume ? ["--volume", `${resolve(host.volume.dir)}:${host.volume.mountPoint}`] : []),
     resolve(host.root),
     "--",
     ...argv,

@@ -5,6 +5,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { LIB_DIR } from "../infra/hostconfig";
+import { STATE_MOUNT_POINTS } from "../infra/hostconfig/paths";
 import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
 import { AgentRun, prepareAgent, runAgent } from "./agents";
@@ -27,6 +28,8 @@ export interface LabOptions {
    */
   readonly crlRefreshSeconds: number;
   readonly heapMb: number;
+  /** Seconds between two attempts of a failed first boot (EC2: 30 s doubling up to 300 s). */
+  readonly bootRetrySeconds: number;
 }
 
 export interface Node {
@@ -61,6 +64,8 @@ export class Lab {
     readonly secretNames: SecretNames,
   ) {
     for (const t of topo.hosts) {
+      const mountPoint =
+        t.role === "ca" || t.role === "puppetdb" ? STATE_MOUNT_POINTS[t.role] : undefined;
       this.nodes.set(t.certname, {
         topo: t,
         host: {
@@ -68,6 +73,11 @@ export class Lab {
           certname: t.certname,
           root: join(STATE_DIR, "hosts", t.ns),
           netns: t.ns,
+          // The EBS volume the program attaches: kept when the host's root is wiped.
+          volume:
+            mountPoint === undefined
+              ? undefined
+              : { dir: join(STATE_DIR, "volumes", t.ns), mountPoint },
         },
         loops: [],
       });
@@ -118,12 +128,32 @@ export class Lab {
     });
   }
 
-  /** Runs a program host's first-boot script from its own user data, with the lab adapter. */
-  async prepare(node: Node): Promise<RunResult> {
+  /** The user data a program host boots in the lab: the lab CA's certificate in place of the plan's. */
+  userData(node: Node): string {
+    return withCaCertificate(node.topo.userData!, this.material.caCertificatePem);
+  }
+
+  /**
+   * What the lab sets for a host's first boot beside the adapter: its control repository, and
+   * retries of a failed first boot at the lab's pace (EC2: BOOT_RETRY_* of host.env).
+   */
+  bootEnv(): Record<string, string> {
+    return {
+      CONTROL_REPO_URL: this.material.controlRepoUrl,
+      BOOT_RETRY_FIRST_SECONDS: String(this.options.bootRetrySeconds),
+      BOOT_RETRY_MAX_SECONDS: String(this.options.bootRetrySeconds),
+    };
+  }
+
+  /**
+   * Runs a program host's first boot from its own user data, with the lab adapter: `boot.sh start`,
+   * which with no systemd runs the boot loop in the foreground until the role's script succeeds.
+   */
+  async prepare(node: Node, env: Record<string, string> = {}): Promise<RunResult> {
     return prepareHost(node.host, {
-      userData: withCaCertificate(node.topo.userData!, this.material.caCertificatePem),
+      userData: this.userData(node),
       secretsDir: this.material.secretsDir,
-      env: { CONTROL_REPO_URL: this.material.controlRepoUrl },
+      env: { ...this.bootEnv(), ...env },
       timeoutMs: 15 * 60_000,
     });
   }

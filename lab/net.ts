@@ -251,6 +251,16 @@ export function blackhole(ns: string, address: string): void {
   ip("-n", ns, "addr", "del", `${address}/16`, "dev", "eth0");
 }
 
+/** Cuts one host off from one address (a blackhole route): connections to it fail at once. */
+export function unreachable(ns: string, address: string): void {
+  ip("-n", ns, "route", "add", "blackhole", `${address}/32`);
+}
+
+/** Undoes unreachable(). */
+export function reachable(ns: string, address: string): void {
+  ip("-n", ns, "route", "del", "blackhole", `${address}/32`);
+}
+
 export function restore(
   ns: string,
   address: string,

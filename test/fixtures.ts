@@ -52,6 +52,9 @@ export function merge(base: Overrides, overrides: Overrides): Record<string, unk
   return out;
 }
 
+/** The image the fixture stacks pin. */
+export const IMAGE = "debian-12-amd64-20240717-1811";
+
 /** A catalogue entry as the stack file writes it; without agent networks when `agents` is false. */
 export function siteConfig(s: SiteEntry, agents = true): Record<string, unknown> {
   const entry = { region: s.region, vpcCidr: s.vpcCidr };
@@ -66,6 +69,7 @@ export function rawConfig(overrides: Overrides = {}, stack: FixtureStack = "site
     sites: { [SITE_A.name]: siteConfig(SITE_A), [SITE_B.name]: siteConfig(SITE_B) },
     controlRepo: { url: CONTROL_REPO_URL, branch: "production" },
     masters: { count: 2, instanceType: "m6i.large" },
+    image: IMAGE,
     ...(stack === "site-b" ? { peerStack: PEER_STACK } : {}),
   };
   return merge(base, overrides);
@@ -81,6 +85,7 @@ export function minimalRawConfig(overrides: Overrides = {}): RawConfig {
         [SITE_B.name]: siteConfig(SITE_B, false),
       },
       controlRepo: { url: CONTROL_REPO_URL },
+      image: IMAGE,
     },
     overrides,
   );

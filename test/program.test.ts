@@ -8,6 +8,8 @@ import { readStackConfig } from "../tools/plan/stack-config";
 import { Run, userDataFiles, withQueries } from "./harness";
 import { itWithTools, run as runTool } from "./hostconfig/helpers";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
+import { forcesReplacement } from "../tools/preview/forces-replacement";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -391,6 +393,37 @@ describe("configuration", () => {
     await expect(planStack("site-a", { config: cfg })).rejects.toThrow(
       "config masters.count: got 0; expected a whole number from 1 to 250",
     );
+  });
+
+  it("follows no SSM parameter: the image comes from the configuration alone", () => {
+    // The only data sources: account, partition, zones and the pinned image's lookup by name.
+    expect(
+      [...(a.calls ?? []), ...(b.calls ?? [])].filter((c) => c.startsWith("aws:ssm/")),
+    ).toEqual([]);
+    expect(a.calls).toContain("aws:ec2/getAmi:getAmi");
+  });
+
+  it("replaces every host, and only hosts, when the stack's configured image changes", async () => {
+    const cfg = withConfig(
+      "site-a",
+      (c) => (c["puppet-multisite:image"] = "debian-12-amd64-20250101-1999"),
+    );
+    const next = withQueries(await planStack("site-a", { config: cfg }));
+    const changed = next.resources.filter((r) => {
+      const before = a.resources.find((x) => x.urn === r.urn);
+      return before !== undefined && !isDeepStrictEqual(before.inputs, r.inputs);
+    });
+    expect(changed.map((r) => r.type)).toEqual(
+      a.ofType("aws:ec2/instance:Instance").map(() => "aws:ec2/instance:Instance"),
+    );
+    for (const r of changed) {
+      const before = a.resources.find((x) => x.urn === r.urn)!;
+      const props = Object.keys(r.inputs).filter(
+        (k) => !isDeepStrictEqual(before.inputs[k], r.inputs[k]),
+      );
+      expect(props).toEqual(["ami"]);
+      expect(forcesReplacement(before, r, "ami")).toBe(true);
+    }
   });
 
   it("adds a third site with one more stack's config and no code change", async () => {

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { Settings } from "../config";
+import { DEBIAN_IMAGE_OWNER, Settings } from "../config";
 import { gitSshPort } from "../control-repo";
 import { siteSrvRecords } from "../dns-records";
 import {
@@ -105,9 +105,17 @@ export class Site extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    // The image is pinned by name (or AMI id): a new Debian image never replaces a host by itself.
     const ami =
-      settings.amiId ??
-      aws.ssm.getParameterOutput({ name: settings.imageParameter }, { parent: this }).value;
+      settings.image.kind === "ami"
+        ? settings.image.id
+        : aws.ec2.getAmiOutput(
+            {
+              owners: [DEBIAN_IMAGE_OWNER],
+              filters: [{ name: "name", values: [settings.image.name] }],
+            },
+            { parent: this },
+          ).id;
     const serverGroups = [network.securityGroup("puppetserver")];
     // The CA and PuppetDB hosts run in the first zone's subnets: their state volumes live there.
     const snapshotTags = { [SNAPSHOT_TAG]: `${settings.project}-${site}` };

@@ -6,7 +6,9 @@ import { isDnsLabel, isDomain } from "../naming";
 import { BACKUP_RETENTION_DAYS, postgresMajorProblem } from "../postgres";
 import { ConfigError, Reader } from "./reader";
 import {
+  Arch,
   DEFAULTS,
+  ImageSetting,
   MAX_MASTERS,
   RawConfig,
   RawContext,
@@ -135,17 +137,50 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
       ),
     })),
     protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
-    amiId: reader.optionalString("amiId", (v) =>
-      /^ami-[0-9a-f]{8,17}$/.test(v)
-        ? undefined
-        : "expected an AMI id such as ami-0123456789abcdef0",
-    ),
-    imageParameter: reader.string("imageParameter", DEFAULTS.imageParameter, (v) =>
-      v.startsWith("/") ? undefined : "expected an SSM parameter path starting with /",
-    ),
+    // The check has just accepted the value: it parses.
+    image: parseImage(
+      reader.string("image", undefined, (v) => (parseImage(v) ? undefined : IMAGE)),
+    )!,
   };
   reader.done();
+  checkArchitectures(settings);
   return settings;
+}
+
+const IMAGE =
+  "expected a Debian 12 image name such as debian-12-amd64-20240717-1811 (Debian publishes it under that name in every region) or an AMI id such as ami-0123456789abcdef0 (of this stack's region)";
+
+function parseImage(v: string): ImageSetting | undefined {
+  const debian = /^debian-12-(amd64|arm64)-\d{8}-\d+$/.exec(v);
+  if (debian) return { kind: "debian", name: v, arch: debian[1] as Arch };
+  if (/^ami-[0-9a-f]{8,17}$/.test(v)) return { kind: "ami", id: v };
+  return undefined;
+}
+
+/** The architecture of an EC2 instance type: Graviton families carry a `g` after their generation. */
+export function instanceArch(type: string): Arch {
+  const family = type.split(".")[0];
+  return family === "a1" || /^[a-z]+\d+g[a-z]*$/.test(family) ? "arm64" : "amd64";
+}
+
+/** A Debian image of one architecture boots only instance types of that architecture. */
+function checkArchitectures(settings: Settings): void {
+  const image = settings.image;
+  if (image.kind !== "debian") return;
+  const types: [string, string][] = [
+    ["masters.instanceType", settings.masters.instanceType],
+    ["caInstanceType", settings.caInstanceType],
+    ["puppetdbInstanceType", settings.puppetdbInstanceType],
+  ];
+  for (const [key, type] of types) {
+    if (instanceArch(type) !== image.arch) {
+      throw new ConfigError(
+        key,
+        type,
+        `is an ${instanceArch(type)} instance type but image ${image.name} is ${image.arch}: choose an ${image.arch} type, or the ${instanceArch(type)} image of the same release`,
+      );
+    }
+  }
 }
 
 function instanceType(v: string): string | undefined {

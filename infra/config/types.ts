@@ -82,11 +82,22 @@ export interface Settings {
   readonly certificates: CertificateSettings;
   /** Protect the CA key and its secret, the database and the zone from deletion. Default true. */
   readonly protectStateful: boolean;
-  /** AMI for every host; when unset, the latest Debian 12 image from `imageParameter`. */
-  readonly amiId?: string;
-  /** SSM public parameter naming the image. Default Debian 12 amd64. */
-  readonly imageParameter: string;
+  /**
+   * The image every host of this stack boots, pinned: only a change of this setting replaces hosts
+   * (never a new image published behind a `latest` parameter). Required.
+   */
+  readonly image: ImageSetting;
 }
+
+/** A Debian 12 image by its name, the same in every region, or one AMI of the stack's region. */
+export type ImageSetting =
+  | { readonly kind: "debian"; readonly name: string; readonly arch: Arch }
+  | { readonly kind: "ami"; readonly id: string };
+
+export type Arch = "amd64" | "arm64";
+
+/** The AWS account Debian publishes its official cloud images from. */
+export const DEBIAN_IMAGE_OWNER = "136693071363";
 
 /**
  * Raw configuration values, keyed without the project namespace. Objects may be parsed already or
@@ -115,7 +126,6 @@ export const DEFAULTS = {
   controlRepo: { branch: "production", syncIntervalMinutes: 5 },
   certificates: { crlRefreshMinutes: 5 },
   protectStateful: true,
-  imageParameter: "/aws/service/debian/release/bookworm/latest/amd64",
 } as const;
 
 /** Upper bound of a pool: beyond this, SRV answers no longer fit a DNS response. */

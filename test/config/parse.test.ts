@@ -12,6 +12,7 @@ import {
   CONTROL_REPO_URL,
   DOMAIN,
   FixtureStack,
+  IMAGE,
   PEER_STACK,
   PROJECT,
   SITE_A,
@@ -75,8 +76,7 @@ describe("parseSettings defaults", () => {
     });
     expect(s.certificates).toEqual({ crlRefreshMinutes: 5 });
     expect(s.protectStateful).toBe(true);
-    expect(s.imageParameter).toBe("/aws/service/debian/release/bookworm/latest/amd64");
-    expect(s.amiId).toBeUndefined();
+    expect(s.image).toEqual({ kind: "debian", name: IMAGE, arch: "amd64" });
   });
 
   it("gives a site without agentCidrs no agent networks", () => {
@@ -207,7 +207,7 @@ describe("parseSettings roles", () => {
       masters: { count: MAX_MASTERS, srvWeight: 0 },
       database: { allocatedStorageGb: 20, backupRetentionDays: 35, engineVersion: "16" },
       controlRepo: { url: "git@git.example.com:puppet/control-repo.git", syncIntervalMinutes: 60 },
-      amiId: "ami-0123456789abcdef0",
+      image: "ami-0123456789abcdef0",
     });
     expect([s.azCount, s.masters.count, s.masters.srvWeight]).toEqual([4, 250, 0]);
     expect(s.database).toMatchObject({
@@ -216,7 +216,40 @@ describe("parseSettings roles", () => {
       engineVersion: "16",
     });
     expect(s.controlRepo.syncIntervalMinutes).toBe(60);
-    expect(s.amiId).toBe("ami-0123456789abcdef0");
+    expect(s.image).toEqual({ kind: "ami", id: "ami-0123456789abcdef0" });
+  });
+
+  it("takes an arm64 Debian image with Graviton instance types", () => {
+    const s = settings("site-a", {
+      image: "debian-12-arm64-20240717-1811",
+      masters: { instanceType: "m7g.large" },
+      caInstanceType: "c6gn.large",
+      puppetdbInstanceType: "r6gd.xlarge",
+    });
+    expect(s.image).toEqual({
+      kind: "debian",
+      name: "debian-12-arm64-20240717-1811",
+      arch: "arm64",
+    });
+  });
+
+  it.each([
+    ["masters.instanceType", { masters: { instanceType: "m7g.large" } }, "m7g.large", "arm64"],
+    ["caInstanceType", { caInstanceType: "t4g.medium" }, "t4g.medium", "arm64"],
+    ["puppetdbInstanceType", { puppetdbInstanceType: "a1.large" }, "a1.large", "arm64"],
+  ])("fails when %s does not match the image's architecture", (key, overrides, type, arch) => {
+    expect(() => settings("site-a", overrides)).toThrow(
+      new ConfigError(
+        key,
+        type,
+        `is an ${arch} instance type but image ${IMAGE} is amd64: choose an amd64 type, or the ${arch} image of the same release`,
+      ).message,
+    );
+  });
+
+  it("leaves the architecture of an AMI id to the user", () => {
+    const s = settings("site-a", { image: "ami-0123456789abcdef0", caInstanceType: "m7g.large" });
+    expect(s.caInstanceType).toBe("m7g.large");
   });
 
   it.each([
@@ -304,9 +337,11 @@ const REJECTED: [string, unknown, string][] = [
   ["certificates.crlRefreshMinutes", 61, WHOLE(1, 60)],
   ["certificates.crlRefreshMinutes", 2.5, WHOLE(1, 60)],
   ["protectStateful", "yes", "expected true or false"],
-  ["amiId", "ami-XYZ", "expected an AMI id such as ami-0123456789abcdef0"],
-  ["amiId", "", "a value is required"],
-  ["imageParameter", "debian-12", "an SSM parameter path starting with /"],
+  ["image", "ami-XYZ", "or an AMI id such as ami-0123456789abcdef0"],
+  ["image", "", "a value is required"],
+  ["image", "debian-12", "expected a Debian 12 image name such as debian-12-amd64-20240717-1811"],
+  ["image", "debian-12-amd64-latest", "expected a Debian 12 image name"],
+  ["image", "debian-11-amd64-20240717-1811", "expected a Debian 12 image name"],
 ];
 
 const OUTSIDE = "list each agent network once, outside the sites' VPCs";

@@ -28,6 +28,8 @@ export class PlanMocks implements pulumi.runtime.Mocks {
   /** State of every resource by id, so later resources can look up earlier ones (an instance's subnet). */
   private readonly byId = new Map<string, Record<string, unknown>>();
   private readonly addressesUsed = new Map<string, number>();
+  /** Every function the program called (its token), in order: what the plan depends on besides config. */
+  readonly calls: string[] = [];
 
   constructor(
     private readonly region: string,
@@ -58,6 +60,7 @@ export class PlanMocks implements pulumi.runtime.Mocks {
   }
 
   call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+    this.calls.push(args.token);
     const region = this.providerRegion(args.provider);
     switch (args.token) {
       case "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -82,6 +85,12 @@ export class PlanMocks implements pulumi.runtime.Mocks {
         };
       case "aws:index/getPartition:getPartition":
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
+      case "aws:ec2/getAmi:getAmi": {
+        // One image per name and region, as Debian publishes them.
+        const inputs = args.inputs as { filters?: { name: string; values: string[] }[] };
+        const name = inputs.filters?.find((f) => f.name === "name")?.values[0] ?? "";
+        return { id: `ami-${hash(name, region).slice(0, 17)}`, name };
+      }
       case "aws:ssm/getParameter:getParameter": {
         const name = text((args.inputs as Record<string, unknown>).name, "");
         return { name, type: "String", value: `ami-${hash(name, region).slice(0, 17)}` };

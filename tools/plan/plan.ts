@@ -35,6 +35,11 @@ export interface Plan {
   readonly stack: string;
   readonly resources: PlannedResource[];
   readonly outputs: Record<string, unknown>;
+  /**
+   * The tokens of the functions the program called (data sources), each once, sorted; absent in a
+   * plan read back from JSON.
+   */
+  readonly calls?: readonly string[];
 }
 
 /** A plan that failed, with what had been registered by then (a bad config: nothing but the stack). */
@@ -153,7 +158,7 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
     });
     const failure = programError ?? failures[0];
     if (failure !== undefined) throw new PlanError(failure, resources);
-    return { stack, resources, outputs: stackOutputs };
+    return { stack, resources, outputs: stackOutputs, calls: [...new Set(mocks.calls)].sort() };
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
     process.off("unhandledRejection", onRejection);
