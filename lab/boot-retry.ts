@@ -72,7 +72,7 @@ export async function bootRetry(lab: Lab, site: string): Promise<Outcome> {
     );
     const marker = existsSync(hostPath(victim.host, `${HOST_STATE_DIR}/first-boot.done`));
     const attempts = readFileSync(boot.log, "utf8").match(/complete after (\d+) attempt/)?.[1];
-    await boot.exited;
+    await boot.wait();
 
     lab.startServer(victim);
     await lab.waitReady(victim);

@@ -63,8 +63,13 @@ export interface Started {
   readonly child: ChildProcess;
   /** Whether the process still runs. */
   alive(): boolean;
-  /** Resolves with the exit code (or signal name) when the process ends. */
+  /**
+   * Resolves with the exit code (or signal name) when the process ends. It does not keep Node
+   * running: await `wait()` instead.
+   */
   readonly exited: Promise<number | string>;
+  /** Waits for the process to end, keeping Node running until it does; its exit code or signal. */
+  wait(): Promise<number | string>;
   /** Its stop signal to its process group, SIGKILL after `graceMs`; resolves once it has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -113,8 +118,15 @@ export function start(
     child,
     exited,
     alive: () => !done,
+    wait() {
+      child.ref();
+      return exited;
+    },
     async stop(graceMs = 20_000) {
       if (done) return;
+      // Waited for now: an unreferenced child would let Node exit, silently, while it waits for the
+      // exit of a process that needed the SIGKILL.
+      child.ref();
       killGroup(pid, opts.stopSignal ?? "SIGTERM");
       const timer = setTimeout(() => killGroup(pid, "SIGKILL"), graceMs);
       await exited;

@@ -209,6 +209,74 @@ describe("boot.sh", () => {
   );
 });
 
+describe("mount_state_volume", () => {
+  /** A disk image as the state volume, `mount` and `mountpoint` stubbed, fstab in a file of its own. */
+  function volume(opts: { mounted?: boolean } = {}) {
+    const dir = mkdtempSync(join(work, "vol-"));
+    const bin = join(dir, "bin");
+    mkdirSync(bin);
+    const image = join(dir, "disk.img");
+    writeFileSync(image, Buffer.alloc(16 * 1024 * 1024));
+    writeFileSync(join(bin, "mount"), `#!/bin/bash\necho "$*" >>"${dir}/mounts"\n`, {
+      mode: 0o755,
+    });
+    writeFileSync(join(bin, "mountpoint"), `#!/bin/bash\nexit ${opts.mounted ? 0 : 1}\n`, {
+      mode: 0o755,
+    });
+    const mount = () =>
+      bashWithLib(
+        // The disk is attached already: the device is the image.
+        `load_settings; state_device() { echo "${image}"; }; mount_state_volume`,
+        `STATE_VOLUME_ID='vol-0123456789abcdef0'\nSTATE_MOUNT_POINT='${dir}/mnt'\n`,
+        { PATH: `${bin}:${process.env.PATH}`, PUPPET_MULTISITE_FSTAB: join(dir, "fstab") },
+      );
+    const uuid = () => run("blkid", ["-s", "UUID", "-o", "value", image]).stdout.trim();
+    const read = (f: string) => readFileSync(join(dir, f), "utf8");
+    return { dir, mount, uuid, read };
+  }
+
+  itWithTools(
+    ["bash", "mkfs.ext4", "blkid"],
+    "gives a blank volume a filesystem, mounts it by UUID",
+    () => {
+      const v = volume();
+      const r = v.mount();
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(
+        /state volume vol-0123456789abcdef0 \(.*\) is blank: creating its filesystem/,
+      );
+      const uuid = v.uuid();
+      expect(uuid).toMatch(/^[0-9a-f-]{36}$/);
+      expect(v.read("fstab")).toBe(`UUID=${uuid} ${v.dir}/mnt ext4 defaults,nofail 0 2\n`);
+      expect(v.read("mounts")).toBe(`${v.dir}/mnt\n`);
+    },
+  );
+
+  itWithTools(
+    ["bash", "mkfs.ext4", "blkid"],
+    "never formats a volume that holds a filesystem",
+    () => {
+      const v = volume();
+      expect(v.mount().status).toBe(0);
+      const uuid = v.uuid();
+      // The next host (or a reboot with the mount gone) finds the same filesystem.
+      const again = v.mount();
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/holds a filesystem: keeping it/);
+      expect(v.uuid()).toBe(uuid);
+      expect(v.read("fstab").split("\n").filter(Boolean)).toHaveLength(1);
+    },
+  );
+
+  itWithTools(["bash"], "uses a mount point that is already mounted as it is", () => {
+    const v = volume({ mounted: true });
+    const r = v.mount();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/state volume already mounted at .*\/mnt/);
+    expect(existsSync(join(v.dir, "mounts"))).toBe(false);
+  });
+});
+
 describe("install_packages and policy-rc.d", () => {
   /** Stubs of dpkg-query (nothing installed), debconf and apt-get, which records whether the policy is there. */
   function stubs(aptExit: number): string {

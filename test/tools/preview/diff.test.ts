@@ -117,9 +117,12 @@ describe("diffPlans", () => {
     expect(lost).toContain("site-a-dns-zone");
     // The CA certificate names the domain: a new CA for every agent.
     expect(lost).toContain("site-a-ca-cert");
-    // The CA host ignores changes to its user data (cloud-init runs once): only tags change.
+    // The CA host is replaced like any other host; its state volume stays (only its tags change).
     const caHost = named(diffOf(stacks, "site-a"), "site-a-ca-host-instance");
-    expect(caHost.kind).toBe("update");
-    expect(caHost.properties.map((p) => p.property)).toEqual(["tags", "volumeTags"]);
+    expect(caHost.kind).toBe("replace");
+    const volume = named(diffOf(stacks, "site-a"), "site-a-ca-host-state");
+    expect(volume.kind).toBe("update");
+    expect(volume.properties.map((p) => p.property)).toEqual(["tags"]);
+    expect(lost).not.toContain("site-a-ca-host-state");
   });
 });
