@@ -91,7 +91,9 @@ describe("renderDns", () => {
       `srv-host=_x-puppet._tcp.site-a.${DOMAIN},pool.site-b.${DOMAIN},8140,1,10`,
     );
     expect(conf).toContain(`srv-host=_x-puppet-ca._tcp.site-b.${DOMAIN},ca.${DOMAIN},8140,0,0`);
-    expect(files.hosts).toContain(`10.40.64.4 ca.${DOMAIN}\n`);
+    const ca = topo.hosts.find((h) => h.role === "ca")!;
+    expect(ca.address).toMatch(/^10\.40\.(6[4-9]|7\d)\.\d+$/); // a servers subnet of site-a
+    expect(files.hosts).toContain(`${ca.address} ca.${DOMAIN}\n`);
   });
 });
 

@@ -3,7 +3,8 @@
 // v6), @pulumi/tls 5.6 and @pulumi/random 4.21 bridge, read from each resource's schema source
 // (`internal/service/<service>/<resource>.go`, `internal/provider/resource_<name>.go`). In provider v6
 // every regional resource has a `region` input, and changing it replaces the resource.
-// A property listed here only for some of its nested fields is narrowed by NESTED_REPLACE_ON_CHANGE.
+// A property listed here only for some of its nested fields is narrowed by NESTED_REPLACE_ON_CHANGE
+// (a dotted path reaches deeper: `schedules.copyTags` is the copyTags of each schedule).
 
 export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
   // Source: internal/service/ec2/ec2_eip.go (v6 era, sdk-go-v2) + region guide.
@@ -15,6 +16,27 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
     "publicIpv4Pool",
     "region",
   ],
+
+  // Source: internal/service/ec2/ebs_volume.go (availability_zone, encrypted, kms_key_id,
+  // multi_attach_enabled, outpost_arn, snapshot_id ForceNew; size, type, iops, throughput modified in
+  // place) + region guide.
+  "aws:ebs/volume:Volume": [
+    "availabilityZone",
+    "encrypted",
+    "kmsKeyId",
+    "multiAttachEnabled",
+    "outpostArn",
+    "region",
+    "snapshotId",
+  ],
+
+  // Source: internal/service/ec2/ec2_volume_attachment.go (device_name, instance_id, volume_id
+  // ForceNew) + region guide.
+  "aws:ec2/volumeAttachment:VolumeAttachment": ["deviceName", "instanceId", "region", "volumeId"],
+
+  // Source: internal/service/dlm/lifecycle_policy.go: everything is updated in place except a
+  // schedule's copy_tags (ForceNew, see NESTED_REPLACE_ON_CHANGE) + region guide.
+  "aws:dlm/lifecyclePolicy:LifecyclePolicy": ["policyDetails", "region"],
 
   // Source: internal/service/iam/role.go (name/name_prefix/path ForceNew). IAM is global: no region.
   "aws:iam/role:Role": ["name", "namePrefix", "path"],
@@ -310,6 +332,8 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
 export const NESTED_REPLACE_ON_CHANGE: Readonly<
   Record<string, Readonly<Record<string, readonly string[]>>>
 > = {
+  // lifecycle_policy.go: a schedule's copy_tags is ForceNew; the rest of policy_details is updated.
+  "aws:dlm/lifecyclePolicy:LifecyclePolicy": { policyDetails: ["schedules.copyTags"] },
   // ec2_instance.go: a root volume's size, type, IOPS and throughput change in place; its encryption does not.
   "aws:ec2/instance:Instance": {
     cpuOptions: ["amdSevSnp"],

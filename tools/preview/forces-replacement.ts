@@ -19,12 +19,17 @@ function named(paths: readonly string[], property: string): boolean {
   return paths.some((p) => p === "*" || pathParts(p)[0] === property);
 }
 
-/** The listed fields of an object, or of each object in a list. */
+/** The value at a dotted path of an object, or of each object in a list, at every level. */
+function at(value: unknown, path: readonly string[]): unknown {
+  if (path.length === 0) return value;
+  if (Array.isArray(value)) return value.map((v) => at(v, path));
+  if (value === null || typeof value !== "object") return undefined;
+  return at((value as Record<string, unknown>)[path[0]], path.slice(1));
+}
+
+/** The listed fields (dotted paths) of an object, or of each object in a list. */
 function pick(value: unknown, fields: readonly string[]): unknown {
-  if (Array.isArray(value)) return value.map((v) => pick(v, fields));
-  if (value === null || typeof value !== "object") return value;
-  const obj = value as Record<string, unknown>;
-  return Object.fromEntries(fields.filter((f) => f in obj).map((f) => [f, obj[f]]));
+  return fields.map((f) => at(value, f.split(".")));
 }
 
 /** A security group rule's source: a CIDR, a prefix list or a group. Switching kind replaces it. */

@@ -65,7 +65,7 @@ describe("npm run plan", () => {
     // Larger than a pipe's buffer: a plan cut short at exit would not parse.
     expect(out.length).toBeGreaterThan(65536);
     const plan = JSON.parse(out) as Plan;
-    expect(Object.keys(plan)).toEqual(["stack", "resources", "outputs"]);
+    expect(Object.keys(plan)).toEqual(["stack", "resources", "outputs", "calls"]);
     expect(plan.stack).toBe("site-b");
     for (const r of plan.resources) {
       expect(Object.keys(r)).toEqual(

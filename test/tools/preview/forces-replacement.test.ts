@@ -55,6 +55,33 @@ describe("forcesReplacement", () => {
     expect(forcesReplacement(resource(INSTANCE, {}), before, "rootBlockDevice")).toBe(true);
   });
 
+  it("grows a state volume in place; moving it to another zone replaces it", () => {
+    const volume = (inputs: Record<string, unknown>) => resource("aws:ebs/volume:Volume", inputs);
+    const before = volume({ availabilityZone: "us-east-1a", size: 10 });
+    expect(
+      forcesReplacement(before, volume({ availabilityZone: "us-east-1a", size: 20 }), "size"),
+    ).toBe(false);
+    expect(
+      forcesReplacement(
+        before,
+        volume({ availabilityZone: "us-east-1b", size: 10 }),
+        "availabilityZone",
+      ),
+    ).toBe(true);
+    const attachment = resource("aws:ec2/volumeAttachment:VolumeAttachment", {});
+    expect(forcesReplacement(attachment, attachment, "instanceId")).toBe(true);
+    expect(forcesReplacement(attachment, attachment, "stopInstanceBeforeDetaching")).toBe(false);
+  });
+
+  it("updates a snapshot policy in place unless a schedule's copyTags changes", () => {
+    const policy = (copyTags: boolean, count: number) =>
+      resource("aws:dlm/lifecyclePolicy:LifecyclePolicy", {
+        policyDetails: { schedules: [{ copyTags, retainRule: { count } }] },
+      });
+    expect(forcesReplacement(policy(true, 28), policy(true, 40), "policyDetails")).toBe(false);
+    expect(forcesReplacement(policy(true, 28), policy(false, 28), "policyDetails")).toBe(true);
+  });
+
   it("replaces a security group rule whose source changes kind, not one whose CIDR changes", () => {
     const cidr = resource(INGRESS, { cidrIpv4: "10.0.0.0/16" });
     const other = resource(INGRESS, { cidrIpv4: "10.1.0.0/16" });
