@@ -7,19 +7,10 @@ import { PUPPET_PORT } from "../infra/ports";
 import { startBoot } from "./first-boot";
 import { hostPath } from "./host";
 import { Lab } from "./lab";
+import { loggedAt } from "./probes";
 import { STATE_DIR } from "./processes";
 import { Outcome, agents } from "./scenarios";
 import { sleep } from "./sleep";
-
-/** Milliseconds timestamp of the first log line at or after `since` that matches `pattern`. */
-function loggedAt(log: string, pattern: RegExp, since = 0): number | undefined {
-  if (!existsSync(log)) return undefined;
-  return readFileSync(log, "utf8")
-    .split("\n")
-    .filter((l) => pattern.test(l))
-    .map((l) => Date.parse(l.split(" ")[0]))
-    .find((t) => t >= since);
-}
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;

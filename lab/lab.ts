@@ -4,7 +4,7 @@
 // control repository) and starts the servers.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { LIB_DIR } from "../infra/hostconfig";
+import { HostRole, LIB_DIR } from "../infra/hostconfig";
 import { STATE_MOUNT_POINTS } from "../infra/hostconfig/paths";
 import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
@@ -64,8 +64,7 @@ export class Lab {
     readonly secretNames: SecretNames,
   ) {
     for (const t of topo.hosts) {
-      const mountPoint =
-        t.role === "ca" || t.role === "puppetdb" ? STATE_MOUNT_POINTS[t.role] : undefined;
+      const mountPoint = STATE_MOUNT_POINTS[t.role as HostRole];
       this.nodes.set(t.certname, {
         topo: t,
         host: {

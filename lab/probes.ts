@@ -29,6 +29,24 @@ export function autosignLog(lab: Lab, from = 0): string[] {
   return existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean).slice(from) : [];
 }
 
+/** Refused: no TLS session at all, or an HTTP refusal of the identity. */
+export function refused(a: HttpsAnswer): boolean {
+  return a.status === undefined || a.status === 401 || a.status === 403;
+}
+
+/**
+ * When the first line of a host script's log (lines start with its millisecond timestamp) at or
+ * after `since` matches `pattern`; undefined while none does.
+ */
+export function loggedAt(log: string, pattern: RegExp, since = 0): number | undefined {
+  if (!existsSync(log)) return undefined;
+  return readFileSync(log, "utf8")
+    .split("\n")
+    .filter((l) => pattern.test(l))
+    .map((l) => Date.parse(l.split(" ")[0]))
+    .find((t) => t >= since);
+}
+
 /** An answer in a few words, for the notes. */
 export function describeAnswer(a: HttpsAnswer): string {
   return a.status === undefined

@@ -6,7 +6,7 @@ import { seedHost } from "./first-boot";
 import { ExecHost, hostPath } from "./host";
 import { HttpsAnswer, httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
-import { PROBE_DIR, autosignLog, describeAnswer, give, spare } from "./probes";
+import { PROBE_DIR, autosignLog, describeAnswer, give, loggedAt, refused, spare } from "./probes";
 import { queryPuppetdb } from "./puppetdb-client";
 import { Outcome, agents, runAll } from "./scenarios";
 import { puppetTls } from "./services";
@@ -18,13 +18,7 @@ import { revokedSerials, serialOf } from "./x509";
  * lab's timer loop); undefined for a host that runs none (the CA publishes its own).
  */
 function crlInstalledAt(node: Node, since: number): number | undefined {
-  const path = `${node.host.root}/log/crl-refresh.log`;
-  if (!existsSync(path)) return undefined;
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l.includes("[crl-refresh] CRL updated"))
-    .map((l) => Date.parse(l.split(" ")[0]))
-    .find((t) => t >= since);
+  return loggedAt(`${node.host.root}/log/crl-refresh.log`, /\[crl-refresh\] CRL updated/, since);
 }
 
 /** The URL on which a consumer of client certificates shows whether it accepts `certname`. */
@@ -33,11 +27,6 @@ function acceptanceUrl(node: Node, certname: string): string {
     ? `https://${node.topo.certname}:${PUPPETDB_PORT}/status/v1/simple`
     : // A node may read its own node object (auth.conf): 200 for a valid identity.
       `https://${node.topo.certname}:${PUPPET_PORT}/puppet/v3/node/${certname}?environment=production`;
-}
-
-/** Refused: no TLS session at all, or an HTTP refusal of the identity. */
-function refused(a: HttpsAnswer): boolean {
-  return a.status === undefined || a.status === 401 || a.status === 403;
 }
 
 /**

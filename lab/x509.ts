@@ -142,9 +142,11 @@ export function revokedSerials(crlPem: string): string[] {
   return [...text.matchAll(/Serial Number: ([0-9A-Fa-f]+)/g)].map((m) => normalSerial(m[1]));
 }
 
-function normalSerial(hex: string): string {
+/** A serial as serialOf gives it, from any hex spelling (`0x000D`, `000d`). */
+export function normalSerial(hex: string): string {
   return hex
     .trim()
     .toUpperCase()
+    .replace(/^0X/, "")
     .replace(/^0+(?=.)/, "");
 }

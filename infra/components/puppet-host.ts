@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { encodeUserData, renderUserData } from "../hostconfig";
+import { STATE_MOUNT_POINTS } from "../hostconfig/paths";
 import { HostConfig, HostRole, SecretRef } from "../hostconfig/types";
 import { ROLE_TAG } from "../naming";
 
@@ -14,9 +15,6 @@ export interface StateVolumeArgs {
   /** Protect the volume from deletion (Pulumi protect). Default true. */
   readonly protect?: boolean;
 }
-
-/** Roles whose state lives on a volume of its own, and where the host mounts it. */
-const STATEFUL_ROLES: readonly HostRole[] = ["ca", "puppetdb"];
 
 /** The device name of the state volume's attachment (NVMe instances see it by volume ID). */
 export const STATE_DEVICE_NAME = "/dev/sdf";
@@ -75,7 +73,7 @@ export class PuppetHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: PuppetHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:hosts:PuppetHost", name, {}, opts);
-    const stateful = STATEFUL_ROLES.includes(args.role);
+    const stateful = STATE_MOUNT_POINTS[args.role] !== undefined;
     if (stateful !== (args.stateVolume !== undefined)) {
       throw new Error(
         `PuppetHost ${name}: the ${args.role} role ${stateful ? "keeps its state on a volume of its own: give stateVolume" : "has no state to keep: leave stateVolume out"}`,

@@ -19,6 +19,11 @@ import { itWithTools, run } from "./helpers";
 
 const work = mkdtempSync(join(tmpdir(), "pm-scripts-"));
 
+/** Writes an executable bash script `name` into `dir` (a stub of a command, or a role script). */
+function script(dir: string, name: string, body: string): void {
+  writeFileSync(join(dir, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+}
+
 /** Runs bash with lib.sh sourced and the host's settings in a fresh conf dir. */
 function bashWithLib(snippet: string, settings: string, extraEnv: NodeJS.ProcessEnv = {}) {
   const dir = mkdtempSync(join(work, "host-"));
@@ -142,16 +147,14 @@ describe("boot.sh", () => {
     for (const f of ["lib.sh", "boot.sh"]) {
       writeFileSync(join(lib, f), readFileSync(join(SCRIPTS_DIR, f)), { mode: 0o755 });
     }
-    writeFileSync(
-      join(lib, "compile-master.sh"),
-      `#!/bin/bash\nn=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 ))\necho $n >"${dir}/count"\n` +
-        `(( n > ${failures} )) || { echo "ERROR: control repository unreachable" >&2; exit 3; }\n`,
-      { mode: 0o755 },
+    script(
+      lib,
+      "compile-master.sh",
+      `n=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 ))\necho $n >"${dir}/count"\n` +
+        `(( n > ${failures} )) || { echo "ERROR: control repository unreachable" >&2; exit 3; }`,
     );
-    writeFileSync(join(lib, "ssm-agent.sh"), "#!/bin/bash\nexit 1\n", { mode: 0o755 });
-    writeFileSync(join(bin, "sleep"), `#!/bin/bash\necho "$1" >>"${dir}/sleeps"\n`, {
-      mode: 0o755,
-    });
+    script(lib, "ssm-agent.sh", "exit 1");
+    script(bin, "sleep", `echo "$1" >>"${dir}/sleeps"`);
     writeFileSync(
       join(dir, "conf", "host.env"),
       "ROLE='compile-master'\nBOOT_RETRY_FIRST_SECONDS='30'\nBOOT_RETRY_MAX_SECONDS='100'\n",
@@ -217,12 +220,8 @@ describe("mount_state_volume", () => {
     mkdirSync(bin);
     const image = join(dir, "disk.img");
     writeFileSync(image, Buffer.alloc(16 * 1024 * 1024));
-    writeFileSync(join(bin, "mount"), `#!/bin/bash\necho "$*" >>"${dir}/mounts"\n`, {
-      mode: 0o755,
-    });
-    writeFileSync(join(bin, "mountpoint"), `#!/bin/bash\nexit ${opts.mounted ? 0 : 1}\n`, {
-      mode: 0o755,
-    });
+    script(bin, "mount", `echo "$*" >>"${dir}/mounts"`);
+    script(bin, "mountpoint", `exit ${opts.mounted ? 0 : 1}`);
     const mount = () =>
       bashWithLib(
         // The disk is attached already: the device is the image.
@@ -281,11 +280,10 @@ describe("install_packages and policy-rc.d", () => {
   /** Stubs of dpkg-query (nothing installed), debconf and apt-get, which records whether the policy is there. */
   function stubs(aptExit: number): string {
     const bin = mkdtempSync(join(work, "bin-"));
-    const stub = (name: string, body: string) =>
-      writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
-    stub("dpkg-query", "exit 1");
-    stub("debconf-set-selections", "cat >/dev/null");
-    stub(
+    script(bin, "dpkg-query", "exit 1");
+    script(bin, "debconf-set-selections", "cat >/dev/null");
+    script(
+      bin,
       "apt-get",
       `[[ -x "$PUPPET_MULTISITE_POLICY_RC" ]] && echo "policy during $1" >>"$APT_LOG"; exit ${aptExit}`,
     );
