@@ -54,6 +54,8 @@ export interface AgentRun extends RunResult {
   readonly master?: string;
   /** The catalog's config_version (the deployed control repository commit). */
   readonly configVersion?: string;
+  /** The run's transaction UUID: how its report is found in PuppetDB. */
+  readonly transactionUuid?: string;
   /** Resources changed and failed, from last_run_summary.yaml. */
   readonly changed?: number;
   readonly failed?: number;
@@ -99,11 +101,19 @@ export async function runAgent(
  * parser: Psych quotes a value either way (`'0485a6e1862e (production)'` comes single-quoted), and
  * the document's Ruby tags (`!ruby/object:...`) are read as plain maps.
  */
-export function readRunReport(text: string): { master?: string; configVersion?: string } {
+export function readRunReport(text: string): {
+  master?: string;
+  configVersion?: string;
+  transactionUuid?: string;
+} {
   const doc = (text ? parse(text, { logLevel: "silent" }) : null) as Record<string, unknown> | null;
   const field = (name: string) => {
     const value = doc?.[name];
     return typeof value === "string" ? value : undefined;
   };
-  return { master: field("server_used"), configVersion: field("configuration_version") };
+  return {
+    master: field("server_used"),
+    configVersion: field("configuration_version"),
+    transactionUuid: field("transaction_uuid"),
+  };
 }

@@ -19,7 +19,6 @@ import {
   badActors,
   caDown,
   localPreference,
-  puppetdbDown,
   sameCode,
   siteFailover,
   timed,
@@ -28,6 +27,7 @@ import { impersonation } from "./impersonation";
 import { replaceMaster } from "./replace-master";
 import { replaceCa, replacePuppetdb } from "./replace-state";
 import { bootRetry } from "./boot-retry";
+import { everyPuppetdbDown, puppetdbBlackHoled, puppetdbHostDown } from "./puppetdb-faults";
 import { ScenarioEntry, selectScenarios } from "./selection";
 import { labTopology } from "./topology";
 
@@ -146,7 +146,25 @@ const SCENARIOS: readonly LabScenario[] = [
     run: (c) => siteFailover(c.lab, c.secondary, "black-holed", c.warm),
   },
   { key: "ca-down", id: 4, name: () => "CA down", run: (c) => caDown(c.lab) },
-  { key: "puppetdb-down", id: 5, name: () => "PuppetDB down", run: (c) => puppetdbDown(c.lab) },
+  {
+    key: "puppetdb-host-down",
+    id: 5,
+    name: () => "the primary's PuppetDB stopped",
+    run: (c) => puppetdbHostDown(c.lab),
+  },
+  {
+    key: "puppetdb-black-holed",
+    id: 13,
+    needs: ["local-preference"],
+    name: () => "the primary's PuppetDB black-holed",
+    run: (c) => puppetdbBlackHoled(c.lab, c.warm),
+  },
+  {
+    key: "every-puppetdb-down",
+    id: 14,
+    name: () => "every PuppetDB down, then back",
+    run: (c) => everyPuppetdbDown(c.lab),
+  },
   { key: "same-code", id: 6, name: () => "same code everywhere", run: (c) => sameCode(c.lab) },
   { key: "bad-actors", id: 7, name: () => "bad actors", run: (c) => badActors(c.lab) },
   {

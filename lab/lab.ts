@@ -6,6 +6,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { HostRole, LIB_DIR } from "../infra/hostconfig";
 import { STATE_MOUNT_POINTS } from "../infra/hostconfig/paths";
+import { SPOOL_DRAIN_SECONDS } from "../infra/hostconfig/puppetdb-spool";
 import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
 import { AgentRun, prepareAgent, runAgent } from "./agents";
@@ -95,6 +96,13 @@ export class Lab {
     );
   }
 
+  /** The agent whose catalog collects every node's exported resource: the primary's first. */
+  collector(): Node {
+    return this.byRole("agent", this.topo.primarySite).filter(
+      (a) => !a.topo.certname.startsWith("spare-"),
+    )[0];
+  }
+
   site(name: string): LabSite {
     return this.topo.sites.find((s) => s.name === name)!;
   }
@@ -115,6 +123,7 @@ export class Lab {
       ca.topo.certname,
       this.secretNames,
       this.branch,
+      this.collector().topo.certname,
     );
   }
 
@@ -190,7 +199,7 @@ export class Lab {
    * CRL refresh, a PuppetDB host's CRL refresh.
    */
   startTimers(node: Node): void {
-    const every = (name: string, seconds: number) =>
+    const every = (name: string, seconds: number, command = `${LIB_DIR}/${name}.sh`) =>
       startInHost(
         node.host,
         name,
@@ -198,12 +207,14 @@ export class Lab {
         [
           "bash",
           "-c",
-          `while sleep $(( ${seconds} - SECONDS % ${seconds} )); do ${LIB_DIR}/${name}.sh || true; done`,
+          `while sleep $(( ${seconds} - SECONDS % ${seconds} )); do ${command} || true; done`,
         ],
         { env: { ...ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
       );
     if (node.topo.role === "compile-master") {
       node.loops.push(every("code-sync", this.options.syncIntervalSeconds));
+      // The program's period: the drain costs nothing while the spool is empty.
+      node.loops.push(every("pdb-spool", SPOOL_DRAIN_SECONDS, `${LIB_DIR}/pdb-spool.rb drain`));
     }
     if (node.topo.role === "compile-master" || node.topo.role === "puppetdb") {
       node.loops.push(every("crl-refresh", this.options.crlRefreshSeconds));

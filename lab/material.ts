@@ -40,21 +40,41 @@ function labCa(dir: string, certname: string): { key: string; cert: string } {
   return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") };
 }
 
-export const SITE_PP = `# The lab's control repository: every node reports which master compiled its catalog.
+/**
+ * The lab's control repository: every node reports which master compiled its catalog and exports a
+ * file naming itself; `collector` collects every node's, so each scenario compiles a catalog that
+ * queries PuppetDB (and fails to compile when no PuppetDB answers).
+ */
+export function sitePp(collector: string): string {
+  return `# The lab's control repository.
 node default {
   notify { "compiled by \${settings::certname}": }
   file { '/tmp/puppet-multisite-lab': ensure => file, content => "managed\\n" }
+  @@file { "/tmp/puppet-multisite-lab-peers/\${trusted['certname']}":
+    ensure  => file,
+    content => "\${trusted['certname']}\\n",
+    tag     => 'lab_peer',
+  }
+  if \$trusted['certname'] == '${collector}' {
+    file { '/tmp/puppet-multisite-lab-peers': ensure => directory }
+    File <<| tag == 'lab_peer' |>>
+  }
 }
 `;
+}
 
 /** Creates the control repository with one commit on `branch`. */
-function makeControlRepo(dir: string, branch: string): { url: string; work: string } {
+function makeControlRepo(
+  dir: string,
+  branch: string,
+  collector: string,
+): { url: string; work: string } {
   const bare = join(dir, "control-repo.git");
   const work = join(dir, "control-repo");
   run("git", ["init", "-q", "--bare", "-b", branch, bare]);
   run("git", ["init", "-q", "-b", branch, work]);
   mkdirSync(join(work, "manifests"), { recursive: true });
-  writeFileSync(join(work, "manifests", "site.pp"), SITE_PP);
+  writeFileSync(join(work, "manifests", "site.pp"), sitePp(collector));
   writeFileSync(join(work, "environment.conf"), "modulepath = modules:$basemodulepath\n");
   commit(work, "lab: first commit");
   run("git", ["remote", "add", "origin", bare], work);
@@ -94,6 +114,7 @@ export function makeMaterial(
   caCertname: string,
   secrets: SecretNames,
   branch: string,
+  collector: string,
 ): Material {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = labCa(dir, caCertname);
@@ -105,7 +126,7 @@ export function makeMaterial(
   writeSecret(secretsDir, secrets.serverChallenge, serverChallenge);
   writeSecret(secretsDir, secrets.agentChallenge, agentChallenge);
   writeSecret(secretsDir, secrets.database, databasePassword);
-  const repo = makeControlRepo(dir, branch);
+  const repo = makeControlRepo(dir, branch, collector);
   return {
     caCertificatePem: ca.cert,
     serverChallenge,

@@ -215,42 +215,6 @@ export async function caDown(lab: Lab): Promise<Outcome> {
   };
 }
 
-/** 5. PuppetDB down: catalogs keep compiling; what was not recorded is said. */
-export async function puppetdbDown(lab: Lab): Promise<Outcome> {
-  const dbs = lab.byRole("puppetdb");
-  await Promise.all(dbs.map((d) => lab.stopServer(d)));
-  const all = agents(lab);
-  let ok = 0;
-  const downStarted = new Date();
-  try {
-    for (const run of (await runAll(lab, all)).values()) if (run.ok) ok++;
-  } finally {
-    for (const d of dbs) lab.startServer(d);
-    await Promise.all(dbs.map((d) => lab.waitReady(d)));
-  }
-  const master = lab.byRole("compile-master")[0];
-  const db = lab.byRole("puppetdb", master.topo.site)[0];
-  const recorded = (await queryPuppetdb(
-    master.host,
-    `https://${db.topo.certname}:8081`,
-    "reports",
-    JSON.stringify([">", "receive_time", downStarted.toISOString()]),
-  )) as unknown[];
-  return {
-    passed: ok === all.length,
-    figures: [
-      { name: "agents converged with every PuppetDB down", value: `${ok}/${all.length}` },
-      {
-        name: "reports of those runs in PuppetDB afterwards",
-        value: `${recorded.length}/${all.length}`,
-      },
-    ],
-    notes: [
-      "soft_write_failure: masters compiled without PuppetDB; the reports, facts and catalogs of runs made while PuppetDB was down were not stored (and exported resources were not collected); the next run of each agent records its state again",
-    ],
-  };
-}
-
 function deployedCommit(master: Node): string | undefined {
   // The link points at a path as the host sees it: read the link itself, never follow it here.
   const live = hostPath(master.host, "/etc/puppet/code/environments/production");

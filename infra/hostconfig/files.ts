@@ -1,7 +1,8 @@
 // Every file a host's user data writes, per role. Plain data (path, content, mode), so user data,
 // the lab and the tests share one list.
 import { renderEnvFile, EnvVars } from "./envfile";
-import { IniDocument, renderIni } from "./ini";
+import { renderIni } from "./ini";
+import { timerUnits } from "./timers";
 import { CONF_DIR, LIB_DIR, STATE_DIR, STATE_MOUNT_POINTS } from "./paths";
 import {
   renderCsrAttributes,
@@ -10,6 +11,12 @@ import {
   renderServerPuppetConf,
 } from "./puppetconf";
 import { roleScripts } from "./scripts";
+import {
+  PUPPETDB_ACCESS_WAIT_SECONDS,
+  renderMasterPuppetserverConf,
+  renderSpoolConfig,
+  renderSpoolUnits,
+} from "./puppetdb-spool";
 import { ssmAgentKeyring } from "./ssm-agent-key";
 import { renderAutosignPolicy } from "./autosign-policy";
 import {
@@ -90,6 +97,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         CONTROL_REPO_BRANCH: host.controlRepo.branch,
         CONTROL_REPO_SYNC_MINUTES: host.controlRepo.syncIntervalMinutes,
         CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
+        PUPPETDB_ACCESS_WAIT_SECONDS,
       };
     case "puppetdb": {
       const srvRecords = allowlistSrvSetting(host);
@@ -121,52 +129,13 @@ export const SYNC_TIMEOUT_MINUTES = 15;
 /** Longest a CRL refresh may run (one fetch of at most 20 s, then a verification). */
 export const CRL_REFRESH_TIMEOUT_SECONDS = 60;
 
-/** A oneshot service and the timer that starts it every `minutes` (the lab runs the scripts itself). */
-function timerUnits(opts: {
-  readonly description: string;
-  readonly execStart: string;
-  readonly timeoutStartSec: string;
-  readonly minutes: number;
-  /** Seconds of random delay added to each start: spreads hosts that share an interval. */
-  readonly randomizedDelaySec?: number;
-  /** How late a start may be, at most. Default systemd's one minute. */
-  readonly accuracySec?: string;
-}): { service: string; timer: string } {
-  const service: IniDocument = [
-    ["Unit", { Description: opts.description, After: "network-online.target" }],
-    [
-      "Service",
-      {
-        Type: "oneshot",
-        ExecStart: opts.execStart,
-        // A oneshot has no start timeout by default: a hung run would block every later one.
-        TimeoutStartSec: opts.timeoutStartSec,
-      },
-    ],
-  ];
-  const timer: IniDocument = [
-    ["Unit", { Description: `${opts.description}, every ${opts.minutes} min` }],
-    [
-      "Timer",
-      {
-        OnBootSec: `${opts.minutes}min`,
-        OnUnitActiveSec: `${opts.minutes}min`,
-        RandomizedDelaySec: opts.randomizedDelaySec,
-        AccuracySec: opts.accuracySec,
-      },
-    ],
-    ["Install", { WantedBy: "timers.target" }],
-  ];
-  return { service: renderIni(service), timer: renderIni(timer) };
-}
-
 /** systemd units of the code sync of a compile master. */
 export function renderSyncUnits(host: CompileMasterHost): { service: string; timer: string } {
   return timerUnits({
     description: "Deploy the control repository",
     execStart: `${LIB_DIR}/code-sync.sh`,
     timeoutStartSec: `${SYNC_TIMEOUT_MINUTES}min`,
-    minutes: host.controlRepo.syncIntervalMinutes,
+    period: `${host.controlRepo.syncIntervalMinutes}min`,
     randomizedDelaySec: 30,
   });
 }
@@ -180,7 +149,7 @@ export function renderCrlUnits(host: CrlConsumer): { service: string; timer: str
     description: "Fetch the CA's certificate revocation list",
     execStart: `${LIB_DIR}/crl-refresh.sh`,
     timeoutStartSec: `${CRL_REFRESH_TIMEOUT_SECONDS}s`,
-    minutes: host.crlRefreshMinutes,
+    period: `${host.crlRefreshMinutes}min`,
     accuracySec: "1s",
   });
 }
@@ -192,10 +161,29 @@ export function renderAllowlistUnits(): { service: string; timer: string } {
     execStart: `${LIB_DIR}/allowlist-refresh.sh`,
     // Lookups time out in seconds; a PuppetDB restart may take minutes.
     timeoutStartSec: "10min",
-    minutes: ALLOWLIST_REFRESH_MINUTES,
+    period: `${ALLOWLIST_REFRESH_MINUTES}min`,
     // The PuppetDBs of all sites see a new master in the same interval: spreading their restarts
     // keeps one of them answering the masters.
     randomizedDelaySec: 120,
+  });
+}
+
+/** Minutes between two runs of a PuppetDB's replay of the commands it discarded. */
+export const DISCARD_REPLAY_MINUTES = 1;
+
+/**
+ * systemd units of a PuppetDB's replay of commands discarded while its database was away: every
+ * minute, so the backlog goes back to PuppetDB soon after the database returns.
+ */
+export function renderDiscardReplayUnits(): { service: string; timer: string } {
+  return timerUnits({
+    description: "Replay the commands PuppetDB discarded",
+    execStart: `${LIB_DIR}/discard-replay.sh`,
+    // Each post may take up to a minute; a run that outlives this is killed, the next resumes.
+    timeoutStartSec: "10min",
+    period: `${DISCARD_REPLAY_MINUTES}min`,
+    // systemd's default accuracy (a minute) could double the interval.
+    accuracySec: "5s",
   });
 }
 
@@ -273,15 +261,20 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
       };
     case "compile-master": {
       const units = renderSyncUnits(host);
+      const spool = renderSpoolUnits();
       return {
         ...common,
         "csr_attributes.yaml": renderCsrAttributes(host.role),
         "puppetdb.conf": renderPuppetdbConf(host.puppetdbUrls),
+        "puppetdb-spool.json": renderSpoolConfig(host.puppetdbUrls, host.certname),
         "routes.yaml": renderRoutesYaml(),
+        "puppetserver/puppetserver.conf": renderMasterPuppetserverConf(),
         "puppetserver/ca.cfg": renderCaServices(false),
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
         "systemd/puppet-multisite-sync.service": units.service,
         "systemd/puppet-multisite-sync.timer": units.timer,
+        "systemd/puppet-multisite-spool.service": spool.service,
+        "systemd/puppet-multisite-spool.timer": spool.timer,
         ...crlUnitFiles(host),
       };
     }
@@ -289,6 +282,7 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
       const pdb = renderPuppetdbFiles(host);
       // Other sites' masters come from SRV records at run time, refreshed on a timer.
       const units = allowlistSrvSetting(host) === undefined ? undefined : renderAllowlistUnits();
+      const replay = renderDiscardReplayUnits();
       return {
         ...common,
         "csr_attributes.yaml": renderCsrAttributes(host.role),
@@ -304,6 +298,8 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
           "systemd/puppet-multisite-allowlist.service": units.service,
           "systemd/puppet-multisite-allowlist.timer": units.timer,
         }),
+        "systemd/puppet-multisite-discard-replay.service": replay.service,
+        "systemd/puppet-multisite-discard-replay.timer": replay.timer,
       };
     }
   }

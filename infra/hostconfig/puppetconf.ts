@@ -4,6 +4,7 @@ import { stringify } from "yaml";
 import { IniSettings, renderIni } from "./ini";
 import { PUPPET_PORT } from "../ports";
 import { PUPPETSERVER_DIR, PUPPET_CONFDIR } from "./paths";
+import { PUPPETDB_REQUEST_TIMEOUT_SECONDS, SPOOL_TERMINUS } from "./puppetdb-spool";
 import { AUTH_ROLES, AgentSite, HostConfig, HostRole } from "./types";
 
 /**
@@ -98,17 +99,33 @@ function nonEmpty(names: readonly string[]): readonly string[] | undefined {
   return names.length > 0 ? names : undefined;
 }
 
-/** puppetdb.conf of a compile master: PuppetDB URLs in order, catalogs compile while PuppetDB is down. */
+/**
+ * puppetdb.conf of a compile master: PuppetDB URLs in order; catalogs compile while PuppetDB is
+ * down (soft_write_failure: what no PuppetDB took goes to the spool); each request capped.
+ */
 export function renderPuppetdbConf(urls: readonly string[]): string {
   if (urls.length === 0) {
     throw new Error("puppetdbUrls is empty: a compile master needs at least one PuppetDB URL");
   }
-  return renderIni([["main", { server_urls: urls, soft_write_failure: true }]]);
+  return renderIni([
+    [
+      "main",
+      {
+        server_urls: urls,
+        soft_write_failure: true,
+        server_url_timeout: PUPPETDB_REQUEST_TIMEOUT_SECONDS,
+      },
+    ],
+  ]);
 }
 
-/** Facts go to PuppetDB, with a local YAML cache the server reads back. */
+/**
+ * Facts go to PuppetDB through the spool's terminus (PuppetDB's own, loaded by every JRuby when it
+ * reads this file, which puts the spool under every command), with a local YAML cache the server
+ * reads back.
+ */
 export function renderRoutesYaml(): string {
-  return stringify({ server: { facts: { terminus: "puppetdb", cache: "yaml" } } });
+  return stringify({ server: { facts: { terminus: SPOOL_TERMINUS, cache: "yaml" } } });
 }
 
 /**

@@ -13,9 +13,22 @@ export const SCRIPTS_DIR = join(__dirname, "scripts");
  */
 const COMMON = ["lib.sh", "boot.sh", "ssm-agent.sh"] as const;
 const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
-  ca: ["ca.sh", "autosign.rb"],
-  "compile-master": ["compile-master.sh", "code-sync.sh", "crl-refresh.sh"],
-  puppetdb: ["puppetdb.sh", "allowlist-refresh.sh", "crl-refresh.sh"],
+  ca: ["ca.sh", "state-volume.sh", "autosign.rb"],
+  "compile-master": [
+    "compile-master.sh",
+    "code-sync.sh",
+    "crl-refresh.sh",
+    "pdb-spool.rb",
+    "ruby/puppet_multisite/pdb_spool.rb",
+    "ruby/puppet/indirector/facts/puppetdb_spool.rb",
+  ],
+  puppetdb: [
+    "puppetdb.sh",
+    "state-volume.sh",
+    "allowlist-refresh.sh",
+    "crl-refresh.sh",
+    "discard-replay.sh",
+  ],
 };
 
 /** Every script file of this module, for tests and the lab. */

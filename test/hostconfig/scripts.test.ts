@@ -225,7 +225,7 @@ describe("mount_state_volume", () => {
     const mount = () =>
       bashWithLib(
         // The disk is attached already: the device is the image.
-        `load_settings; state_device() { echo "${image}"; }; mount_state_volume`,
+        `source "${join(SCRIPTS_DIR, "state-volume.sh")}"; load_settings; state_device() { echo "${image}"; }; mount_state_volume`,
         `STATE_VOLUME_ID='vol-0123456789abcdef0'\nSTATE_MOUNT_POINT='${dir}/mnt'\n`,
         { PATH: `${bin}:${process.env.PATH}`, PUPPET_MULTISITE_FSTAB: join(dir, "fstab") },
       );

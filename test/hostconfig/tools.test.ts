@@ -2,7 +2,7 @@
 // parser, shellcheck. In CI a missing tool fails these tests (see helpers.itWithTools).
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join } from "path";
+import { join, relative } from "path";
 import { describe, expect, it } from "vitest";
 import {
   ALL_SCRIPTS,
@@ -230,7 +230,9 @@ describe("puppet.conf as Puppet reads it", () => {
 
 describe("shellcheck", () => {
   it("sweeps every script of the module (each is listed in scripts.ts)", () => {
-    const files = readdirSync(SCRIPTS_DIR).filter((f) => !f.startsWith("."));
+    const files = readdirSync(SCRIPTS_DIR, { recursive: true, withFileTypes: true })
+      .filter((f) => f.isFile() && !f.name.startsWith("."))
+      .map((f) => relative(SCRIPTS_DIR, join(f.parentPath, f.name)));
     expect([...ALL_SCRIPTS].sort()).toEqual(files.sort());
   });
 

@@ -182,9 +182,56 @@ describe("compile master user data", () => {
       "https://puppetdb.site-b.puppet.example.internal:8081",
     ]);
     expect(pdb.soft_write_failure).toBe(true);
+    expect(pdb.server_url_timeout).toBe("10");
+    // The spool's terminus: PuppetDB's, loaded by every JRuby as it reads the routes.
     expect(parse(fileOf(parsed, conf("routes.yaml")))).toEqual({
-      server: { facts: { terminus: "puppetdb", cache: "yaml" } },
+      server: { facts: { terminus: "puppetdb_spool", cache: "yaml" } },
     });
+  });
+
+  it("bounds the waits on PuppetDB where Puppet Server reads them, and puts the spool on its load path", () => {
+    const conf = JSON.parse(
+      fileOf(parsed, "/etc/puppet-multisite/puppetserver/puppetserver.conf"),
+    ) as Record<string, Record<string, unknown>>;
+    expect(conf["http-client"]).toEqual({
+      "connect-timeout-milliseconds": 1000,
+      "idle-timeout-milliseconds": 10000,
+    });
+    expect(conf["jruby-puppet"]["ruby-load-path"]).toEqual([
+      "/usr/lib/puppetserver/ruby/vendor_ruby",
+      "/usr/local/lib/puppet-multisite/ruby",
+    ]);
+    // The spool's Ruby sits where that load path and the terminus's name say.
+    const paths = [...parsed.files.keys()];
+    expect(paths).toContain(
+      "/usr/local/lib/puppet-multisite/ruby/puppet/indirector/facts/puppetdb_spool.rb",
+    );
+    expect(paths).toContain("/usr/local/lib/puppet-multisite/ruby/puppet_multisite/pdb_spool.rb");
+    const spool = JSON.parse(
+      fileOf(parsed, "/etc/puppet-multisite/puppetdb-spool.json"),
+    ) as unknown;
+    expect(spool).toEqual({
+      dir: "/var/lib/puppetserver/puppetdb-spool",
+      max_mb: 2048,
+      server_urls: [
+        "https://puppetdb.site-a.puppet.example.internal:8081",
+        "https://puppetdb.site-b.puppet.example.internal:8081",
+      ],
+      tls: {
+        cert: "/var/lib/puppet/ssl/certs/master-1.site-a.puppet.example.internal.pem",
+        key: "/var/lib/puppet/ssl/private_keys/master-1.site-a.puppet.example.internal.pem",
+        ca: "/var/lib/puppet/ssl/certs/ca.pem",
+        crl: "/var/lib/puppet/ssl/crl.pem",
+      },
+    });
+    const timer = iniDoc(
+      fileOf(parsed, "/etc/puppet-multisite/systemd/puppet-multisite-spool.timer"),
+    );
+    expect(timer.Timer).toMatchObject({ OnUnitActiveSec: "15s", AccuracySec: "1s" });
+    const service = iniDoc(
+      fileOf(parsed, "/etc/puppet-multisite/systemd/puppet-multisite-spool.service"),
+    );
+    expect(service.Service.ExecStart).toBe("/usr/local/lib/puppet-multisite/pdb-spool.rb drain");
   });
 
   it("deploys the control repository on a timer, bounded in time, and reports the deployed commit", () => {
@@ -299,6 +346,43 @@ describe("PuppetDB user data", () => {
     }
   });
 
+  it("replays discarded commands every minute, over PuppetDB's cleartext listener on localhost", () => {
+    const host = puppetdbHost("site-a");
+    const parsed = parseUserData(renderUserData(host));
+    expect(iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-discard-replay.service")))).toEqual(
+      {
+        Unit: {
+          Description: "Replay the commands PuppetDB discarded",
+          After: "network-online.target",
+        },
+        Service: {
+          Type: "oneshot",
+          ExecStart: `${LIB_DIR}/discard-replay.sh`,
+          TimeoutStartSec: "10min",
+        },
+      },
+    );
+    expect(iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-discard-replay.timer")))).toEqual({
+      Unit: { Description: "Replay the commands PuppetDB discarded, every 1min" },
+      Timer: { OnBootSec: "1min", OnUnitActiveSec: "1min", AccuracySec: "5s" },
+      Install: { WantedBy: "timers.target" },
+    });
+    expect(parsed.files.get(`${LIB_DIR}/discard-replay.sh`)?.permissions).toBe("0755");
+    expect(fileOf(parsed, `${LIB_DIR}/puppetdb.sh`)).toMatch(
+      /^install_timers puppet-multisite-discard-replay$/m,
+    );
+    // The script's default URL is jetty.conf's cleartext listener: its own certificate is not on
+    // the allowlist, so HTTPS would get 403 from the command endpoint.
+    const jetty = jsonDoc(fileOf(parsed, conf("puppetdb/jetty.conf"))).jetty;
+    expect(jetty).toMatchObject({ host: "127.0.0.1", port: 8080 });
+    expect(fileOf(parsed, `${LIB_DIR}/discard-replay.sh`)).toContain(
+      `url=\${PUPPET_MULTISITE_PUPPETDB_URL:-http://${String(jetty.host)}:${String(jetty.port)}}`,
+    );
+    expect(fileOf(parsed, conf("puppetdb/certificate-allowlist")).split("\n")).not.toContain(
+      host.certname,
+    );
+  });
+
   it("without SRV records: the static allowlist only, no refresh settings or timer", () => {
     for (const allowlistSrvRecords of [undefined, []]) {
       const parsed = parseUserData(
@@ -310,6 +394,8 @@ describe("PuppetDB user data", () => {
         conf("systemd/puppetdb-restart.conf"),
         conf("systemd/puppet-multisite-crl.service"),
         conf("systemd/puppet-multisite-crl.timer"),
+        conf("systemd/puppet-multisite-discard-replay.service"),
+        conf("systemd/puppet-multisite-discard-replay.timer"),
       ]);
       expect(fileOf(parsed, conf("puppetdb/certificate-allowlist"))).toContain(CA);
     }
@@ -341,7 +427,7 @@ describe("CRL refresh units", () => {
         },
       });
       expect(iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-crl.timer")))).toEqual({
-        Unit: { Description: "Fetch the CA's certificate revocation list, every 3 min" },
+        Unit: { Description: "Fetch the CA's certificate revocation list, every 3min" },
         // No random delay, and a one-second accuracy instead of systemd's minute.
         Timer: { OnBootSec: "3min", OnUnitActiveSec: "3min", AccuracySec: "1s" },
         Install: { WantedBy: "timers.target" },
@@ -397,12 +483,12 @@ describe("user data limits", () => {
     );
   });
 
-  it("every host's gzipped user data fits with a sixth of the limit to spare", () => {
+  it("every host's gzipped user data fits with a tenth of the limit to spare", () => {
     const sizes = ALL_HOSTS.map((host) => ({
       host: host.certname,
       bytes: Buffer.from(encodeUserData(renderUserData(host)), "base64").length,
     }));
-    expect(sizes.filter((s) => s.bytes > (USER_DATA_LIMIT * 5) / 6)).toEqual([]);
+    expect(sizes.filter((s) => s.bytes > (USER_DATA_LIMIT * 9) / 10)).toEqual([]);
   });
 
   it("renders the same bytes for the same host (no timestamp in the gzip header)", () => {

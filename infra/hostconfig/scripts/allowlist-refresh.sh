@@ -3,7 +3,12 @@
 # site's masters; priority 1 is a pool name, never a certname) of each ALLOWLIST_SRV_RECORDS record. A
 # record that does not answer keeps its last good names. Written, and PuppetDB restarted, only on a
 # change; exit 0 on DNS failures (timer). --no-restart: the caller restarts PuppetDB.
+# Never restarts PuppetDB while its database does not answer pg_isready: a running PuppetDB keeps
+# queueing commands whatever the database's state, a restarted one answers 503 and accepts none
+# until the database is back. The change then stays pending and the next run tries again.
 # PUPPET_MULTISITE_DNS_SERVER=ip[:port] or [ipv6]:port instead of resolv.conf's servers.
+# PUPPET_MULTISITE_DB_CHECK_CMD replaces pg_isready (same arguments), as _RESTART_CMD replaces
+# `systemctl try-restart` (tests, lab).
 set -euo pipefail
 PM_SCRIPT="allowlist-refresh"
 # shellcheck source=lib.sh
@@ -12,6 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 restart=1
 [[ ${1:-} != --no-restart ]] || restart=0
 load_settings
+require_settings DB_HOST DB_PORT DB_NAME
 static="$PM_CONF_DIR/puppetdb/certificate-allowlist"
 allowlist="$PUPPETDB_DIR/certificate-allowlist"
 last_dir="$PM_STATE_DIR/allowlist-srv"
@@ -92,6 +98,8 @@ fi
 if ((restart)) && [[ -e $pending ]]; then
   if [[ -z ${PUPPET_MULTISITE_RESTART_CMD:-} ]] && { [[ ${PUPPET_MULTISITE_SKIP_START:-0} == 1 ]] || ! systemd_running; }; then
     log "no systemd: restart puppetdb by hand to apply the allowlist"
+  elif ! ${PUPPET_MULTISITE_DB_CHECK_CMD:-pg_isready} -h "$DB_HOST" -p "$DB_PORT" -d "$DB_NAME" -t 5 >/dev/null; then
+    log "WARNING: puppetdb restart deferred: database $DB_HOST:$DB_PORT is unreachable; the next run tries again"
   elif ${PUPPET_MULTISITE_RESTART_CMD:-systemctl try-restart} puppetdb; then
     log "restarted puppetdb (if it was running)"
     rm -f "$pending"

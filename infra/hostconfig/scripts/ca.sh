@@ -6,6 +6,8 @@ set -euo pipefail
 PM_SCRIPT=ca
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=state-volume.sh
+source "$(dirname "${BASH_SOURCE[0]}")/state-volume.sh"
 
 load_settings
 require_settings CERTNAME STATE_MOUNT_POINT CA_KEY_SECRET_NAME CA_KEY_SECRET_REGION SERVER_CHALLENGE_SECRET_NAME \

@@ -15,13 +15,22 @@ require_settings CERTNAME CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
 install -d -m 0700 "$PM_STATE_DIR"
 # Code and CRL on timers of their own: a stalled deploy never holds back a revocation. Installed
 # before any step that can fail, so a first boot that is still retrying keeps them.
-install_timers puppet-multisite-sync puppet-multisite-crl
+install_timers puppet-multisite-sync puppet-multisite-crl puppet-multisite-spool
 
 install_packages puppetserver puppet-agent puppet-terminus-puppetdb r10k git ruby curl awscli
 
 install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
 install_file "$PM_CONF_DIR/puppetdb.conf" "$PUPPET_CONFDIR/puppetdb.conf" 0644
 install_file "$PM_CONF_DIR/routes.yaml" "$PUPPET_CONFDIR/routes.yaml" 0644
+install_file "$PM_CONF_DIR/puppetdb-spool.json" "$PUPPET_CONFDIR/puppetdb-spool.json" 0644
+install_file "$PM_CONF_DIR/puppetserver/puppetserver.conf" "$PUPPETSERVER_DIR/conf.d/puppetserver.conf" 0644
+# What no PuppetDB accepted waits here (written by puppetserver, drained by the spool timer).
+spool_dir=$(ruby -rjson -e 'print JSON.parse(File.read(ARGV[0])).fetch("dir")' "$PUPPET_CONFDIR/puppetdb-spool.json")
+if id puppet >/dev/null 2>&1; then
+  install -d -o puppet -g puppet -m 0750 "$spool_dir"
+else
+  install -d -m 0750 "$spool_dir"
+fi
 install_file "$PM_CONF_DIR/puppetserver/ca.cfg" "$PUPPETSERVER_DIR/services.d/ca.cfg" 0644
 install_file "$PM_CONF_DIR/default-puppetserver" "$DEFAULTS_DIR/puppetserver" 0644
 
@@ -34,6 +43,13 @@ fi
 
 # Code first, so the master never answers with an empty production environment.
 "$PM_LIB_DIR/code-sync.sh"
+
+# A new master's certname reaches the PuppetDBs' allowlists through the SRV records, minutes after
+# it exists: it serves no agent before every PuppetDB that answers lets it in (a refused write is
+# not failed over, and a refused collection query fails the catalog). Past the wait, what it
+# submits goes to the spool.
+"$PM_LIB_DIR/pdb-spool.rb" wait-access "${PUPPETDB_ACCESS_WAIT_SECONDS:-900}" ||
+  log "WARNING: serving before every PuppetDB lets this master in"
 
 service_up puppetserver "$CHANGED"
 log "compile master $CERTNAME configured"

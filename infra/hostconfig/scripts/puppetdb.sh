@@ -7,6 +7,8 @@ set -euo pipefail
 PM_SCRIPT=puppetdb
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=state-volume.sh
+source "$(dirname "${BASH_SOURCE[0]}")/state-volume.sh"
 
 load_settings
 require_settings CERTNAME STATE_MOUNT_POINT CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
@@ -121,6 +123,8 @@ if [[ -n ${ALLOWLIST_SRV_RECORDS:-} ]]; then
   [[ $(cksum <"$allowlist") == "$before" ]] || CHANGED=1
   install_timers puppet-multisite-allowlist
 fi
+# Commands PuppetDB discarded while its database was away go back to it once both answer.
+install_timers puppet-multisite-discard-replay
 
 # Debian's unit never restarts after an exit code: a PuppetDB that must not migrate exits (109) when
 # it starts before the shared database is migrated, and must retry instead of staying down.

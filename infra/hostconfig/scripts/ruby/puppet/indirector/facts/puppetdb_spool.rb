@@ -1,0 +1,18 @@
+# frozen_string_literal: true
+
+# PuppetDB's facts terminus, named in routes.yaml so that every JRuby of puppetserver loads it as it
+# configures its routes (Puppet::Indirector.configure_routes loads each route's terminus class).
+# Loading it puts the spool under every command the terminus submits in that JRuby: facts,
+# catalogs and reports alike.
+require 'puppet/indirector/facts/puppetdb'
+require 'puppet/util/puppetdb/command'
+require 'puppet_multisite/pdb_spool'
+
+unless Puppet::Util::Puppetdb::Command.ancestors.include?(PuppetMultisite::SpoolOnFailure)
+  Puppet::Util::Puppetdb::Command.prepend(PuppetMultisite::SpoolOnFailure)
+  Puppet.info("PuppetDB commands that no PuppetDB accepts are spooled in #{PuppetMultisite.spool.dir}")
+end
+
+class Puppet::Node::Facts::PuppetdbSpool < Puppet::Node::Facts::Puppetdb
+  desc 'PuppetDB facts terminus whose failed commands are spooled on disk and resubmitted.'
+end

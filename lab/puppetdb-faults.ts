@@ -1,0 +1,188 @@
+// Scenarios of PuppetDB under faults: every agent run made during the fault must have its report in
+// PuppetDB by the end (the masters' spool resubmits what no PuppetDB took), and the collecting
+// catalog compiles while one PuppetDB answers.
+import { existsSync, readdirSync } from "node:fs";
+import { SPOOL_DIR } from "../infra/hostconfig/puppetdb-spool";
+import { AgentRun } from "./agents";
+import { hostPath } from "./host";
+import { Lab, Node } from "./lab";
+import { blackhole, restore } from "./net";
+import { queryPuppetdb } from "./puppetdb-client";
+import { Figure } from "./report";
+import { Outcome, agents, runAll } from "./scenarios";
+import { sleep } from "./sleep";
+
+/** How long a scenario waits for the reports of its runs to be in PuppetDB after the fault. */
+const STORE_WAIT_MS = 180_000;
+
+/** The runs' transaction UUIDs found in PuppetDB, asked from a master of a PuppetDB that answers. */
+export async function storedReports(lab: Lab, uuids: readonly string[]): Promise<number> {
+  for (const db of lab.byRole("puppetdb")) {
+    const master = lab.byRole("compile-master", db.topo.site)[0];
+    try {
+      const found = (await queryPuppetdb(
+        master.host,
+        `https://${db.topo.certname}:8081`,
+        "reports",
+        JSON.stringify(["in", "transaction_uuid", ["array", uuids]]),
+      )) as unknown[];
+      return found.length;
+    } catch {
+      // That PuppetDB does not answer: the next one.
+    }
+  }
+  return 0;
+}
+
+/** Polls until every run's report is stored or STORE_WAIT_MS passes; seconds from the call. */
+async function waitStored(
+  lab: Lab,
+  uuids: readonly string[],
+): Promise<{ stored: number; seconds: number }> {
+  const started = Date.now();
+  let stored = 0;
+  while (Date.now() - started < STORE_WAIT_MS) {
+    stored = await storedReports(lab, uuids);
+    if (stored >= uuids.length) break;
+    await sleep(1000);
+  }
+  return { stored, seconds: (Date.now() - started) / 1000 };
+}
+
+/** Commands waiting in the spools of every master. */
+function spooled(lab: Lab): number {
+  let total = 0;
+  for (const m of lab.byRole("compile-master")) {
+    const dir = hostPath(m.host, SPOOL_DIR);
+    if (existsSync(dir)) total += readdirSync(dir).filter((f) => f.endsWith(".json")).length;
+  }
+  return total;
+}
+
+function uuidsOf(runs: Map<string, AgentRun>): string[] {
+  return [...runs.values()].map((r) => r.transactionUuid).filter((u): u is string => !!u);
+}
+
+/** Whether a run applied a catalog compiled for it now (not its cached one). */
+function compiled(run: AgentRun | undefined): boolean {
+  return !!run && run.ok && !/Using cached catalog/i.test(run.output);
+}
+
+function runFigures(runs: Map<string, AgentRun>, stored: number): Figure[] {
+  return [
+    { name: "runs", value: runs.size },
+    { name: "reportsStored", value: stored, target: `= runs (${runs.size})` },
+  ];
+}
+
+/** `puppetdb-host-down`: the primary's PuppetDB stopped; agents of both sites run. */
+export async function puppetdbHostDown(lab: Lab): Promise<Outcome> {
+  const db = lab.byRole("puppetdb", lab.topo.primarySite)[0];
+  const notes: string[] = [];
+  await lab.stopServer(db);
+  let runs = new Map<string, AgentRun>();
+  try {
+    runs = await runAll(lab, agents(lab));
+  } finally {
+    lab.startServer(db);
+    await lab.waitReady(db);
+  }
+  const { stored, seconds } = await waitStored(lab, uuidsOf(runs));
+  const ok = [...runs.values()].filter((r) => r.ok).length;
+  const collector = runs.get(lab.collector().topo.certname);
+  notes.push(
+    `collecting catalog (${lab.collector().topo.certname}): ${compiled(collector) ? "compiled" : "NOT compiled"}`,
+  );
+  return {
+    passed: ok === runs.size && compiled(collector) && stored === runs.size,
+    figures: [
+      ...runFigures(runs, stored),
+      { name: "agents converged", value: `${ok}/${runs.size}` },
+      { name: "reports stored, seconds after the PuppetDB answered", value: seconds, unit: " s" },
+    ],
+    notes,
+  };
+}
+
+/** `puppetdb-black-holed`: the primary's PuppetDB black-holed; figure: extra time per run. */
+export async function puppetdbBlackHoled(lab: Lab, warm: Map<string, number>): Promise<Outcome> {
+  const site = lab.topo.primarySite;
+  const db = lab.byRole("puppetdb", site)[0];
+  blackhole(db.topo.ns, db.topo.address);
+  let runs = new Map<string, AgentRun>();
+  try {
+    runs = await runAll(lab, agents(lab));
+  } finally {
+    restore(db.topo.ns, db.topo.address, lab.site(site), lab.topo.sites);
+  }
+  const { stored } = await waitStored(lab, uuidsOf(runs));
+  const local = agents(lab, site).map((a) => runs.get(a.topo.certname)!);
+  const extra = agents(lab, site).map(
+    (a, i) => local[i].seconds - (warm.get(a.topo.certname) ?? 0),
+  );
+  const ok = [...runs.values()].filter((r) => r.ok).length;
+  const collector = runs.get(lab.collector().topo.certname);
+  return {
+    passed: ok === runs.size && compiled(collector) && stored === runs.size,
+    figures: [
+      ...runFigures(runs, stored),
+      {
+        name: `extra time per run in ${site}, max`,
+        value: Math.max(...extra),
+        unit: " s",
+        target: "< 5 s",
+      },
+      { name: "agents converged", value: `${ok}/${runs.size}` },
+    ],
+    notes: [
+      `collecting catalog: ${compiled(collector) ? "compiled" : "NOT compiled"}`,
+      `runs in ${site}: ${local.map((r) => `${r.seconds.toFixed(1)} s`).join(", ")}`,
+    ],
+  };
+}
+
+/**
+ * `every-puppetdb-down`: every PuppetDB stopped while agents run, then started; figure: time from
+ * the first PuppetDB answering to the last report stored.
+ */
+export async function everyPuppetdbDown(lab: Lab): Promise<Outcome> {
+  const dbs = lab.byRole("puppetdb");
+  const notes: string[] = [];
+  await Promise.all(dbs.map((d) => lab.stopServer(d)));
+  let runs = new Map<string, AgentRun>();
+  let waiting = 0;
+  let firstAnswer = 0;
+  try {
+    runs = await runAll(lab, agents(lab));
+    waiting = spooled(lab);
+  } finally {
+    for (const d of dbs) lab.startServer(d);
+    await Promise.race(dbs.map((d: Node) => lab.waitReady(d)));
+    firstAnswer = Date.now();
+    await Promise.all(dbs.map((d) => lab.waitReady(d)));
+  }
+  const { stored } = await waitStored(lab, uuidsOf(runs));
+  const drained = (Date.now() - firstAnswer) / 1000;
+  const others = [...runs].filter(([c]) => c !== lab.collector().topo.certname);
+  const othersOk = others.filter(([, r]) => r.ok).length;
+  const collector = runs.get(lab.collector().topo.certname);
+  const cached = !!collector && /Using cached catalog/i.test(collector.output);
+  notes.push(
+    `collecting catalog with no PuppetDB: ${compiled(collector) ? "compiled?!" : cached ? "not compiled; the agent applied its cached catalog" : "not compiled; nothing applied"} (exit ${collector?.code})`,
+  );
+  return {
+    passed: othersOk === others.length && !compiled(collector) && stored === runs.size,
+    figures: [
+      ...runFigures(runs, stored),
+      { name: "commands spooled on the masters", value: waiting },
+      {
+        name: "first PuppetDB answering to last report stored",
+        value: drained,
+        unit: " s",
+        target: "< 60 s",
+      },
+      { name: "non-collecting agents converged", value: `${othersOk}/${others.length}` },
+    ],
+    notes,
+  };
+}
