@@ -27,7 +27,12 @@ import { impersonation } from "./impersonation";
 import { replaceMaster } from "./replace-master";
 import { replaceCa, replacePuppetdb } from "./replace-state";
 import { bootRetry } from "./boot-retry";
-import { everyPuppetdbDown, puppetdbBlackHoled, puppetdbHostDown } from "./puppetdb-faults";
+import {
+  databaseDown,
+  everyPuppetdbDown,
+  puppetdbBlackHoled,
+  puppetdbHostDown,
+} from "./puppetdb-faults";
 import { ScenarioEntry, selectScenarios } from "./selection";
 import { labTopology } from "./topology";
 
@@ -164,6 +169,12 @@ const SCENARIOS: readonly LabScenario[] = [
     id: 14,
     name: () => "every PuppetDB down, then back",
     run: (c) => everyPuppetdbDown(c.lab),
+  },
+  {
+    key: "database-down",
+    id: 15,
+    name: () => "the database down for 150 s",
+    run: (c) => databaseDown(c.lab),
   },
   { key: "same-code", id: 6, name: () => "same code everywhere", run: (c) => sameCode(c.lab) },
   { key: "bad-actors", id: 7, name: () => "bad actors", run: (c) => badActors(c.lab) },

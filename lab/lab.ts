@@ -127,6 +127,12 @@ export class Lab {
     );
   }
 
+  async stopDatabase(): Promise<void> {
+    const db = this.byRole("database")[0];
+    await db.process?.stop(20_000);
+    db.process = undefined;
+  }
+
   async startDatabase(): Promise<void> {
     const db = this.byRole("database")[0];
     db.process = await startPostgres(db.host, {
@@ -218,6 +224,10 @@ export class Lab {
     }
     if (node.topo.role === "compile-master" || node.topo.role === "puppetdb") {
       node.loops.push(every("crl-refresh", this.options.crlRefreshSeconds));
+    }
+    if (node.topo.role === "puppetdb") {
+      // EC2: every minute. No systemd here: it reloads PuppetDB by the PID file the lab writes.
+      node.loops.push(every("discard-replay", 10));
     }
   }
 

@@ -1,7 +1,7 @@
 // Scenarios of PuppetDB under faults: every agent run made during the fault must have its report in
 // PuppetDB by the end (the masters' spool resubmits what no PuppetDB took), and the collecting
 // catalog compiles while one PuppetDB answers.
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { SPOOL_DIR } from "../infra/hostconfig/puppetdb-spool";
 import { AgentRun } from "./agents";
 import { hostPath } from "./host";
@@ -184,5 +184,51 @@ export async function everyPuppetdbDown(lab: Lab): Promise<Outcome> {
       { name: "non-collecting agents converged", value: `${othersOk}/${others.length}` },
     ],
     notes,
+  };
+}
+
+/** How long the lab's database stays down: long enough for PuppetDB to give up its quick retries. */
+const DATABASE_DOWN_MS = 150_000;
+
+/** `database-down`: PostgreSQL stopped for 150 s while agents run, then started. */
+export async function databaseDown(lab: Lab): Promise<Outcome> {
+  const runs = new Map<string, AgentRun>();
+  const all = agents(lab);
+  await lab.stopDatabase();
+  const downAt = Date.now();
+  try {
+    // Agents keep running for the whole outage, one after the other.
+    for (let i = 0; Date.now() - downAt < DATABASE_DOWN_MS; i++) {
+      const a = all[i % all.length];
+      runs.set(`${a.topo.certname}#${i}`, await lab.runAgent(a));
+    }
+  } finally {
+    await lab.startDatabase();
+  }
+  const backAt = Date.now();
+  const { stored } = await waitStored(lab, uuidsOf(runs));
+  const seconds = (Date.now() - backAt) / 1000;
+  // Collecting needs the database through PuppetDB's query API: that catalog cannot compile.
+  const collector = lab.collector().topo.certname;
+  const others = [...runs].filter(([k]) => !k.startsWith(`${collector}#`));
+  const ok = others.filter(([, r]) => r.ok).length;
+  const collecting = [...runs].filter(([k]) => k.startsWith(`${collector}#`)).map(([, r]) => r);
+  const queues = lab.byRole("puppetdb").map((d) => {
+    const file = hostPath(d.host, "/var/lib/puppet-multisite/puppetdb-queue.json");
+    return `${d.topo.site}: ${existsSync(file) ? readFileSync(file, "utf8").trim() : "(no status)"}`;
+  });
+  return {
+    passed: ok === others.length && stored === runs.size,
+    figures: [
+      ...runFigures(runs, stored),
+      { name: "database down", value: DATABASE_DOWN_MS / 1000, unit: " s" },
+      { name: "runs of non-collecting agents converged", value: `${ok}/${others.length}` },
+      {
+        name: "collecting runs compiled",
+        value: `${collecting.filter(compiled).length}/${collecting.length}`,
+      },
+      { name: "database back to last report stored", value: seconds, unit: " s" },
+    ],
+    notes: queues,
   };
 }

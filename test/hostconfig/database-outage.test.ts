@@ -25,7 +25,7 @@ import { itWithTools, run } from "./helpers";
 
 const work = mkdtempSync(join(tmpdir(), "pm-outage-"));
 const DB = { host: "db.example.internal", port: 5432, name: "puppetdb" };
-const SETTINGS = `DB_HOST='${DB.host}'\nDB_PORT='${DB.port}'\nDB_NAME='${DB.name}'\n`;
+const SETTINGS = `CERTNAME='puppetdb.example.internal'\nDB_HOST='${DB.host}'\nDB_PORT='${DB.port}'\nDB_NAME='${DB.name}'\n`;
 const CA = "ca.puppet.example.internal";
 
 /**
@@ -127,7 +127,9 @@ interface Post {
 }
 
 /** A local PuppetDB: its status (code and queue depth) and its command endpoint, which records posts. */
-async function fakePuppetdb(opts: { statusCode?: number; postCode?: (p: Post) => number } = {}) {
+async function fakePuppetdb(
+  opts: { statusCode?: number; postCode?: (p: Post) => number; awaitingRetry?: () => number } = {},
+) {
   const posts: Post[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -144,6 +146,10 @@ async function fakePuppetdb(opts: { statusCode?: number; postCode?: (p: Post) =>
           state: code === 200 ? "running" : "error",
           status: { "maintenance_mode?": false, queue_depth: 7, "write_db_up?": code === 200 },
         });
+      } else if (
+        url.pathname === "/metrics/v2/read/puppetlabs.puppetdb.mq:name=global.awaiting-retry"
+      ) {
+        json(200, { value: { Count: opts.awaitingRetry?.() ?? 0 }, status: 200 });
       } else if (req.method === "POST" && url.pathname === "/pdb/cmd/v1") {
         const post: Post = {
           query: Object.fromEntries(url.searchParams),
@@ -194,6 +200,8 @@ describe("discard-replay.sh", () => {
         ...h.env,
         PUPPET_MULTISITE_DISCARD_DIR: discardDir,
         PUPPET_MULTISITE_PUPPETDB_URL: url,
+        PUPPET_MULTISITE_METRICS_URL: url,
+        PUPPET_MULTISITE_RELOAD_CMD: `echo reload >>"${h.dir}/reloads"`,
       });
     const ls = (sub: string) =>
       existsSync(join(h.dir, "stockpile", sub))
@@ -307,6 +315,8 @@ describe("discard-replay.sh", () => {
         expect(queue).toEqual({
           ready: true,
           queue_depth: 7,
+          awaiting_retry: 0,
+          reloaded: false,
           discards_pending: 5,
           replayed: 2,
           skipped: 3,
@@ -435,6 +445,46 @@ describe("discard-replay.sh", () => {
         ]);
         expect(bodies.map((b) => h.count(b))).toEqual(["2", "1", "1"]);
         expect(h.queue()).toMatchObject({ ready: true, replayed: 2, discards_pending: 1 });
+      } finally {
+        await pdb.close();
+      }
+    },
+  );
+
+  itWithTools(
+    TOOLS,
+    "reloads PuppetDB once after an outage it saw, when commands wait for their hourly retry",
+    async () => {
+      let awaiting = 0;
+      const pdb = await fakePuppetdb({ awaitingRetry: () => awaiting });
+      try {
+        const h = replayHost(pdb.url);
+        // Nothing waits and no outage was seen: no reload.
+        awaiting = 2;
+        await h.replay();
+        expect(h.lines("reloads")).toEqual([]);
+        h.dbDown(true);
+        await h.replay();
+        expect(h.queue()).toMatchObject({ ready: false, awaiting_retry: null, reloaded: false });
+        h.dbDown(false);
+        awaiting = 0;
+        await h.replay();
+        expect(h.lines("reloads")).toEqual([]);
+        // Commands failed during the outage and wait about an hour: reloaded, once.
+        awaiting = 3;
+        const r = await h.replay();
+        expect(r.stderr).toContain(
+          "reloaded PuppetDB: 3 commands that failed while the database was away",
+        );
+        expect(h.queue()).toMatchObject({ ready: true, awaiting_retry: 3, reloaded: true });
+        await h.replay();
+        expect(h.lines("reloads")).toEqual(["reload"]);
+        // The next outage gets its own reload.
+        h.dbDown(true);
+        await h.replay();
+        h.dbDown(false);
+        await h.replay();
+        expect(h.lines("reloads")).toEqual(["reload", "reload"]);
       } finally {
         await pdb.close();
       }

@@ -12,10 +12,16 @@
 # Every run logs one line, also written as JSON to $PM_STATE_DIR/puppetdb-queue.json: time, ready
 # (the database and PuppetDB answered and accepted), queue_depth (PuppetDB's status; null when not
 # ready), discards_pending, replayed, skipped, capped. Exit 0 when either does not answer (timer).
+# Commands that failed while the database was away wait about an hour before their next attempt
+# (command-delay-ms), counted in memory: after an outage this run saw (pg_isready failing), once
+# the database is back and PuppetDB's awaiting-retry meter is above zero, PuppetDB is reloaded
+# (SIGHUP: its services start again and load the queue from disk with no attempt counted), once
+# per outage, so they are stored now. The JSON adds awaiting_retry and reloaded.
 # PuppetDB is reached over its cleartext listener on 127.0.0.1:8080 (jetty.conf): plain HTTP skips
-# the certificate allowlist, which lists the CA and the masters, not this host.
-# PUPPET_MULTISITE_DISCARD_DIR, _PUPPETDB_URL and _DB_CHECK_CMD (replaces pg_isready, same
-# arguments) for tests and the lab.
+# the certificate allowlist, which lists the CA and the masters, not this host. Its metrics answer
+# only over TLS, with this host's certificate.
+# PUPPET_MULTISITE_DISCARD_DIR, _PUPPETDB_URL, _METRICS_URL, _RELOAD_CMD and _DB_CHECK_CMD
+# (replaces pg_isready, same arguments) for tests and the lab.
 set -euo pipefail
 PM_SCRIPT="discard-replay"
 # shellcheck source=lib.sh
@@ -42,14 +48,42 @@ mkdir -p "$counts"
 exec 9<"$counts"
 flock -n 9 || exit 0
 
-ready=false depth=null
+ready=false depth=null awaiting=null reloaded=false
+last_down="$PM_STATE_DIR/db-last-down" reloaded_for="$PM_STATE_DIR/db-reloaded-for"
 if ! ${PUPPET_MULTISITE_DB_CHECK_CMD:-pg_isready} -h "$DB_HOST" -p "$DB_PORT" -d "$DB_NAME" -t 5 >/dev/null; then
   why="database $DB_HOST:$DB_PORT is unreachable"
+  date +%s >"$last_down"
 elif ! status=$(curl -fsS --max-time 10 "$url/status/v1/services/puppetdb-status" 2>&1); then
   why="PuppetDB is not answering ($status)"
 else
   ready=true
   [[ ! $status =~ \"queue_depth\"\ *:\ *([0-9]+) ]] || depth=${BASH_REMATCH[1]}
+fi
+
+if [[ $ready == true ]]; then
+  metrics=(--cacert "$PUPPETDB_DIR/ssl/ca.pem" --cert "$PUPPETDB_DIR/ssl/public.pem"
+    --key "$PUPPETDB_DIR/ssl/private.pem" --resolve "$CERTNAME:8081:127.0.0.1")
+  metric=$(curl -fsS --max-time 10 "${metrics[@]}" \
+    "${PUPPET_MULTISITE_METRICS_URL:-https://$CERTNAME:8081}/metrics/v2/read/puppetlabs.puppetdb.mq:name=global.awaiting-retry" 2>/dev/null) || true
+  [[ ! $metric =~ \"Count\"\ *:\ *([0-9]+) ]] || awaiting=${BASH_REMATCH[1]}
+  down=$(cat "$last_down" 2>/dev/null || echo 0)
+  if [[ $awaiting != null ]] && ((awaiting > 0 && $(date +%s) - down < 600)) &&
+    [[ $(cat "$reloaded_for" 2>/dev/null) != "$down" ]]; then
+    if [[ -n ${PUPPET_MULTISITE_RELOAD_CMD:-} ]]; then
+      reload=(bash -c "$PUPPET_MULTISITE_RELOAD_CMD")
+    elif systemd_running; then
+      reload=(systemctl reload puppetdb)
+    else
+      reload=(kill -HUP "$(cat /run/puppetdb/puppetdb.pid)")
+    fi
+    if "${reload[@]}"; then
+      echo "$down" >"$reloaded_for"
+      reloaded=true
+      log "reloaded PuppetDB: $awaiting commands that failed while the database was away are retried now"
+    else
+      log "WARNING: reloading PuppetDB failed: the next run tries again"
+    fi
+  fi
 fi
 
 total=0 replayed=0 skipped=0 capped=0
@@ -100,8 +134,8 @@ while read -r name; do
   esac
 done < <(for f in "$discard"/*; do echo "${f##*/}"; done | sort -t- -k2,2n -k1,1n)
 
-json=$(printf '{"time":"%s","ready":%s,"queue_depth":%s,"discards_pending":%d,"replayed":%d,"skipped":%d,"capped":%d}' \
-  "$(date -u +%FT%TZ)" "$ready" "$depth" $((total - replayed)) "$replayed" "$skipped" "$capped")
+json=$(printf '{"time":"%s","ready":%s,"queue_depth":%s,"awaiting_retry":%s,"reloaded":%s,"discards_pending":%d,"replayed":%d,"skipped":%d,"capped":%d}' \
+  "$(date -u +%FT%TZ)" "$ready" "$depth" "$awaiting" "$reloaded" $((total - replayed)) "$replayed" "$skipped" "$capped")
 log "${why:+WARNING: $why: nothing replayed: }$json"
 tmp=$(mktemp "$PM_STATE_DIR/puppetdb-queue.XXXXXX")
 echo "$json" >"$tmp"
