@@ -27,6 +27,7 @@ import { impersonation } from "./impersonation";
 import { replaceMaster } from "./replace-master";
 import { replaceCa, replacePuppetdb } from "./replace-state";
 import { bootRetry } from "./boot-retry";
+import { newMasterWrites } from "./new-master";
 import {
   databaseDown,
   everyPuppetdbDown,
@@ -175,6 +176,12 @@ const SCENARIOS: readonly LabScenario[] = [
     id: 15,
     name: () => "the database down for 150 s",
     run: (c) => databaseDown(c.lab),
+  },
+  {
+    key: "new-master-writes",
+    id: 16,
+    name: () => "a master added to a pool stores its first agent's report",
+    run: (c) => newMasterWrites(c.lab),
   },
   { key: "same-code", id: 6, name: () => "same code everywhere", run: (c) => sameCode(c.lab) },
   { key: "bad-actors", id: 7, name: () => "bad actors", run: (c) => badActors(c.lab) },

@@ -13,11 +13,11 @@ import { AgentRun, prepareAgent, runAgent } from "./agents";
 import { prepareHost } from "./first-boot";
 import { ADAPTER_ENV, ExecHost, RunResult, startInHost } from "./host";
 import { Material, SecretNames, makeMaterial } from "./material";
-import { Network, createNetwork } from "./net";
+import { Network, createNetwork, startDns } from "./net";
 import { startPostgres } from "./postgres";
 import { STATE_DIR, Started } from "./processes";
 import { puppetTls, startPuppetdb, startPuppetserver, waitForStatus } from "./services";
-import { LabSite, LabTopology, PlannedHost, coveringCidr } from "./topology";
+import { LabSite, LabTopology, PlannedHost, Zone, coveringCidr } from "./topology";
 
 export interface LabOptions {
   readonly wanDelayMs: number;
@@ -116,6 +116,19 @@ export class Lab {
     this.network = createNetwork(this.topo, { wanDelayMs: this.options.wanDelayMs });
   }
 
+  /**
+   * Every site's DNS server answers its planned zone changed by `change` (the planned zone itself
+   * with no argument): what a `pulumi up` that changes the records does to Route 53.
+   */
+  async serveZones(change: (zone: Zone) => Zone = (zone) => zone): Promise<void> {
+    const processes = this.network!.processes;
+    for (const site of this.topo.sites) {
+      const i = processes.findIndex((p) => p.name === `dns ${site.name}`);
+      await processes[i].stop(5_000);
+      processes[i] = startDns(site, change(this.topo.zones.get(site.name)!));
+    }
+  }
+
   makeMaterial(): void {
     const ca = this.byRole("ca")[0];
     this.material = makeMaterial(
@@ -205,7 +218,12 @@ export class Lab {
    * CRL refresh, a PuppetDB host's CRL refresh.
    */
   startTimers(node: Node): void {
-    const every = (name: string, seconds: number, command = `${LIB_DIR}/${name}.sh`) =>
+    const every = (
+      name: string,
+      seconds: number,
+      command = `${LIB_DIR}/${name}.sh`,
+      env: Record<string, string> = {},
+    ) =>
       startInHost(
         node.host,
         name,
@@ -215,7 +233,7 @@ export class Lab {
           "-c",
           `while sleep $(( ${seconds} - SECONDS % ${seconds} )); do ${command} || true; done`,
         ],
-        { env: { ...ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl } },
+        { env: { ...ADAPTER_ENV, CONTROL_REPO_URL: this.material.controlRepoUrl, ...env } },
       );
     if (node.topo.role === "compile-master") {
       node.loops.push(every("code-sync", this.options.syncIntervalSeconds));
@@ -228,6 +246,13 @@ export class Lab {
     if (node.topo.role === "puppetdb") {
       // EC2: every minute. No systemd here: it reloads PuppetDB by the PID file the lab writes.
       node.loops.push(every("discard-replay", 10));
+      // EC2: every 5 minutes and up to 2 more. A changed allowlist reloads PuppetDB (SIGHUP, as
+      // Debian's unit reloads it) by the PID file the lab writes.
+      node.loops.push(
+        every("allowlist-refresh", 20, undefined, {
+          PUPPET_MULTISITE_RESTART_CMD: "pkill -HUP -f -F /run/puppetdb/puppetdb.pid",
+        }),
+      );
     }
   }
 

@@ -8,7 +8,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderDns } from "./dns";
 import { STATE_DIR, Started, start } from "./processes";
-import { LabSite, LabTopology } from "./topology";
+import { LabSite, LabTopology, Zone } from "./topology";
 
 export const PREFIX = "pml-";
 const SWITCH = `${PREFIX}switch`;
@@ -183,31 +183,32 @@ export function createNetwork(topo: LabTopology, options: NetworkOptions = {}): 
     throw new Error(`lab network is not isolated, no server started:\n  ${problems.join("\n  ")}`);
   }
 
-  for (const site of topo.sites) {
-    const dir = join(STATE_DIR, "dns", site.name);
-    mkdirSync(dir, { recursive: true });
-    const files = renderDns(site, topo.zones.get(site.name)!, join(dir, "hosts"));
-    writeFileSync(join(dir, "hosts"), files.hosts);
-    writeFileSync(join(dir, "dnsmasq.conf"), files.conf);
-    processes.push(
-      start(
-        `dns ${site.name}`,
-        "ip",
-        [
-          "netns",
-          "exec",
-          dnsNs(site.name),
-          "dnsmasq",
-          "--keep-in-foreground",
-          `--conf-file=${join(dir, "dnsmasq.conf")}`,
-          `--pid-file=${join(dir, "dnsmasq.pid")}`,
-          "--log-facility=-",
-        ],
-        join(STATE_DIR, "log", `dns-${site.name}.log`),
-      ),
-    );
-  }
+  for (const site of topo.sites) processes.push(startDns(site, topo.zones.get(site.name)!));
   return { processes, namespaces };
+}
+
+/** A site's DNS server (dnsmasq at the VPC resolver's address) answering `zone`. */
+export function startDns(site: LabSite, zone: Zone): Started {
+  const dir = join(STATE_DIR, "dns", site.name);
+  mkdirSync(dir, { recursive: true });
+  const files = renderDns(site, zone, join(dir, "hosts"));
+  writeFileSync(join(dir, "hosts"), files.hosts);
+  writeFileSync(join(dir, "dnsmasq.conf"), files.conf);
+  return start(
+    `dns ${site.name}`,
+    "ip",
+    [
+      "netns",
+      "exec",
+      dnsNs(site.name),
+      "dnsmasq",
+      "--keep-in-foreground",
+      `--conf-file=${join(dir, "dnsmasq.conf")}`,
+      `--pid-file=${join(dir, "dnsmasq.pid")}`,
+      "--log-facility=-",
+    ],
+    join(STATE_DIR, "log", `dns-${site.name}.log`),
+  );
 }
 
 /**

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the checks run for real: cloud-init (schema), shellcheck, the Puppet
-# agent (puppet config print), ruby and openssl (the CA's autosigner), git (code deploys), dnsmasq
-# (a DNS server on loopback for PuppetDB's allowlist refresh).
+# agent (puppet config print), PuppetDB's terminus and JRuby (the masters' spool runs against the
+# first and in the second), ruby and openssl (the CA's autosigner), git (code deploys), dnsmasq (a
+# DNS server on loopback for PuppetDB's allowlist refresh).
 set -euo pipefail
-exec bash "$(dirname "$0")/apt-install.sh" system cloud-init shellcheck puppet-agent ruby openssl git dnsmasq
+exec bash "$(dirname "$0")/apt-install.sh" system cloud-init shellcheck puppet-agent puppet-terminus-puppetdb jruby ruby openssl git dnsmasq

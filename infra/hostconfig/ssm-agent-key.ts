@@ -1,5 +1,6 @@
 // AWS's public key for the SSM agent's package signatures, as hosts get it: a binary keyring, since
 // gpgv reads no armored keys and Debian's EC2 images have no gpg to dearmor one at boot.
+import { createHash } from "crypto";
 import { readFileSync } from "fs";
 import { join } from "path";
 
@@ -70,7 +71,86 @@ export function dearmorPublicKey(armored: string): Buffer {
   return data;
 }
 
+interface Packet {
+  readonly tag: number;
+  readonly body: Buffer;
+  /** Header and body, as they appear in the keyring. */
+  readonly raw: Buffer;
+}
+
+/** The packets of a binary OpenPGP key (RFC 4880 §4.2: old and new headers, no partial lengths). */
+export function openpgpPackets(data: Buffer): Packet[] {
+  const out: Packet[] = [];
+  let i = 0;
+  while (i < data.length) {
+    const start = i;
+    const ctb = data[i++];
+    if (!(ctb & 0x80)) throw new Error(`OpenPGP data: no packet header at byte ${start}`);
+    let tag: number;
+    let len: number;
+    if (ctb & 0x40) {
+      tag = ctb & 0x3f;
+      const o = data[i++];
+      if (o < 192) len = o;
+      else if (o < 224) len = ((o - 192) << 8) + data[i++] + 192;
+      else if (o === 255) [len, i] = [data.readUInt32BE(i), i + 4];
+      else throw new Error(`OpenPGP data: partial body length at byte ${start}, not used in keys`);
+    } else {
+      tag = (ctb >> 2) & 0x0f;
+      const size = [1, 2, 4][ctb & 3];
+      if (size === undefined)
+        throw new Error(`OpenPGP data: indeterminate length at byte ${start}`);
+      [len, i] = [data.readUIntBE(i, size), i + size];
+    }
+    if (i + len > data.length)
+      throw new Error(`OpenPGP data: packet at byte ${start} is cut short`);
+    out.push({ tag, body: data.subarray(i, i + len), raw: data.subarray(start, i + len) });
+    i += len;
+  }
+  return out;
+}
+
+/** The key ID (hex) of a v4 signature's issuer: subpacket 16, or 33 (issuer fingerprint). */
+function signatureIssuer(sig: Buffer): string | undefined {
+  if (sig[0] !== 4) return undefined;
+  let i = 4;
+  for (let area = 0; area < 2; area++) {
+    const end = i + 2 + sig.readUInt16BE(i);
+    i += 2;
+    while (i < end) {
+      let len = sig[i++];
+      if (len >= 192 && len < 255) len = ((len - 192) << 8) + sig[i++] + 192;
+      else if (len === 255) [len, i] = [sig.readUInt32BE(i), i + 4];
+      const data = sig.subarray(i + 1, i + len);
+      if ((sig[i] & 0x7f) === 16) return data.toString("hex");
+      if ((sig[i] & 0x7f) === 33) return data.subarray(data.length - 8).toString("hex");
+      i += len;
+    }
+  }
+  return undefined;
+}
+
+/** The key ID (hex) of a v4 public key packet: the low 64 bits of its fingerprint (RFC 4880 §12.2). */
+function keyId(body: Buffer): string {
+  const head = Buffer.from([0x99, body.length >> 8, body.length & 0xff]);
+  return createHash("sha1").update(head).update(body).digest().subarray(12).toString("hex");
+}
+
+/**
+ * A key with its own signatures only: others' certifications of it (AWS's previous key signed this
+ * one) are not needed to verify a package and cost half a kilobyte of every host's user data.
+ */
+export function selfSignedOnly(key: Buffer): Buffer {
+  const packets = openpgpPackets(key);
+  const primary = packets.find((p) => p.tag === 6);
+  if (!primary) throw new Error("OpenPGP data: no public key packet");
+  const own = keyId(primary.body);
+  return Buffer.concat(
+    packets.filter((p) => p.tag !== 2 || signatureIssuer(p.body) === own).map((p) => p.raw),
+  );
+}
+
 /** AWS's SSM agent signing key as a binary keyring, the one keyring hosts verify the agent with. */
 export function ssmAgentKeyring(): Buffer {
-  return dearmorPublicKey(readFileSync(SSM_AGENT_KEY_FILE, "utf8"));
+  return selfSignedOnly(dearmorPublicKey(readFileSync(SSM_AGENT_KEY_FILE, "utf8")));
 }

@@ -297,4 +297,39 @@ describe("PuppetDB spool", () => {
     await ruby(keep("store_report", "a.example", '{"r":1}', "2026-01-01T00:00:01.000Z"), "jruby");
     expect(entries()).toHaveLength(1);
   });
+
+  itWithTools(
+    ["ruby"],
+    "tries a PuppetDB that just did not answer last, with the terminus's own failover",
+    async () => {
+      // Debian's puppet-terminus-puppetdb, its config stubbed: URL a does not answer, b does.
+      const out = await ruby(`
+      require 'puppet'
+      require 'puppet/util/puppetdb'
+      require 'puppet/util/puppetdb/http'
+      Puppet::Util::Puppetdb::Http.singleton_class.prepend(PuppetMultisite::SkipUnanswering)
+      config = Struct.new(:server_url_timeout, :submit_only_server_urls, :soft_write_failure,
+                          :min_successful_submissions).new(5, [], true, 1)
+      Puppet::Util::Puppetdb.define_singleton_method(:config) { config }
+      urls = [URI('https://a:8081'), URI('https://b:8081')]
+      down = ['a']
+      tried = []
+      answer = lambda do |_http, uri, _ssl|
+        tried << uri.host
+        raise Puppet::HTTP::ConnectionError.new('connect timed out', nil) if down.include?(uri.host)
+        Struct.new(:code, :body, :reason).new(200, '{}', 'OK')
+      end
+      call = -> { Puppet::Util::Puppetdb::Http.failover_action('/pdb/cmd/v1', urls, false, nil, answer) }
+      2.times { call.() }
+      puts tried.join(',')
+      # Past the hold, a is tried first again; it answers now and stays first.
+      PuppetMultisite.unanswered['https://a:8081'] -= PuppetMultisite::SkipUnanswering::HOLD_SECONDS
+      down.clear
+      tried.clear
+      2.times { call.() }
+      puts tried.join(',')
+    `);
+      expect(out.trim().split("\n").slice(-2)).toEqual(["a,b,b", "a,a"]);
+    },
+  );
 });

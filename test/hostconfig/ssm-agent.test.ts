@@ -62,11 +62,29 @@ describe("the SSM agent keyring", () => {
     expect(new Date(Number(pub[6]) * 1000).toISOString().slice(0, 10)).toBe(AWS_KEY_EXPIRES);
   });
 
-  itWithTools(["gpg"], "holds the same bytes as gpg --dearmor makes of the .asc file", () => {
-    const out = join(work, "dearmored.gpg");
-    gpg(gpgHome(), "--output", out, "--dearmor", SSM_AGENT_KEY_FILE);
-    expect(ssmAgentKeyring().equals(readFileSync(out))).toBe(true);
-  });
+  itWithTools(
+    ["gpg"],
+    "holds the packets of the .asc file but others' signatures, as gpg lists them",
+    () => {
+      const out = join(work, "dearmored.gpg");
+      gpg(gpgHome(), "--output", out, "--dearmor", SSM_AGENT_KEY_FILE);
+      const listed = (file: string) =>
+        gpg(gpgHome(), "--list-packets", file)
+          .split("\n")
+          .filter((line) => line.startsWith(":"))
+          .map((line) => line.replace(/^# off=\d+ /, ""));
+      const keyring = join(work, "keyring.gpg");
+      writeFileSync(keyring, ssmAgentKeyring());
+      // The .asc file: key, user ID, its self-signature and AWS's previous key's certification.
+      expect(listed(out).filter((l) => l.startsWith(":signature packet"))).toHaveLength(2);
+      expect(listed(keyring)).toEqual(
+        listed(out).filter(
+          (l) => !l.startsWith(":signature packet") || l.includes("2784DBF388D19D46"),
+        ),
+      );
+      expect(ssmAgentKeyring().length).toBeLessThan(readFileSync(out).length);
+    },
+  );
 });
 
 describe("dearmorPublicKey", () => {

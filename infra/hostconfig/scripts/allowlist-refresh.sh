@@ -7,8 +7,9 @@
 # queueing commands whatever the database's state, a restarted one answers 503 and accepts none
 # until the database is back. The change then stays pending and the next run tries again.
 # PUPPET_MULTISITE_DNS_SERVER=ip[:port] or [ipv6]:port instead of resolv.conf's servers.
-# PUPPET_MULTISITE_DB_CHECK_CMD replaces pg_isready (same arguments), as _RESTART_CMD replaces
-# `systemctl try-restart` (tests, lab).
+# The restart is a reload where the unit has one (Debian's sends SIGHUP: PuppetDB's services start
+# again in the same JVM and read the allowlist). PUPPET_MULTISITE_DB_CHECK_CMD replaces pg_isready
+# (same arguments), as _RESTART_CMD replaces `systemctl try-reload-or-restart` (tests, lab).
 set -euo pipefail
 PM_SCRIPT="allowlist-refresh"
 # shellcheck source=lib.sh
@@ -100,7 +101,7 @@ if ((restart)) && [[ -e $pending ]]; then
     log "no systemd: restart puppetdb by hand to apply the allowlist"
   elif ! ${PUPPET_MULTISITE_DB_CHECK_CMD:-pg_isready} -h "$DB_HOST" -p "$DB_PORT" -d "$DB_NAME" -t 5 >/dev/null; then
     log "WARNING: puppetdb restart deferred: database $DB_HOST:$DB_PORT is unreachable; the next run tries again"
-  elif ${PUPPET_MULTISITE_RESTART_CMD:-systemctl try-restart} puppetdb; then
+  elif ${PUPPET_MULTISITE_RESTART_CMD:-systemctl try-reload-or-restart} puppetdb; then
     log "restarted puppetdb (if it was running)"
     rm -f "$pending"
   else

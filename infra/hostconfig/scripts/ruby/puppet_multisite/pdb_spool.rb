@@ -206,6 +206,39 @@ module PuppetMultisite
     end
   end
 
+  # Prepended to the terminus's HTTP class, which tries the server URLs in their order at every
+  # request: one that did not answer (a connection error or timeout) is tried last for HOLD_SECONDS,
+  # so a black-holed PuppetDB costs its connect timeout once per JRuby and period, not once per
+  # command and query. Sticky reads keep their own order.
+  module SkipUnanswering
+    HOLD_SECONDS = 30
+
+    def failover_action(path_suffix, server_urls, sticky, ssl_context = nil, http_callback)
+      unless sticky
+        held = Time.now.to_f - HOLD_SECONDS
+        server_urls = server_urls.each_with_index.sort_by do |url, i|
+          [(PuppetMultisite.unanswered[url.to_s] || 0) > held ? 1 : 0, i]
+        end.map(&:first)
+      end
+      super(path_suffix, server_urls, sticky, ssl_context, http_callback)
+    end
+
+    def with_http_error_logging(server_url, route, &callback)
+      error = super
+      if error
+        PuppetMultisite.unanswered[server_url.to_s] = Time.now.to_f
+      else
+        PuppetMultisite.unanswered.delete(server_url.to_s)
+      end
+      error
+    end
+  end
+
+  # URL => when it last did not answer (each JRuby serves one request at a time).
+  def self.unanswered
+    @unanswered ||= {}
+  end
+
   def self.spool
     @spool ||= PdbSpool.load
   end

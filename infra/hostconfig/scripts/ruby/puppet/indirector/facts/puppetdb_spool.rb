@@ -2,14 +2,16 @@
 
 # PuppetDB's facts terminus, named in routes.yaml so that every JRuby of puppetserver loads it as it
 # configures its routes (Puppet::Indirector.configure_routes loads each route's terminus class).
-# Loading it puts the spool under every command the terminus submits in that JRuby: facts,
-# catalogs and reports alike.
+# Loading it puts the spool under every command the terminus submits in that JRuby (facts,
+# catalogs and reports alike), and has every request try a PuppetDB that just did not answer last.
 require 'puppet/indirector/facts/puppetdb'
 require 'puppet/util/puppetdb/command'
+require 'puppet/util/puppetdb/http'
 require 'puppet_multisite/pdb_spool'
 
 unless Puppet::Util::Puppetdb::Command.ancestors.include?(PuppetMultisite::SpoolOnFailure)
   Puppet::Util::Puppetdb::Command.prepend(PuppetMultisite::SpoolOnFailure)
+  Puppet::Util::Puppetdb::Http.singleton_class.prepend(PuppetMultisite::SkipUnanswering)
   Puppet.info("PuppetDB commands that no PuppetDB accepts are spooled in #{PuppetMultisite.spool.dir}")
 end
 
