@@ -64,13 +64,18 @@ export interface AgentRun extends RunResult {
 /** `puppet agent -t` inside the host. ok: exit 0 or 2 (--detailed-exitcodes: changes applied). */
 export async function runAgent(
   host: ExecHost,
-  opts: { args?: readonly string[]; timeoutMs?: number } = {},
+  opts: { args?: readonly string[]; timeoutMs?: number; asDaemon?: boolean } = {},
 ): Promise<AgentRun> {
   const report = hostPath(host, "/var/cache/puppet/state/last_run_report.yaml");
   const before = existsSync(report) ? readFileSync(report, "utf8") : "";
+  // --test turns usecacheonfailure off; a daemon's run keeps it on (its default): the same
+  // settings --test sets, but that one.
+  const mode = opts.asDaemon
+    ? ["--onetime", "--no-daemonize", "--verbose", "--no-splay", "--show_diff"]
+    : ["--test"];
   const r = await runInHost(
     host,
-    ["puppet", "agent", "--test", "--detailed-exitcodes", "--color=false", ...(opts.args ?? [])],
+    ["puppet", "agent", ...mode, "--detailed-exitcodes", "--color=false", ...(opts.args ?? [])],
     { logName: "agent", timeoutMs: opts.timeoutMs ?? 300_000 },
   );
   const ok = r.code === 0 || r.code === 2;

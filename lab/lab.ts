@@ -279,8 +279,12 @@ export class Lab {
     });
   }
 
-  /** `puppet agent -t` on an agent, with extra command-line settings. */
-  runAgent(node: Node, args: readonly string[] = []): Promise<AgentRun> {
-    return runAgent(node.host, { args, timeoutMs: 5 * 60_000 });
+  /** `puppet agent -t` on an agent (or a daemon's single run), with extra command-line settings. */
+  runAgent(
+    node: Node,
+    args: readonly string[] = [],
+    opts: { asDaemon?: boolean } = {},
+  ): Promise<AgentRun> {
+    return runAgent(node.host, { args, timeoutMs: 5 * 60_000, ...opts });
   }
 }

@@ -1,7 +1,7 @@
 // Scenarios of PuppetDB under faults: every agent run made during the fault must have its report in
 // PuppetDB by the end (the masters' spool resubmits what no PuppetDB took), and the collecting
 // catalog compiles while one PuppetDB answers.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { SPOOL_DIR } from "../infra/hostconfig/puppetdb-spool";
 import { AgentRun } from "./agents";
 import { hostPath } from "./host";
@@ -60,14 +60,13 @@ function spooled(lab: Lab): number {
 }
 
 /**
- * Every agent once, the collector as a daemon runs (`--test` turns usecacheonfailure off, the
- * daemon's default is on): when its catalog cannot compile it applies its cached one.
+ * Every agent once, the collector as a daemon runs (`--test` turns usecacheonfailure off, a
+ * daemon keeps it on): when its catalog cannot compile it applies its cached one.
  */
 async function runAgents(lab: Lab): Promise<Map<string, AgentRun>> {
   const runs = new Map<string, AgentRun>();
   for (const a of agents(lab)) {
-    const daemonLike = a === lab.collector() ? ["--usecacheonfailure"] : [];
-    runs.set(a.topo.certname, await lab.runAgent(a, daemonLike));
+    runs.set(a.topo.certname, await lab.runAgent(a, [], { asDaemon: a === lab.collector() }));
   }
   return runs;
 }
@@ -165,9 +164,11 @@ export async function everyPuppetdbDown(lab: Lab): Promise<Outcome> {
   let runs = new Map<string, AgentRun>();
   let waiting = 0;
   let firstAnswer = 0;
+  let kept: { dir: string; name: string; text: string } | undefined;
   try {
     runs = await runAgents(lab);
     waiting = spooled(lab);
+    kept = spooledReport(lab);
   } finally {
     for (const d of dbs) lab.startServer(d);
     await Promise.race(dbs.map((d: Node) => lab.waitReady(d)));
@@ -176,6 +177,7 @@ export async function everyPuppetdbDown(lab: Lab): Promise<Outcome> {
   }
   const { stored } = await waitStored(lab, uuidsOf(runs));
   const drained = (Date.now() - firstAnswer) / 1000;
+  const copies = kept ? await resubmitted(lab, kept) : NaN;
   const others = [...runs].filter(([c]) => c !== lab.collector().topo.certname);
   const othersOk = others.filter(([, r]) => r.ok).length;
   const collector = runs.get(lab.collector().topo.certname);
@@ -184,7 +186,8 @@ export async function everyPuppetdbDown(lab: Lab): Promise<Outcome> {
     `collecting catalog with no PuppetDB: ${compiled(collector) ? "compiled?!" : cached ? "not compiled; the agent applied its cached catalog" : "not compiled; nothing applied"} (exit ${collector?.code})`,
   );
   return {
-    passed: othersOk === others.length && !compiled(collector) && stored === runs.size,
+    passed:
+      othersOk === others.length && !compiled(collector) && stored === runs.size && copies === 1,
     figures: [
       ...runFigures(runs, stored),
       { name: "commands spooled on the masters", value: waiting },
@@ -195,9 +198,48 @@ export async function everyPuppetdbDown(lab: Lab): Promise<Outcome> {
         target: "< 60 s",
       },
       { name: "non-collecting agents converged", value: `${othersOk}/${others.length}` },
+      {
+        name: "copies of a stored report after the spool sent it again",
+        value: copies,
+        target: "1",
+      },
     ],
     notes,
   };
+}
+
+/** One report spooled on a master (its file name and content), taken while no PuppetDB answers. */
+function spooledReport(lab: Lab): { dir: string; name: string; text: string } | undefined {
+  for (const m of lab.byRole("compile-master")) {
+    const dir = hostPath(m.host, SPOOL_DIR);
+    const name = existsSync(dir)
+      ? readdirSync(dir).find((f) => f.includes("-store_report-"))
+      : undefined;
+    if (name) return { dir, name, text: readFileSync(`${dir}/${name}`, "utf8") };
+  }
+  return undefined;
+}
+
+/**
+ * Puts a report the spool already delivered back into it, as a drain that died between PuppetDB's
+ * answer and the removal would leave it; waits for the drain to send it again; returns how many
+ * reports PuppetDB holds with its transaction UUID (PuppetDB ignores one it already has: 1).
+ */
+async function resubmitted(
+  lab: Lab,
+  kept: { dir: string; name: string; text: string },
+): Promise<number> {
+  const uuid = (
+    JSON.parse((JSON.parse(kept.text) as { payload: string }).payload) as {
+      transaction_uuid: string;
+    }
+  ).transaction_uuid;
+  writeFileSync(`${kept.dir}/${kept.name}`, kept.text);
+  const started = Date.now();
+  while (existsSync(`${kept.dir}/${kept.name}`) && Date.now() - started < 60_000) await sleep(1000);
+  if (existsSync(`${kept.dir}/${kept.name}`)) return NaN;
+  await sleep(5000); // PuppetDB stores a command after it answers.
+  return storedReports(lab, [uuid]);
 }
 
 /** How long the lab's database stays down: long enough for PuppetDB to give up its quick retries. */
@@ -213,8 +255,10 @@ export async function databaseDown(lab: Lab): Promise<Outcome> {
     // Agents keep running for the whole outage, one after the other.
     for (let i = 0; Date.now() - downAt < DATABASE_DOWN_MS; i++) {
       const a = all[i % all.length];
-      const daemonLike = a === lab.collector() ? ["--usecacheonfailure"] : [];
-      runs.set(`${a.topo.certname}#${i}`, await lab.runAgent(a, daemonLike));
+      runs.set(
+        `${a.topo.certname}#${i}`,
+        await lab.runAgent(a, [], { asDaemon: a === lab.collector() }),
+      );
     }
   } finally {
     await lab.startDatabase();
