@@ -52,7 +52,8 @@ ready=false depth=null awaiting=null reloaded=false
 last_down="$PM_STATE_DIR/db-last-down" reloaded_for="$PM_STATE_DIR/db-reloaded-for"
 if ! ${PUPPET_MULTISITE_DB_CHECK_CMD:-pg_isready} -h "$DB_HOST" -p "$DB_PORT" -d "$DB_NAME" -t 5 >/dev/null; then
   why="database $DB_HOST:$DB_PORT is unreachable"
-  date +%s >"$last_down"
+  # Nanoseconds: the time names the outage, and two outages must never share a name.
+  date +%s.%N >"$last_down"
 elif ! status=$(curl -fsS --max-time 10 "$url/status/v1/services/puppetdb-status" 2>&1); then
   why="PuppetDB is not answering ($status)"
 else
@@ -67,7 +68,7 @@ if [[ $ready == true ]]; then
     "${PUPPET_MULTISITE_METRICS_URL:-https://$CERTNAME:8081}/metrics/v2/read/puppetlabs.puppetdb.mq:name=global.awaiting-retry" 2>/dev/null) || true
   [[ ! $metric =~ \"Count\"\ *:\ *([0-9]+) ]] || awaiting=${BASH_REMATCH[1]}
   down=$(cat "$last_down" 2>/dev/null || echo 0)
-  if [[ $awaiting != null ]] && ((awaiting > 0 && $(date +%s) - down < 600)) &&
+  if [[ $awaiting != null ]] && ((awaiting > 0 && $(date +%s) - ${down%.*} < 600)) &&
     [[ $(cat "$reloaded_for" 2>/dev/null) != "$down" ]]; then
     if [[ -n ${PUPPET_MULTISITE_RELOAD_CMD:-} ]]; then
       reload=(bash -c "$PUPPET_MULTISITE_RELOAD_CMD")
