@@ -41,8 +41,9 @@ export const RUBY_LIB_DIR = `${LIB_DIR}/ruby`;
 /**
  * `/etc/puppet/puppetserver/conf.d/puppetserver.conf` of a compile master: Debian 12's settings
  * (jruby-puppet paths) with the spool's Ruby directory on the load path, and the HTTP client's
- * timeouts. Written whole: trapperkeeper refuses a setting given in two files of conf.d, so the list
- * and the timeouts cannot be added from a file of their own.
+ * timeouts. Written whole: the load path is a setting of Debian's file, and trapperkeeper refuses a
+ * setting given in two files of conf.d ("Duplicate configuration entry", its config.clj), so it
+ * cannot be extended from a file of its own; the timeouts sit beside it.
  */
 export function renderMasterPuppetserverConf(): string {
   return renderHocon({
