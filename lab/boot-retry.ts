@@ -9,7 +9,7 @@ import { hostPath } from "./host";
 import { Lab } from "./lab";
 import { loggedAt } from "./probes";
 import { STATE_DIR } from "./processes";
-import { Outcome, agents } from "./scenarios";
+import { Outcome } from "./scenarios";
 import { sleep } from "./sleep";
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined): Promise<T> {
@@ -69,7 +69,7 @@ export async function bootRetry(lab: Lab, site: string): Promise<Outcome> {
     await lab.waitReady(victim);
     lab.startTimers(victim);
     const serving = Date.now();
-    const agent = agents(lab, site)[0];
+    const agent = lab.agents(site)[0];
     const run = await lab.runAgent(agent, [
       "--no-use_srv_records",
       "--server_list",

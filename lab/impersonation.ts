@@ -7,7 +7,7 @@ import { hostPath } from "./host";
 import { httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
 import { PROBE_DIR, autosignLog, describeAnswer, give, spare } from "./probes";
-import { Outcome, agents } from "./scenarios";
+import { Outcome } from "./scenarios";
 import { puppetTls } from "./services";
 import { CsrOptions, makeCsr, revokedSerials, serialOf } from "./x509";
 
@@ -33,7 +33,7 @@ export async function impersonation(lab: Lab): Promise<Outcome> {
   const agentChallenge = lab.material.agentChallenge;
   const masterA = lab.byRole("compile-master", site.name)[0];
   const masterB = lab.byRole("compile-master", other.name)[0];
-  const agentA = agents(lab, site.name)[0];
+  const agentA = lab.agents(site.name)[0];
   const bAltNames = [masterB.topo.certname, `pool.${other.srvDomain}`, `puppet.${domain}`];
   const attempts: Attempt[] = [
     {

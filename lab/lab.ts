@@ -96,11 +96,14 @@ export class Lab {
     );
   }
 
+  /** The agents that run in every scenario (the spares join later, one scenario each). */
+  agents(site?: string): Node[] {
+    return this.byRole("agent", site).filter((a) => !a.topo.certname.startsWith("spare-"));
+  }
+
   /** The agent whose catalog collects every node's exported resource: the primary's first. */
   collector(): Node {
-    return this.byRole("agent", this.topo.primarySite).filter(
-      (a) => !a.topo.certname.startsWith("spare-"),
-    )[0];
+    return this.agents(this.topo.primarySite)[0];
   }
 
   site(name: string): LabSite {
@@ -244,15 +247,14 @@ export class Lab {
       node.loops.push(every("crl-refresh", this.options.crlRefreshSeconds));
     }
     if (node.topo.role === "puppetdb") {
-      // EC2: every minute. No systemd here: it reloads PuppetDB by the PID file the lab writes.
-      node.loops.push(every("discard-replay", 10));
-      // EC2: every 5 minutes and up to 2 more. A changed allowlist reloads PuppetDB (SIGHUP, as
-      // Debian's unit reloads it) by the PID file the lab writes.
-      node.loops.push(
-        every("allowlist-refresh", 20, undefined, {
-          PUPPET_MULTISITE_RESTART_CMD: "pkill -HUP -f -F /run/puppetdb/puppetdb.pid",
-        }),
-      );
+      // Both reload PuppetDB as Debian's unit does (SIGHUP), by the PID file the lab writes.
+      const reload = {
+        PUPPET_MULTISITE_RESTART_CMD: "pkill -HUP -f -F /run/puppetdb/puppetdb.pid",
+      };
+      // EC2: every minute.
+      node.loops.push(every("discard-replay", 10, undefined, reload));
+      // EC2: every 5 minutes and up to 2 more.
+      node.loops.push(every("allowlist-refresh", 20, undefined, reload));
     }
   }
 

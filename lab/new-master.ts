@@ -2,13 +2,12 @@
 // is new to the PuppetDBs (it left the pool, and their allowlists, before it comes back as a new
 // host with a new key): its first boot waits until every PuppetDB that answers lets it in, which
 // their allowlist refresh does from the SRV records at its own pace.
-import { existsSync, readFileSync, readdirSync } from "node:fs";
-import { SPOOL_DIR } from "../infra/hostconfig/puppetdb-spool";
+import { existsSync, readFileSync } from "node:fs";
 import { hostPath } from "./host";
 import { Lab, Node } from "./lab";
-import { storedReports } from "./puppetdb-faults";
+import { spooledOn, waitStored } from "./puppetdb-faults";
 import { loggedAt } from "./probes";
-import { Outcome, agents } from "./scenarios";
+import { Outcome } from "./scenarios";
 import { sleep } from "./sleep";
 import { Zone } from "./topology";
 
@@ -65,19 +64,12 @@ export async function newMasterWrites(lab: Lab): Promise<Outcome> {
   const servingAt = Date.now();
 
   // Its first agent: one of the site's, sent to this master alone.
-  const agent = agents(lab, site).find((a) => a !== lab.collector())!;
+  const agent = lab.agents(site).find((a) => a !== lab.collector())!;
   const run = await lab.runAgent(agent, ["--no-use_srv_records", `--server_list=${name}:8140`]);
-  let stored = 0;
-  const started = Date.now();
-  while (run.transactionUuid && Date.now() - started < 60_000) {
-    stored = await storedReports(lab, [run.transactionUuid]);
-    if (stored === 1) break;
-    await sleep(1000);
-  }
-  const spoolDir = hostPath(master.host, SPOOL_DIR);
-  const spooled = existsSync(spoolDir)
-    ? readdirSync(spoolDir).filter((f) => f.endsWith(".json")).length
-    : 0;
+  const { stored } = run.transactionUuid
+    ? await waitStored(lab, [run.transactionUuid], 60_000)
+    : { stored: 0 };
+  const spooled = spooledOn(master);
   notes.push(
     `first boot ${boot.ok ? "completed" : "FAILED"}; ${waited ? "waited" : "did not wait"} for the PuppetDBs to let it in`,
     `first agent run: ${run.ok ? "ok" : "FAILED"}, compiled by ${run.master ?? "?"}; its commands spooled on the master: ${spooled}`,

@@ -9,7 +9,7 @@ import { Lab, Node } from "./lab";
 import { blackhole, restore } from "./net";
 import { queryPuppetdb } from "./puppetdb-client";
 import { Figure } from "./report";
-import { Outcome, agents, runAll } from "./scenarios";
+import { Outcome, runAll } from "./scenarios";
 import { sleep } from "./sleep";
 
 /** How long a scenario waits for the reports of its runs to be in PuppetDB after the fault. */
@@ -34,14 +34,15 @@ export async function storedReports(lab: Lab, uuids: readonly string[]): Promise
   return 0;
 }
 
-/** Polls until every run's report is stored or STORE_WAIT_MS passes; seconds from the call. */
-async function waitStored(
+/** Polls until every run's report is stored or `timeoutMs` passes; seconds from the call. */
+export async function waitStored(
   lab: Lab,
   uuids: readonly string[],
+  timeoutMs = STORE_WAIT_MS,
 ): Promise<{ stored: number; seconds: number }> {
   const started = Date.now();
   let stored = 0;
-  while (Date.now() - started < STORE_WAIT_MS) {
+  while (Date.now() - started < timeoutMs) {
     stored = await storedReports(lab, uuids);
     if (stored >= uuids.length) break;
     await sleep(1000);
@@ -49,14 +50,15 @@ async function waitStored(
   return { stored, seconds: (Date.now() - started) / 1000 };
 }
 
+/** Commands waiting in a master's spool. */
+export function spooledOn(master: Node): number {
+  const dir = hostPath(master.host, SPOOL_DIR);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")).length : 0;
+}
+
 /** Commands waiting in the spools of every master. */
 function spooled(lab: Lab): number {
-  let total = 0;
-  for (const m of lab.byRole("compile-master")) {
-    const dir = hostPath(m.host, SPOOL_DIR);
-    if (existsSync(dir)) total += readdirSync(dir).filter((f) => f.endsWith(".json")).length;
-  }
-  return total;
+  return lab.byRole("compile-master").reduce((n, m) => n + spooledOn(m), 0);
 }
 
 /**
@@ -65,7 +67,7 @@ function spooled(lab: Lab): number {
  */
 async function runAgents(lab: Lab): Promise<Map<string, AgentRun>> {
   const runs = new Map<string, AgentRun>();
-  for (const a of agents(lab)) {
+  for (const a of lab.agents()) {
     runs.set(a.topo.certname, await lab.runAgent(a, [], { asDaemon: a === lab.collector() }));
   }
   return runs;
@@ -94,7 +96,7 @@ export async function puppetdbHostDown(lab: Lab): Promise<Outcome> {
   await lab.stopServer(db);
   let runs = new Map<string, AgentRun>();
   try {
-    runs = await runAll(lab, agents(lab));
+    runs = await runAll(lab, lab.agents());
   } finally {
     lab.startServer(db);
     await lab.waitReady(db);
@@ -123,15 +125,13 @@ export async function puppetdbBlackHoled(lab: Lab, warm: Map<string, number>): P
   blackhole(db.topo.ns, db.topo.address);
   let runs = new Map<string, AgentRun>();
   try {
-    runs = await runAll(lab, agents(lab));
+    runs = await runAll(lab, lab.agents());
   } finally {
     restore(db.topo.ns, db.topo.address, lab.site(site), lab.topo.sites);
   }
   const { stored } = await waitStored(lab, uuidsOf(runs));
-  const local = agents(lab, site).map((a) => runs.get(a.topo.certname)!);
-  const extra = agents(lab, site).map(
-    (a, i) => local[i].seconds - (warm.get(a.topo.certname) ?? 0),
-  );
+  const local = lab.agents(site).map((a) => runs.get(a.topo.certname)!);
+  const extra = lab.agents(site).map((a, i) => local[i].seconds - (warm.get(a.topo.certname) ?? 0));
   const ok = [...runs.values()].filter((r) => r.ok).length;
   const collector = runs.get(lab.collector().topo.certname);
   return {
@@ -248,7 +248,7 @@ const DATABASE_DOWN_MS = 150_000;
 /** `database-down`: PostgreSQL stopped for 150 s while agents run, then started. */
 export async function databaseDown(lab: Lab): Promise<Outcome> {
   const runs = new Map<string, AgentRun>();
-  const all = agents(lab);
+  const all = lab.agents();
   await lab.stopDatabase();
   const downAt = Date.now();
   try {

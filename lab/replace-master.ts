@@ -8,7 +8,7 @@ import { HttpsAnswer, httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
 import { PROBE_DIR, autosignLog, describeAnswer, give, loggedAt, refused, spare } from "./probes";
 import { queryPuppetdb } from "./puppetdb-client";
-import { Outcome, agents, runAll } from "./scenarios";
+import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
 import { revokedSerials, serialOf } from "./x509";
@@ -85,7 +85,7 @@ export async function replaceMaster(lab: Lab): Promise<Outcome> {
     (interval * 3 + 300) * 1000,
     stopWatching.signal,
   );
-  const agent = agents(lab, victim.topo.site)[0];
+  const agent = lab.agents(victim.topo.site)[0];
   const boot = (async () => {
     const prepared = await lab.prepare(victim);
     if (!prepared.ok) {
@@ -145,7 +145,7 @@ export async function replaceMaster(lab: Lab): Promise<Outcome> {
 
   // Agents have the revocation in their CRL at their first run after one interval.
   await sleep(Math.max(0, revokedAt + interval * 1000 - Date.now()));
-  const all = agents(lab);
+  const all = lab.agents();
   const runs = await runAll(lab, all);
   const withRevocation = all.filter((a) => {
     const crl = hostPath(a.host, "/var/lib/puppet/ssl/crl.pem");

@@ -63,16 +63,11 @@ export async function runAll(lab: Lab, agents: Node[]): Promise<Map<string, Agen
   return runs;
 }
 
-/** The agents that run in every scenario (the spares join later, one scenario each). */
-export function agents(lab: Lab, site?: string): Node[] {
-  return lab.byRole("agent", site).filter((a) => !a.topo.certname.startsWith("spare-"));
-}
-
 /** 2. Every agent is served by its own site, and its report and facts are in PuppetDB. */
 export async function localPreference(lab: Lab, warm: Map<string, number>): Promise<Outcome> {
   const notes: string[] = [];
   let passed = true;
-  const runs = await runAll(lab, agents(lab));
+  const runs = await runAll(lab, lab.agents());
   for (const [certname, run] of runs) {
     const own = lab.node(certname).topo.site;
     const served = siteOfMaster(lab, run.master);
@@ -126,7 +121,7 @@ export async function siteFailover(
   warm: Map<string, number>,
 ): Promise<Outcome> {
   const masters = lab.byRole("compile-master", site);
-  const local = agents(lab, site);
+  const local = lab.agents(site);
   const notes: string[] = [];
   let passed = true;
   if (mode === "stopped") {
@@ -186,7 +181,7 @@ export async function caDown(lab: Lab): Promise<Outcome> {
   await lab.stopServer(ca);
   let existingOk = 0;
   let newAgentRefused = false;
-  const all = agents(lab);
+  const all = lab.agents();
   try {
     for (const run of (await runAll(lab, all)).values()) if (run.ok) existingOk++;
     await lab.prepareAgent(spare);
@@ -245,7 +240,7 @@ export async function sameCode(lab: Lab): Promise<Outcome> {
     }
     await sleep(1000);
   }
-  const runs = await runAll(lab, agents(lab));
+  const runs = await runAll(lab, lab.agents());
   const versions = new Set([...runs.values()].map((r) => r.configVersion?.split(" ")[0]));
   const served = versions.size === 1 && commit.startsWith([...versions][0] ?? "-");
   notes.push(`agents' catalogs carry config_version ${[...versions].join(", ")}`);
@@ -279,7 +274,7 @@ export async function badActors(lab: Lab): Promise<Outcome> {
   );
 
   // An agent's certificate is signed by the same CA, but agents are not on PuppetDB's allowlist.
-  const agent = agents(lab)[0];
+  const agent = lab.agents()[0];
   const db = lab.byRole("puppetdb", agent.topo.site)[0];
   const command = {
     certname: agent.topo.certname,

@@ -16,6 +16,7 @@ import {
   renderMasterPuppetserverConf,
   renderSpoolConfig,
   renderSpoolUnits,
+  SPOOL_DIR,
 } from "./puppetdb-spool";
 import { ssmAgentKeyring } from "./ssm-agent-key";
 import { renderAutosignPolicy } from "./autosign-policy";
@@ -98,6 +99,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         CONTROL_REPO_SYNC_MINUTES: host.controlRepo.syncIntervalMinutes,
         CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
         PUPPETDB_ACCESS_WAIT_SECONDS,
+        PUPPETDB_SPOOL_DIR: SPOOL_DIR,
       };
     case "puppetdb": {
       const srvRecords = allowlistSrvSetting(host);
@@ -232,11 +234,14 @@ export function renderPuppetdbRestartDropIn(): string {
   return renderIni([["Service", { Restart: "on-failure", RestartSec: "30s" }]]);
 }
 
-function crlUnitFiles(host: CrlConsumer): Record<string, string> {
-  const units = renderCrlUnits(host);
+/** The staged files of a timer job `puppet-multisite-<name>` (install_timers installs them). */
+function timerFiles(
+  name: string,
+  units: { service: string; timer: string },
+): Record<string, string> {
   return {
-    "systemd/puppet-multisite-crl.service": units.service,
-    "systemd/puppet-multisite-crl.timer": units.timer,
+    [`systemd/puppet-multisite-${name}.service`]: units.service,
+    [`systemd/puppet-multisite-${name}.timer`]: units.timer,
   };
 }
 
@@ -260,8 +265,6 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         "autosign-policy.json": renderAutosignPolicy(host),
       };
     case "compile-master": {
-      const units = renderSyncUnits(host);
-      const spool = renderSpoolUnits();
       return {
         ...common,
         "csr_attributes.yaml": renderCsrAttributes(host.role),
@@ -271,18 +274,15 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         "puppetserver/puppetserver.conf": renderMasterPuppetserverConf(),
         "puppetserver/ca.cfg": renderCaServices(false),
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
-        "systemd/puppet-multisite-sync.service": units.service,
-        "systemd/puppet-multisite-sync.timer": units.timer,
-        "systemd/puppet-multisite-spool.service": spool.service,
-        "systemd/puppet-multisite-spool.timer": spool.timer,
-        ...crlUnitFiles(host),
+        ...timerFiles("sync", renderSyncUnits(host)),
+        ...timerFiles("spool", renderSpoolUnits()),
+        ...timerFiles("crl", renderCrlUnits(host)),
       };
     }
     case "puppetdb": {
       const pdb = renderPuppetdbFiles(host);
       // Other sites' masters come from SRV records at run time, refreshed on a timer.
-      const units = allowlistSrvSetting(host) === undefined ? undefined : renderAllowlistUnits();
-      const replay = renderDiscardReplayUnits();
+      const followsSrv = allowlistSrvSetting(host) !== undefined;
       return {
         ...common,
         "csr_attributes.yaml": renderCsrAttributes(host.role),
@@ -293,13 +293,9 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         ),
         "puppetdb/bootstrap-services.cfg": renderPuppetdbBootstrapServices(),
         "systemd/puppetdb-restart.conf": renderPuppetdbRestartDropIn(),
-        ...crlUnitFiles(host),
-        ...(units && {
-          "systemd/puppet-multisite-allowlist.service": units.service,
-          "systemd/puppet-multisite-allowlist.timer": units.timer,
-        }),
-        "systemd/puppet-multisite-discard-replay.service": replay.service,
-        "systemd/puppet-multisite-discard-replay.timer": replay.timer,
+        ...timerFiles("crl", renderCrlUnits(host)),
+        ...(followsSrv && timerFiles("allowlist", renderAllowlistUnits())),
+        ...timerFiles("discard-replay", renderDiscardReplayUnits()),
       };
     }
   }

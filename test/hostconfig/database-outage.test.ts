@@ -44,8 +44,12 @@ function host() {
     `#!/bin/bash\necho "$*" >>"${dir}/checks"\n[[ ! -e "${dir}/db-down" ]]\n`,
     { mode: 0o755 },
   );
+  // PuppetDB's restart (or reload): the stub logs its arguments to `restarts`.
+  const restartStub = join(dir, "restart");
+  writeFileSync(restartStub, `#!/bin/bash\necho "$*" >>"${dir}/restarts"\n`, { mode: 0o755 });
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
+    PUPPET_MULTISITE_RESTART_CMD: restartStub,
     PUPPET_MULTISITE_CONF_DIR: conf,
     PUPPET_MULTISITE_STATE_DIR: join(dir, "state"),
     PUPPET_MULTISITE_DB_CHECK_CMD: dbCheck,
@@ -60,15 +64,9 @@ function host() {
 describe("allowlist-refresh.sh while the database is away", () => {
   function refreshHost() {
     const h = host();
-    const restartStub = join(h.dir, "restart");
-    writeFileSync(restartStub, `#!/bin/bash\necho "$*" >>"${h.dir}/restarts"\n`, { mode: 0o755 });
     const refresh = () =>
       run("bash", [join(SCRIPTS_DIR, "allowlist-refresh.sh")], {
-        env: {
-          ...h.env,
-          PUPPETDB_DIR: join(h.dir, "puppetdb"),
-          PUPPET_MULTISITE_RESTART_CMD: restartStub,
-        },
+        env: { ...h.env, PUPPETDB_DIR: join(h.dir, "puppetdb") },
       });
     const pending = () => existsSync(join(h.dir, "state", "allowlist-restart-pending"));
     return { ...h, refresh, pending };
@@ -201,7 +199,6 @@ describe("discard-replay.sh", () => {
         PUPPET_MULTISITE_DISCARD_DIR: discardDir,
         PUPPET_MULTISITE_PUPPETDB_URL: url,
         PUPPET_MULTISITE_METRICS_URL: url,
-        PUPPET_MULTISITE_RELOAD_CMD: `echo reload >>"${h.dir}/reloads"`,
       });
     const ls = (sub: string) =>
       existsSync(join(h.dir, "stockpile", sub))
@@ -462,14 +459,14 @@ describe("discard-replay.sh", () => {
         // Nothing waits and no outage was seen: no reload.
         awaiting = 2;
         await h.replay();
-        expect(h.lines("reloads")).toEqual([]);
+        expect(h.lines("restarts")).toEqual([]);
         h.dbDown(true);
         await h.replay();
         expect(h.queue()).toMatchObject({ ready: false, awaiting_retry: null, reloaded: false });
         h.dbDown(false);
         awaiting = 0;
         await h.replay();
-        expect(h.lines("reloads")).toEqual([]);
+        expect(h.lines("restarts")).toEqual([]);
         // Commands failed during the outage and wait about an hour: reloaded, once.
         awaiting = 3;
         const r = await h.replay();
@@ -478,13 +475,13 @@ describe("discard-replay.sh", () => {
         );
         expect(h.queue()).toMatchObject({ ready: true, awaiting_retry: 3, reloaded: true });
         await h.replay();
-        expect(h.lines("reloads")).toEqual(["reload"]);
+        expect(h.lines("restarts")).toEqual(["puppetdb"]);
         // The next outage gets its own reload.
         h.dbDown(true);
         await h.replay();
         h.dbDown(false);
         await h.replay();
-        expect(h.lines("reloads")).toEqual(["reload", "reload"]);
+        expect(h.lines("restarts")).toEqual(["puppetdb", "puppetdb"]);
       } finally {
         await pdb.close();
       }

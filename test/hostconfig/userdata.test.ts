@@ -224,6 +224,10 @@ describe("compile master user data", () => {
         crl: "/var/lib/puppet/ssl/crl.pem",
       },
     });
+    // compile-master.sh makes the same directory, read from its settings.
+    expect(fileOf(parsed, "/etc/puppet-multisite/host.env")).toContain(
+      "PUPPETDB_SPOOL_DIR='/var/lib/puppetserver/puppetdb-spool'",
+    );
     const timer = iniDoc(
       fileOf(parsed, "/etc/puppet-multisite/systemd/puppet-multisite-spool.timer"),
     );

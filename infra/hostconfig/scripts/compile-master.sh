@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 load_settings
 require_settings CERTNAME CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
   SERVER_CHALLENGE_SECRET_REGION CONTROL_REPO_URL \
-  CONTROL_REPO_BRANCH
+  CONTROL_REPO_BRANCH PUPPETDB_SPOOL_DIR
 install -d -m 0700 "$PM_STATE_DIR"
 # Code and CRL on timers of their own: a stalled deploy never holds back a revocation. Installed
 # before any step that can fail, so a first boot that is still retrying keeps them.
@@ -25,11 +25,10 @@ install_file "$PM_CONF_DIR/routes.yaml" "$PUPPET_CONFDIR/routes.yaml" 0644
 install_file "$PM_CONF_DIR/puppetdb-spool.json" "$PUPPET_CONFDIR/puppetdb-spool.json" 0644
 install_file "$PM_CONF_DIR/puppetserver/puppetserver.conf" "$PUPPETSERVER_DIR/conf.d/puppetserver.conf" 0644
 # What no PuppetDB accepted waits here (written by puppetserver, drained by the spool timer).
-spool_dir=$(ruby -rjson -e 'print JSON.parse(File.read(ARGV[0])).fetch("dir")' "$PUPPET_CONFDIR/puppetdb-spool.json")
 if id puppet >/dev/null 2>&1; then
-  install -d -o puppet -g puppet -m 0750 "$spool_dir"
+  install -d -o puppet -g puppet -m 0750 "$PUPPETDB_SPOOL_DIR"
 else
-  install -d -m 0750 "$spool_dir"
+  install -d -m 0750 "$PUPPETDB_SPOOL_DIR"
 fi
 install_file "$PM_CONF_DIR/puppetserver/ca.cfg" "$PUPPETSERVER_DIR/services.d/ca.cfg" 0644
 install_file "$PM_CONF_DIR/default-puppetserver" "$DEFAULTS_DIR/puppetserver" 0644

@@ -20,8 +20,8 @@
 # PuppetDB is reached over its cleartext listener on 127.0.0.1:8080 (jetty.conf): plain HTTP skips
 # the certificate allowlist, which lists the CA and the masters, not this host. Its metrics answer
 # only over TLS, with this host's certificate.
-# PUPPET_MULTISITE_DISCARD_DIR, _PUPPETDB_URL, _METRICS_URL, _RELOAD_CMD and _DB_CHECK_CMD
-# (replaces pg_isready, same arguments) for tests and the lab.
+# PUPPET_MULTISITE_DISCARD_DIR, _PUPPETDB_URL, _METRICS_URL, _RESTART_CMD (as in
+# allowlist-refresh.sh) and _DB_CHECK_CMD (replaces pg_isready, same arguments) for tests and the lab.
 set -euo pipefail
 PM_SCRIPT="discard-replay"
 # shellcheck source=lib.sh
@@ -70,14 +70,10 @@ if [[ $ready == true ]]; then
   down=$(cat "$last_down" 2>/dev/null || echo 0)
   if [[ $awaiting != null ]] && ((awaiting > 0 && $(date +%s) - ${down%.*} < 600)) &&
     [[ $(cat "$reloaded_for" 2>/dev/null) != "$down" ]]; then
-    if [[ -n ${PUPPET_MULTISITE_RELOAD_CMD:-} ]]; then
-      reload=(bash -c "$PUPPET_MULTISITE_RELOAD_CMD")
-    elif systemd_running; then
-      reload=(systemctl reload puppetdb)
-    else
-      reload=(kill -HUP "$(cat /run/puppetdb/puppetdb.pid)")
-    fi
-    if "${reload[@]}"; then
+    # As allowlist-refresh.sh restarts it: a reload where the unit has one (SIGHUP).
+    if [[ -z ${PUPPET_MULTISITE_RESTART_CMD:-} ]] && ! systemd_running; then
+      log "WARNING: no systemd: reload puppetdb by hand to retry $awaiting commands now"
+    elif ${PUPPET_MULTISITE_RESTART_CMD:-systemctl try-reload-or-restart} puppetdb; then
       echo "$down" >"$reloaded_for"
       reloaded=true
       log "reloaded PuppetDB: $awaiting commands that failed while the database was away are retried now"

@@ -43,9 +43,10 @@ module PuppetMultisite
       FileUtils.mkdir_p(dir)
       name = command.fetch('command')
       node = Digest::SHA256.hexdigest(command.fetch('certname'))[0, 16]
-      old = LATEST_ONLY.include?(name) ? entries.select { |e| e[:command] == name && e[:node] == node } : []
+      list = entries
+      old = LATEST_ONLY.include?(name) ? list.select { |e| e[:command] == name && e[:node] == node } : []
       data = JSON.generate(command.merge('spooled_at' => Time.now.utc.iso8601(3)))
-      used = bytes(entries)
+      used = bytes(list)
       if used - bytes(old) + data.bytesize > max_bytes
         File.open(refused_log, 'a', 0o640) do |f|
           f.puts(JSON.generate('time' => Time.now.utc.iso8601(3), 'command' => name, 'bytes' => data.bytesize,
