@@ -63,3 +63,12 @@ export function subnetCidr(vpcCidr: string, tier: SubnetTier, azIndex: number): 
 export function tierCidrs(vpcCidr: string, tier: SubnetTier, azCount: number): string[] {
   return Array.from({ length: azCount }, (_, i) => subnetCidr(vpcCidr, tier, i));
 }
+
+/**
+ * The last address of a subnet that AWS lets a host use (it reserves the first four and the last):
+ * far from where automatic assignment starts, for an address that must stay fixed.
+ */
+export function lastUsableAddress(cidr: string): string {
+  const block = new Address4(cidr);
+  return Address4.fromBigInt(block.endAddress().bigInt() - 1n).address;
+}

@@ -1,9 +1,19 @@
 // Security-group rules of a site, as plain data: least privilege, derived from the site catalogue so a
 // site admits the other sites' hosts before they exist. Pure, so tests sweep every rule.
 import { tierCidr } from "./cidr";
-import { POSTGRES_PORT, PUPPETDB_PORT, PUPPET_PORT } from "./ports";
+import { DNS_PORT, POSTGRES_PORT, PUPPETDB_PORT, PUPPET_PORT } from "./ports";
 
-export const SECURITY_GROUPS = ["puppetserver", "puppetdb", "database"] as const;
+/**
+ * `balancer` is the compile-master pool's load balancer; `resolver` the Route 53 Resolver inbound
+ * endpoint that answers the agent networks' DNS queries for the private zone.
+ */
+export const SECURITY_GROUPS = [
+  "puppetserver",
+  "puppetdb",
+  "database",
+  "balancer",
+  "resolver",
+] as const;
 export type SecurityGroupName = (typeof SECURITY_GROUPS)[number];
 
 /** Where traffic comes from (ingress) or goes to (egress). */
@@ -12,6 +22,8 @@ export type Peer = { readonly cidr: string } | { readonly group: SecurityGroupNa
 export interface Rule {
   readonly group: SecurityGroupName;
   readonly direction: "ingress" | "egress";
+  /** Default `tcp`; only DNS is also `udp`. */
+  readonly protocol?: "tcp" | "udp";
   readonly port: number;
   readonly peer: Peer;
   readonly description: string;
@@ -50,7 +62,8 @@ export function firewallRules(input: FirewallInput): Rule[] {
     port: number,
     peer: Peer,
     description: string,
-  ) => rules.push({ group, direction, port, peer, description });
+    protocol?: "udp",
+  ) => rules.push({ group, direction, port, peer, description, ...(protocol && { protocol }) });
 
   // Puppet servers (CA and compile masters): agents of every site, and the configured agent networks.
   for (const s of input.sites) {
@@ -144,6 +157,31 @@ export function firewallRules(input: FirewallInput): Rule[] {
         { cidr: tierCidr(s.vpcCidr, "data") },
         `PuppetDB in ${s.name}`,
       );
+    }
+  }
+
+  // The pool's load balancer: what reaches the masters reaches it first (it preserves the agent's
+  // address, so the masters' own rules still apply), and it forwards and health-checks on 8140.
+  for (const s of input.sites) {
+    for (const cidr of [s.vpcCidr, ...s.agentCidrs]) {
+      add("balancer", "ingress", PUPPET_PORT, { cidr }, `Puppet agents of ${s.name}`);
+    }
+  }
+  add(
+    "balancer",
+    "egress",
+    PUPPET_PORT,
+    { group: "puppetserver" },
+    `Compile masters in ${input.site}: traffic and health checks`,
+  );
+
+  // The Resolver inbound endpoint answers DNS from the agent networks only, over UDP and TCP (large
+  // answers); hosts in the VPCs use the VPC's own resolver. Responses need no egress rule.
+  for (const s of input.sites) {
+    for (const cidr of s.agentCidrs) {
+      for (const protocol of [undefined, "udp"] as const) {
+        add("resolver", "ingress", DNS_PORT, { cidr }, `DNS from agents of ${s.name}`, protocol);
+      }
     }
   }
 

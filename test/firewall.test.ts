@@ -22,7 +22,8 @@ function firewallInput(s: Settings): FirewallInput {
 /** One line per rule, easy to compare and to read in a failure. */
 function show(r: Rule): string {
   const peer = "cidr" in r.peer ? r.peer.cidr : `sg:${r.peer.group}`;
-  return `${r.group} ${r.direction} ${r.port} ${peer}`;
+  const udp = r.protocol === "udp" ? "/udp" : "";
+  return `${r.group} ${r.direction} ${r.port}${udp} ${peer}`;
 }
 
 /** Every way a rule set breaks least privilege; empty when it does not. */
@@ -31,6 +32,8 @@ function violations(rules: readonly Rule[], input: FirewallInput): string[] {
   const others = input.sites.filter((s) => s.name !== input.site);
   // Agents of every site (in its VPC or its agent networks) may reach every site's Puppet servers.
   const agents = input.sites.flatMap((s) => [s.vpcCidr, ...s.agentCidrs]);
+  // Only the agent networks outside AWS need the Resolver endpoint.
+  const agentNetworks = input.sites.flatMap((s) => s.agentCidrs);
   const otherServers = others.map((s) => tierCidr(s.vpcCidr, "servers"));
   const otherData = others.map((s) => tierCidr(s.vpcCidr, "data"));
   const found: string[] = [];
@@ -47,10 +50,18 @@ function violations(rules: readonly Rule[], input: FirewallInput): string[] {
     if (r.port === 22 && !gitSsh) bad(r, "port 22 other than the control repository's SSH port");
     if (r.group === "database" && !isPrimary) bad(r, "database rule on a secondary");
     if (r.description.trim() === "") bad(r, "no description");
+    if ((r.protocol ?? "tcp") !== "tcp" && r.port !== 53) bad(r, "UDP other than DNS");
     if (r.direction === "ingress") {
       if (cidr === ANYWHERE) bad(r, "ingress from anywhere");
-      if (r.port === 8140) {
-        if (r.group !== "puppetserver") bad(r, "8140 into a non-Puppet-server group");
+      if (r.port === 53) {
+        if (r.group !== "resolver") bad(r, "53 into a group other than the Resolver endpoint's");
+        if (!(cidr !== undefined && agentNetworks.includes(cidr))) {
+          bad(r, "53 from outside the agent networks");
+        }
+      } else if (r.port === 8140) {
+        if (r.group !== "puppetserver" && r.group !== "balancer") {
+          bad(r, "8140 into a group other than the Puppet servers' and their balancer's");
+        }
         if (!(cidr !== undefined && agents.includes(cidr))) {
           bad(r, "8140 from outside the sites' VPCs and agent networks");
         }
@@ -69,7 +80,10 @@ function violations(rules: readonly Rule[], input: FirewallInput): string[] {
         bad(r, "ingress on an unexpected port");
       }
     } else {
-      if (r.group === "database") bad(r, "egress from the database");
+      if (r.group === "database" || r.group === "resolver") bad(r, `egress from the ${r.group}`);
+      if (r.group === "balancer" && !(r.port === 8140 && group === "puppetserver")) {
+        bad(r, "balancer egress other than 8140 to the Puppet servers");
+      }
       if (cidr === ANYWHERE && ![80, 443].includes(r.port) && !gitSsh) {
         bad(r, "egress to anywhere on a port other than 80/443 and the git SSH port");
       }
@@ -80,6 +94,19 @@ function violations(rules: readonly Rule[], input: FirewallInput): string[] {
     if (seen.indexOf(line) !== i) found.push(`${line}: duplicate rule`);
   return found;
 }
+
+/** The load balancer's and the Resolver endpoint's rules, the same in both sites. */
+const BALANCER_AND_RESOLVER = [
+  "balancer ingress 8140 10.40.0.0/16",
+  "balancer ingress 8140 172.20.0.0/16",
+  "balancer ingress 8140 10.50.0.0/16",
+  "balancer ingress 8140 172.21.0.0/16",
+  "balancer egress 8140 sg:puppetserver",
+  "resolver ingress 53 172.20.0.0/16",
+  "resolver ingress 53/udp 172.20.0.0/16",
+  "resolver ingress 53 172.21.0.0/16",
+  "resolver ingress 53/udp 172.21.0.0/16",
+];
 
 /** [stack, control repository URL, the SSH port it needs (none over HTTPS)]. */
 const CASES: [FixtureStack, string | undefined, number | undefined][] = [
@@ -97,7 +124,7 @@ describe("least-privilege sweep over every rule", () => {
     const input = firewallInput(s);
     expect(input.gitSshPort).toBe(port);
     const rules = firewallRules(input);
-    expect(rules).toHaveLength((stack === "site-a" ? 17 : 15) + (port === undefined ? 0 : 1));
+    expect(rules).toHaveLength((stack === "site-a" ? 26 : 24) + (port === undefined ? 0 : 1));
     expect(violations(rules, input)).toEqual([]);
     // Anywhere is reachable on 80 and 443 only, plus the git SSH port from the Puppet servers.
     expect(
@@ -137,6 +164,9 @@ describe("least-privilege sweep over every rule", () => {
       rule("puppetdb", "egress", 22, { cidr: ANYWHERE }),
       rule("puppetserver", "egress", 2222, { cidr: ANYWHERE }),
       rule("database", "ingress", 5432, { group: "puppetdb" }),
+      rule("resolver", "ingress", 53, { cidr: SITE_B.vpcCidr }),
+      rule("balancer", "egress", 8081, { group: "puppetdb" }),
+      { ...rule("puppetserver", "ingress", 8140, { cidr: SITE_B.vpcCidr }), protocol: "udp" },
       rules[0],
     ];
     expect(violations([...rules, ...extra], input)).toEqual([
@@ -148,6 +178,9 @@ describe("least-privilege sweep over every rule", () => {
       "puppetserver egress 2222 0.0.0.0/0: egress to anywhere on a port other than 80/443 and the git SSH port",
       "database ingress 5432 sg:puppetdb: database rule on a secondary",
       "database ingress 5432 sg:puppetdb: 5432 ingress on a secondary",
+      "resolver ingress 53 10.50.0.0/16: 53 from outside the agent networks",
+      "balancer egress 8081 sg:puppetdb: balancer egress other than 8140 to the Puppet servers",
+      "puppetserver ingress 8140/udp 10.50.0.0/16: UDP other than DNS",
       `${show(rules[0])}: duplicate rule`,
     ]);
   });
@@ -196,6 +229,7 @@ describe("site-a (primary)", () => {
       "puppetdb egress 5432 sg:database",
       "database ingress 5432 sg:puppetdb",
       "database ingress 5432 10.50.128.0/18",
+      ...BALANCER_AND_RESOLVER,
       "puppetserver egress 443 0.0.0.0/0",
       "puppetserver egress 80 0.0.0.0/0",
       "puppetdb egress 443 0.0.0.0/0",
@@ -217,6 +251,14 @@ describe("site-a (primary)", () => {
       "puppetdb ingress 8081 10.50.64.0/18": "Puppet servers in site-b",
       "database ingress 5432 sg:puppetdb": "PuppetDB in site-a",
       "database ingress 5432 10.50.128.0/18": "PuppetDB in site-b",
+      "balancer ingress 8140 10.40.0.0/16": "Puppet agents of site-a",
+      "balancer ingress 8140 172.20.0.0/16": "Puppet agents of site-a",
+      "balancer ingress 8140 10.50.0.0/16": "Puppet agents of site-b",
+      "balancer ingress 8140 172.21.0.0/16": "Puppet agents of site-b",
+      "resolver ingress 53 172.20.0.0/16": "DNS from agents of site-a",
+      "resolver ingress 53/udp 172.20.0.0/16": "DNS from agents of site-a",
+      "resolver ingress 53 172.21.0.0/16": "DNS from agents of site-b",
+      "resolver ingress 53/udp 172.21.0.0/16": "DNS from agents of site-b",
     });
   });
 });
@@ -237,6 +279,7 @@ describe("site-b (secondary)", () => {
       "puppetdb ingress 8081 10.40.64.0/18",
       "puppetdb egress 8140 10.40.64.0/18",
       "puppetdb egress 5432 10.40.128.0/18",
+      ...BALANCER_AND_RESOLVER,
       "puppetserver egress 443 0.0.0.0/0",
       "puppetserver egress 80 0.0.0.0/0",
       "puppetdb egress 443 0.0.0.0/0",
@@ -281,7 +324,7 @@ describe("the control repository's SSH port", () => {
     // Nothing beyond Puppet, PuppetDB, PostgreSQL and the web ports every host needs anyway.
     expect(
       firewallRules(base)
-        .filter((r) => ![8140, 8081, 5432, 80, 443].includes(r.port))
+        .filter((r) => ![8140, 8081, 5432, 53, 80, 443].includes(r.port))
         .map(show),
     ).toEqual([]);
   });
@@ -316,7 +359,12 @@ describe("catalogue shapes", () => {
     ]);
     // Reaches the CA (site-a), the local PuppetDB and both other sites' PuppetDB, and the database.
     expect(
-      rules.filter((r) => r.direction === "egress" && r.port !== 80 && r.port !== 443).map(show),
+      rules
+        .filter(
+          (r) =>
+            r.direction === "egress" && r.port !== 80 && r.port !== 443 && r.group !== "balancer",
+        )
+        .map(show),
     ).toEqual([
       "puppetserver egress 8140 10.40.64.0/18",
       "puppetserver egress 8081 sg:puppetdb",
@@ -341,7 +389,7 @@ describe("catalogue shapes", () => {
     ]);
   });
 
-  it("sites without agent networks admit only the VPCs on 8140", () => {
+  it("sites without agent networks admit only the VPCs on 8140, and no DNS at all", () => {
     const input: FirewallInput = {
       ...three,
       sites: three.sites.map((s) => ({ ...s, agentCidrs: [] })),
@@ -354,7 +402,11 @@ describe("catalogue shapes", () => {
       "puppetserver ingress 8140 10.40.0.0/16",
       "puppetserver ingress 8140 10.50.0.0/16",
       "puppetserver ingress 8140 10.60.0.0/16",
+      "balancer ingress 8140 10.40.0.0/16",
+      "balancer ingress 8140 10.50.0.0/16",
+      "balancer ingress 8140 10.60.0.0/16",
     ]);
+    expect(firewallRules(input).filter((r) => r.group === "resolver")).toEqual([]);
   });
 
   it("admits every agent network of a site that has several", () => {
@@ -429,7 +481,8 @@ describe("control repository over SSH on a web port", () => {
     expect(input.gitSshPort).toBe(443);
     const rules = firewallRules(input);
     const keys = rules.map(
-      (r) => `${r.group}-${r.direction}-${r.port}-${"cidr" in r.peer ? r.peer.cidr : r.peer.group}`,
+      (r) =>
+        `${r.group}-${r.direction}-${r.port}-${"cidr" in r.peer ? r.peer.cidr : r.peer.group}-${r.protocol ?? "tcp"}`,
     );
     expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
     expect(rules.filter((r) => r.group === "puppetserver" && r.port === 443)).toHaveLength(1);

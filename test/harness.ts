@@ -43,6 +43,8 @@ export async function runProgram(
     config?: Record<string, string>;
     /** Availability zones of the region (default 4). */
     zoneCount?: number;
+    /** Instance types a zone does not offer, by zone name (default none). */
+    missingOfferings?: Readonly<Record<string, readonly string[]>>;
   } = {},
 ): Promise<Run> {
   const stack = options.stack ?? "test";
@@ -55,6 +57,7 @@ export async function runProgram(
   const plan = await planStack(stack, {
     config,
     zoneCount: options.zoneCount,
+    missingOfferings: options.missingOfferings,
     program: async () => ((await program()) ?? {}) as Record<string, unknown>,
   });
   return withQueries(plan);

@@ -35,6 +35,12 @@ export interface CertificateAuthorityArgs extends SecretsEncryption {
    * the host is replaceable. Protected with the other stateful resources.
    */
   readonly stateVolume: Omit<StateVolumeArgs, "protect">;
+  /**
+   * Role ARNs of everyone who runs Pulumi for this stack: with the CA host's role (the key) and the
+   * Puppet servers' roles (the server challenge), the only readers of those secrets. Default: the
+   * principal running each update, with a warning.
+   */
+  readonly secretAdministrators?: readonly string[];
   /** Protect the CA key, certificate, challenges, secrets and state volume from deletion. Default true. */
   readonly protect?: boolean;
   /** Tags of the CA host and of both secrets. Default none. */
@@ -128,6 +134,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
     const secrets = {
       kmsKeyArn: args.kmsKeyArn,
       replicaKmsKeyArns: args.replicaKmsKeyArns,
+      administrators: args.secretAdministrators,
       protect,
       tags: args.tags,
     };

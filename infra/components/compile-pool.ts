@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { CompileMasterHost } from "../hostconfig/types";
 import { boundedName } from "../naming";
 import { PUPPET_PORT } from "../ports";
@@ -18,8 +19,9 @@ export interface PoolMember {
 
 export interface CompileMasterPoolArgs {
   /**
-   * Name of the pool's load balancer and target group. AWS allows 32 characters: a longer name
-   * keeps its start and ends in a hash of the whole.
+   * Start of the names of the pool's load balancer and target group, each followed by `-` and six
+   * characters that change whenever the resource is replaced. AWS allows 32 characters in all: a
+   * start longer than 25 keeps its beginning and ends in a hash of the whole.
    */
   readonly balancerName: string;
   /** One entry per compile master, at least one, each with its own host name; the pool size. */
@@ -31,8 +33,13 @@ export interface CompileMasterPoolArgs {
    * least one.
    */
   readonly subnetIds: pulumi.Input<string>[];
-  /** Security groups of every master (the load balancer has none). */
+  /** Security groups of every master. */
   readonly securityGroupIds: pulumi.Input<string>[];
+  /**
+   * Security groups of the load balancer: AWS allows them only when a network load balancer is
+   * created (a balancer made without any is replaced to get some); at least one.
+   */
+  readonly balancerSecurityGroupIds: pulumi.Input<string>[];
   /** EC2 instance type of every master. */
   readonly instanceType: string;
   /** AMI every master boots (Debian 12: their user data installs packages with apt). */
@@ -65,6 +72,11 @@ export class CompileMasterPool extends pulumi.ComponentResource {
     super("puppet:pool:CompileMasterPool", name, {}, opts);
     if (args.members.length === 0) {
       throw new Error(`CompileMasterPool ${name}: a pool needs at least one compile master, got 0`);
+    }
+    if (args.balancerSecurityGroupIds.length === 0) {
+      throw new Error(
+        `CompileMasterPool ${name}: balancerSecurityGroupIds must name at least one security group, got none`,
+      );
     }
     if (args.subnetIds.length === 0) {
       throw new Error(
@@ -100,13 +112,29 @@ export class CompileMasterPool extends pulumi.ComponentResource {
         ),
     );
 
+    // A name is unique per region, and Pulumi creates a replacement before it deletes the original:
+    // each name ends in a suffix that is drawn again whenever what forces a replacement changes
+    // (for the balancer its subnets, since removing one replaces it, and its security groups).
+    const joined = (ids: pulumi.Input<string>[]) => pulumi.all(ids).apply((x) => x.join(","));
+    const uniqueName = (what: string, keepers: Record<string, pulumi.Input<string>>) =>
+      pulumi.interpolate`${boundedName(args.balancerName, 25)}-${
+        new random.RandomString(
+          `${name}-${what}-name`,
+          { length: 6, special: false, upper: false, keepers },
+          { parent: this },
+        ).result
+      }`;
     const balancer = new aws.lb.LoadBalancer(
       `${name}-nlb`,
       {
-        name: boundedName(args.balancerName),
+        name: uniqueName("nlb", {
+          subnets: joined(args.subnetIds),
+          securityGroups: joined(args.balancerSecurityGroupIds),
+        }),
         loadBalancerType: "network",
         internal: true,
         subnets: args.subnetIds,
+        securityGroups: args.balancerSecurityGroupIds,
         enableCrossZoneLoadBalancing: true,
         tags: args.tags,
       },
@@ -115,7 +143,7 @@ export class CompileMasterPool extends pulumi.ComponentResource {
     const targetGroup = new aws.lb.TargetGroup(
       `${name}-targets`,
       {
-        name: boundedName(args.balancerName),
+        name: uniqueName("targets", { vpcId: args.vpcId }),
         port: PUPPET_PORT,
         protocol: "TCP",
         targetType: "instance",

@@ -14,10 +14,15 @@ import { SecretsEncryption } from "./secrets-key";
 export interface PuppetDatabaseArgs extends SecretsEncryption {
   /**
    * PostgreSQL major version: one of `SUPPORTED_POSTGRES_MAJORS` (14, 15, 16; PuppetDB 8 needs
-   * 14+). Also names the parameter group's family; raising it upgrades in place in the next
-   * maintenance window.
+   * 14+). Also names the parameter group's family; raising it upgrades in place, in the next
+   * maintenance window unless `applyImmediately`.
    */
   readonly engineVersion: string;
+  /**
+   * Apply what RDS would hold for the maintenance window (a major upgrade, a new instance class)
+   * during the update itself; the database restarts then. Default false.
+   */
+  readonly applyImmediately?: boolean;
   /** RDS instance class, e.g. `db.m6g.large`. */
   readonly instanceClass: string;
   /** Storage in GiB (gp3, encrypted). */
@@ -89,6 +94,11 @@ export class PuppetDatabase extends pulumi.ComponentResource {
       { subnetIds: args.subnetIds, tags: args.tags },
       { parent: this },
     );
+    // A new major needs a group of its family: the family forces a new group (auto-named, so it is
+    // created beside the old one), which the instance takes with the upgrade. Until the upgrade runs
+    // the instance still uses the old group and RDS refuses to delete it, so a replaced group is
+    // left behind rather than failing every update until the maintenance window (README: database
+    // upgrades says how to delete it afterwards).
     const parameters = new aws.rds.ParameterGroup(
       `${name}-params`,
       {
@@ -96,6 +106,13 @@ export class PuppetDatabase extends pulumi.ComponentResource {
         parameters: [{ name: "rds.force_ssl", value: "1" }],
         tags: args.tags,
       },
+      { parent: this, retainOnDelete: true },
+    );
+    // The final snapshot's identifier must be new in the account and region each time an instance is
+    // deleted: a stack destroyed and deployed again gets another suffix.
+    const snapshotSuffix = new random.RandomId(
+      `${name}-final-snapshot`,
+      { byteLength: 4 },
       { parent: this },
     );
     const instance = new aws.rds.Instance(
@@ -120,12 +137,13 @@ export class PuppetDatabase extends pulumi.ComponentResource {
         copyTagsToSnapshot: true,
         deletionProtection: protect,
         skipFinalSnapshot: false,
-        finalSnapshotIdentifier: `${name}-final`,
+        finalSnapshotIdentifier: pulumi.interpolate`${name}-final-${snapshotSuffix.hex}`,
         autoMinorVersionUpgrade: true,
-        // A new `engineVersion` major is an upgrade in place (with the new parameter group), which
-        // RDS refuses without this; it runs in the next maintenance window, not on `pulumi up`.
+        // A new `engineVersion` major is an upgrade in place (with the new parameter group, in the
+        // same request), which RDS refuses without this; it runs in the next maintenance window
+        // unless `applyImmediately`.
         allowMajorVersionUpgrade: true,
-        applyImmediately: false,
+        applyImmediately: args.applyImmediately ?? false,
         tags: args.tags,
       },
       { parent: this, protect },

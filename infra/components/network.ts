@@ -8,6 +8,7 @@ import {
   SecurityGroupName,
   firewallRules,
 } from "../firewall";
+import { regionalProvider } from "./regional-provider";
 
 /** The primary site's VPC, for a secondary to peer with. */
 export interface PeerVpc {
@@ -21,11 +22,18 @@ export interface PeerVpc {
   readonly routeTableIds: readonly string[];
 }
 
+const ANYWHERE = "0.0.0.0/0";
+
 export interface SiteNetworkArgs {
   /** The site's /16: an aligned /18 per tier (public, servers, data), a /20 per AZ in each. */
   readonly cidr: string;
   /** Availability zones to spread subnets and NAT gateways over: an integer, 2 to `MAX_AZS` (4). */
   readonly azCount: number;
+  /**
+   * EC2 instance types the site runs: only zones that offer every one of them are used (a zone that
+   * lacks one fails the instance's launch, not the plan).
+   */
+  readonly instanceTypes: readonly string[];
   /** Site catalogue, agent networks and git transport the security-group rules derive from. */
   readonly firewall: FirewallInput;
   /**
@@ -73,14 +81,14 @@ export class SiteNetwork extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const azs = aws.getAvailabilityZonesOutput({ state: "available" }, { parent: this });
+    const zoneNames = usableZones(args.instanceTypes, args.azCount, this);
     const subnet = (tier: SubnetTier, i: number) =>
       new aws.ec2.Subnet(
         `${name}-${tier}-${i + 1}`,
         {
           vpcId: vpc.id,
           cidrBlock: subnetCidr(args.cidr, tier, i),
-          availabilityZone: azs.names.apply((names) => zoneAt(names, i, this)),
+          availabilityZone: zoneNames.apply((names) => names[i]),
           mapPublicIpOnLaunch: false,
           tags: { ...tags, Name: `${name}-${tier}-${i + 1}`, "puppet:tier": tier },
         },
@@ -92,13 +100,17 @@ export class SiteNetwork extends pulumi.ComponentResource {
       { vpcId: vpc.id, tags },
       { parent: this },
     );
+    // No inline `routes` on any table: a table's inline routes are the whole set, so after a refresh
+    // its next update would delete every route that is a resource of its own (the peering routes,
+    // some written by the other site's stack). Every route here is an `aws.ec2.Route`.
     const publicRoutes = new aws.ec2.RouteTable(
       `${name}-public`,
-      {
-        vpcId: vpc.id,
-        routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
-        tags: { ...tags, Name: `${name}-public` },
-      },
+      { vpcId: vpc.id, tags: { ...tags, Name: `${name}-public` } },
+      { parent: this },
+    );
+    new aws.ec2.Route(
+      `${name}-public-default`,
+      { routeTableId: publicRoutes.id, destinationCidrBlock: ANYWHERE, gatewayId: igw.id },
       { parent: this },
     );
 
@@ -125,15 +137,17 @@ export class SiteNetwork extends pulumi.ComponentResource {
         },
         { parent: this, dependsOn: [igw] },
       );
-      return new aws.ec2.RouteTable(
+      const table = new aws.ec2.RouteTable(
         `${name}-private-${i + 1}`,
-        {
-          vpcId: vpc.id,
-          routes: [{ cidrBlock: "0.0.0.0/0", natGatewayId: nat.id }],
-          tags: { ...tags, Name: `${name}-private-${i + 1}` },
-        },
+        { vpcId: vpc.id, tags: { ...tags, Name: `${name}-private-${i + 1}` } },
         { parent: this },
       );
+      new aws.ec2.Route(
+        `${name}-private-${i + 1}-default`,
+        { routeTableId: table.id, destinationCidrBlock: ANYWHERE, natGatewayId: nat.id },
+        { parent: this },
+      );
+      return table;
     });
     const privateSubnets = (tier: SubnetTier) =>
       azIndexes.map((i) => {
@@ -213,9 +227,10 @@ export class SiteNetwork extends pulumi.ComponentResource {
         this,
       );
     }
+    const protocol = rule.protocol ?? "tcp";
     const ruleArgs = {
       securityGroupId: group.id,
-      ipProtocol: "tcp",
+      ipProtocol: protocol,
       fromPort: rule.port,
       toPort: rule.port,
       description: rule.description,
@@ -223,7 +238,9 @@ export class SiteNetwork extends pulumi.ComponentResource {
         ? { cidrIpv4: rule.peer.cidr }
         : { referencedSecurityGroupId: peerGroup!.id }),
     };
-    const ruleName = `${name}-${rule.group}-${rule.direction}-${rule.port}-${peerLabel(rule)}`;
+    // TCP rules keep the names they had before rules had a protocol.
+    const suffix = protocol === "tcp" ? "" : `-${protocol}`;
+    const ruleName = `${name}-${rule.group}-${rule.direction}-${rule.port}-${peerLabel(rule)}${suffix}`;
     if (rule.direction === "ingress") {
       new aws.vpc.SecurityGroupIngressRule(ruleName, ruleArgs, { parent: this });
     } else {
@@ -239,11 +256,7 @@ export class SiteNetwork extends pulumi.ComponentResource {
     cidr: string,
     tags: Record<string, string>,
   ): pulumi.Output<string> {
-    const peerProvider = new aws.Provider(
-      `${name}-peer-region`,
-      { region: peer.region },
-      { parent: this },
-    );
+    const peerProvider = regionalProvider(`${name}-peer-region`, peer.region, { parent: this });
     const connection = new aws.ec2.VpcPeeringConnection(
       `${name}-peering`,
       {
@@ -291,15 +304,52 @@ export class SiteNetwork extends pulumi.ComponentResource {
   }
 }
 
-function zoneAt(names: string[], index: number, network: pulumi.Resource): string {
-  if (index >= names.length) {
-    // Found only once the region answers, so it is a resource error rather than a config error.
-    throw new pulumi.ResourceError(
-      `availabilityZoneCount asks for ${index + 1} zones but the region has ${names.length} available: lower availabilityZoneCount to ${names.length} or fewer`,
-      network,
-    );
-  }
-  return names[index];
+/**
+ * The region's zones that need no opt-in (Local Zones and Wavelength Zones do, and can sort before the
+ * region's own zones) and offer every instance type, in the region's order: the first `count`.
+ */
+function usableZones(
+  instanceTypes: readonly string[],
+  count: number,
+  network: pulumi.Resource,
+): pulumi.Output<string[]> {
+  const zones = aws.getAvailabilityZonesOutput(
+    {
+      state: "available",
+      filters: [
+        { name: "opt-in-status", values: ["opt-in-not-required"] },
+        { name: "zone-type", values: ["availability-zone"] },
+      ],
+    },
+    { parent: network },
+  );
+  const types = [...new Set(instanceTypes)];
+  const offerings = aws.ec2.getInstanceTypeOfferingsOutput(
+    { locationType: "availability-zone", filters: [{ name: "instance-type", values: types }] },
+    { parent: network },
+  );
+  return pulumi
+    .all([zones.names, offerings.locations, offerings.instanceTypes])
+    .apply(([names, locations, offered]) => {
+      const offers = new Set(locations.map((zone, k) => `${zone} ${offered[k]}`));
+      const usable = names.filter((zone) => types.every((t) => offers.has(`${zone} ${t}`)));
+      if (usable.length < count) {
+        // Found only once the region answers, so it is a resource error rather than a config error.
+        const lacking = names
+          .filter((zone) => !usable.includes(zone))
+          .map(
+            (zone) =>
+              `${zone} lacks ${types.filter((t) => !offers.has(`${zone} ${t}`)).join(", ")}`,
+          );
+        throw new pulumi.ResourceError(
+          `availabilityZoneCount is ${count} but only ${usable.length} zone(s) of the region need no opt-in and offer every instance type (${types.join(", ")}): ` +
+            `${usable.join(", ") || "none"}${lacking.length ? `; ${lacking.join("; ")}` : ""}. ` +
+            `Lower availabilityZoneCount to ${usable.length} or choose instance types every zone offers`,
+          network,
+        );
+      }
+      return usable.slice(0, count);
+    });
 }
 
 function peerLabel(rule: Rule): string {

@@ -14,12 +14,18 @@ export interface ReplicatedSecretArgs extends SecretsEncryption {
   /** The value; kept a Pulumi secret end to end. */
   readonly value: pulumi.Input<string>;
   /**
-   * Only these IAM role ARNs, the roles of `readerRolePaths`, and the principal running Pulumi (which
-   * reads the value back after writing it), may read the value; everyone else is denied by the
-   * secret's own policy. Default: no resource policy unless `readerRolePaths` is set, IAM alone
-   * decides.
+   * Only these IAM role ARNs, the roles of `readerRolePaths`, and the administrators may read the
+   * value; everyone else is denied by the secret's own policy, in every region it is replicated to.
+   * Default: no resource policy unless `readerRolePaths` is set, IAM alone decides.
    */
   readonly readers?: pulumi.Input<string>[];
+  /**
+   * Role ARNs (wildcards as in `ArnLike`) of everyone who runs Pulumi for this secret: the provider
+   * reads the value back on every refresh and update, so they must be readers too. The principal
+   * running an update must match one of them. Default: that principal alone, with a warning (each
+   * update by someone else then locks the previous one out). Used only with a resource policy.
+   */
+  readonly administrators?: readonly string[];
   /**
    * Every role under these IAM paths (`/a/b/`) of the deploying account may read the value too, in
    * every site: roles another stack creates later are admitted without changing this policy.
@@ -73,6 +79,24 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
         { arn: caller.arn },
         { parent: this },
       ).issuerArn;
+      const administrators = args.administrators ?? [];
+      const managers = deployer.apply((arn) => {
+        if (administrators.length === 0) {
+          void pulumi.log.warn(
+            `only ${arn}, the principal running this update, may read ${args.secretName} besides its readers: ` +
+              `set secretAdministrators to the roles of everyone who runs pulumi for this stack (CI, operators), or their next refresh is denied`,
+            this,
+          );
+          return [arn];
+        }
+        if (!administrators.some((pattern) => arnLike(pattern, arn))) {
+          throw new pulumi.ResourceError(
+            `secretAdministrators does not include ${arn}, the principal running this update: it would lose the right to read ${args.secretName}, which Pulumi needs on every refresh and update; add it (or a pattern matching it) to secretAdministrators`,
+            this,
+          );
+        }
+        return [...administrators];
+      });
       const partition = aws.getPartitionOutput({}, { parent: this }).partition;
       const underPaths = (args.readerRolePaths ?? []).map(
         (path) => pulumi.interpolate`arn:${partition}:iam::${caller.accountId}:role${path}*`,
@@ -81,7 +105,11 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
         `${name}-policy`,
         {
           secretArn: secret.arn,
-          policy: readersOnlyPolicy([...(args.readers ?? []), ...underPaths, deployer]),
+          policy: readersOnlyPolicy(
+            pulumi
+              .all([pulumi.all(args.readers ?? []), pulumi.all(underPaths), managers])
+              .apply(([readers, paths, admins]) => [...readers, ...paths, ...admins]),
+          ),
         },
         // After the value is written, so the provider can still read it back on creation.
         { parent: this, dependsOn: [version] },
@@ -98,7 +126,7 @@ export class ReplicatedSecret extends pulumi.ComponentResource {
  * `Resource: "*"` in a secret's own policy means the secret itself, in every region it is
  * replicated to (the replicas' ARNs differ from the primary's).
  */
-function readersOnlyPolicy(readers: pulumi.Input<string>[]): pulumi.Output<string> {
+function readersOnlyPolicy(readers: pulumi.Input<string[]>): pulumi.Output<string> {
   return pulumi.jsonStringify({
     Version: "2012-10-17",
     Statement: [
@@ -112,5 +140,23 @@ function readersOnlyPolicy(readers: pulumi.Input<string>[]): pulumi.Output<strin
         Condition: { ArnNotLike: { "aws:PrincipalArn": readers } },
       },
     ],
+  });
+}
+
+/**
+ * IAM's `ArnLike`: each of the six colon-separated parts of the ARN is matched on its own,
+ * case-sensitively, `*` standing for any run of characters and `?` for any one.
+ */
+export function arnLike(pattern: string, arn: string): boolean {
+  const patternParts = pattern.split(":");
+  const arnParts = arn.split(":");
+  if (patternParts.length !== 6 || arnParts.length < 6) return false;
+  // A resource part may itself hold colons: it is everything after the fifth.
+  const resource = arnParts.slice(5).join(":");
+  return patternParts.every((part, i) => {
+    const regex = [...part]
+      .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\/]/g, "\\$&")))
+      .join("");
+    return new RegExp(`^${regex}$`).test(i === 5 ? resource : arnParts[i]);
   });
 }

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { regionalProvider } from "./regional-provider";
 
 /** The KMS key that encrypts the deployment's secrets, as every component that encrypts takes it. */
 export interface SecretsEncryption {
@@ -52,7 +53,7 @@ export class SecretsKey extends pulumi.ComponentResource implements SecretsEncry
     this.kmsKeyArn = key.arn;
     this.replicaKmsKeyArns = Object.fromEntries(
       args.replicaRegions.map((region) => {
-        const provider = new aws.Provider(`${name}-${region}`, { region }, { parent: this });
+        const provider = regionalProvider(`${name}-${region}`, region, { parent: this });
         const replica = new aws.kms.ReplicaKey(
           `${name}-replica-${region}`,
           { primaryKeyArn: key.arn, deletionWindowInDays: 30, tags: args.tags },

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { subnetCidr } from "../cidr";
 import { DEBIAN_IMAGE_OWNER, Settings } from "../config";
 import { gitSshPort } from "../control-repo";
 import { siteSrvRecords } from "../dns-records";
@@ -31,6 +32,7 @@ import { CompileMasterPool } from "./compile-pool";
 import { PuppetDatabase } from "./database";
 import { SiteNetwork } from "./network";
 import { PuppetHost } from "./puppet-host";
+import { InboundResolver } from "./resolver-endpoint";
 import { SecretsKey } from "./secrets-key";
 import { ServiceDiscovery } from "./service-discovery";
 import { MAX_COPY_TARGETS, StateSnapshots } from "./state-snapshots";
@@ -89,6 +91,11 @@ export class Site extends pulumi.ComponentResource {
       {
         cidr: settings.site.vpcCidr,
         azCount: settings.azCount,
+        instanceTypes: [
+          settings.masters.instanceType,
+          settings.puppetdbInstanceType,
+          ...(peer ? [] : [settings.caInstanceType]),
+        ],
         firewall: {
           site,
           sites: settings.sites,
@@ -157,6 +164,7 @@ export class Site extends pulumi.ComponentResource {
           stateVolume: stateVolume(STATE_VOLUME_GB.ca),
           ...encryption,
           serverRolePath,
+          secretAdministrators: settings.secretAdministrators,
           protect: settings.protectStateful,
           tags,
         },
@@ -197,6 +205,7 @@ export class Site extends pulumi.ComponentResource {
         vpcId: network.vpcId,
         subnetIds: network.serverSubnetIds,
         securityGroupIds: serverGroups,
+        balancerSecurityGroupIds: [network.securityGroup("balancer")],
         instanceType: settings.masters.instanceType,
         ami,
         readsSecrets: [serverChallenge],
@@ -278,6 +287,24 @@ export class Site extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // Agents outside AWS resolve the private zone through this endpoint; a catalogue without agent
+    // networks has no resolver security group, and no endpoint.
+    const resolverGroup = network.securityGroupIds.resolver;
+    const resolver =
+      resolverGroup &&
+      new InboundResolver(
+        `${name}-resolver`,
+        {
+          subnets: [0, 1].map((i) => ({
+            id: network.serverSubnetIds[i],
+            cidr: subnetCidr(settings.site.vpcCidr, "servers", i),
+          })),
+          securityGroupIds: [resolverGroup],
+          tags,
+        },
+        { parent: this, dependsOn: [discovery] },
+      );
+
     const siteOutputs = {
       site,
       role: settings.role,
@@ -296,6 +323,8 @@ export class Site extends pulumi.ComponentResource {
       // The challenge agents put into their CSRs (the server challenge is for servers' roles only).
       agentChallengeSecretName: secretRef(settings, "agent-challenge").name,
       agentPuppetConf: renderAgentConfig(agentSite(settings)),
+      // Where the agent networks' resolvers forward the zone's queries (README: on-premises DNS).
+      resolverAddresses: resolver ? resolver.addresses : [],
     };
     this.outputs = ca
       ? ({

@@ -109,6 +109,7 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
         BACKUP_RETENTION_DAYS.min,
         BACKUP_RETENTION_DAYS.max,
       ),
+      applyImmediately: database.boolean("applyImmediately", DEFAULTS.database.applyImmediately),
     })),
     controlRepo: reader.section("controlRepo", (controlRepo) => ({
       url: controlRepo.string("url", undefined, (v) =>
@@ -137,6 +138,10 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
       ),
     })),
     protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
+    secretAdministrators: reader.list("secretAdministrators", (v, key) => {
+      if (!ROLE_ARN.test(v)) throw new ConfigError(key, v, ROLE_ARN_EXPECTED);
+      return v;
+    }),
     // The check has just accepted the value: it parses.
     image: parseImage(
       reader.string("image", undefined, (v) => (parseImage(v) ? undefined : IMAGE)),
@@ -146,6 +151,10 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
   checkArchitectures(settings);
   return settings;
 }
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::(\d{12}|\*):role\/[\w+=,.@/*?-]+$/;
+const ROLE_ARN_EXPECTED =
+  "expected an IAM role ARN such as arn:aws:iam::123456789012:role/ci-deployer, with * and ? as wildcards (arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*); for an assumed-role session give its role";
 
 const IMAGE =
   "expected a Debian 12 image name such as debian-12-amd64-20240717-1811 (Debian publishes it under that name in every region) or an AMI id such as ami-0123456789abcdef0 (of this stack's region)";

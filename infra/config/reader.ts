@@ -117,7 +117,9 @@ export class Reader {
   }
 
   list(name: string, item: (value: string, key: string) => string): string[] {
-    const raw = this.value(name) ?? [];
+    const given = this.value(name) ?? [];
+    // A top-level list arrives as the JSON text Pulumi stores it as.
+    const raw = typeof given === "string" ? parseJson(given) : given;
     if (!Array.isArray(raw)) {
       throw new ConfigError(this.key(name), raw, "expected a list");
     }

@@ -36,6 +36,11 @@ export interface DatabaseSettings {
   readonly allocatedStorageGb: number;
   /** Days of automated backups (7-35). Default 7. */
   readonly backupRetentionDays: number;
+  /**
+   * Apply changes RDS holds for the maintenance window (a major upgrade of `engineVersion`, a new
+   * `instanceClass`) during `pulumi up` instead; the database restarts then. Default false.
+   */
+  readonly applyImmediately: boolean;
 }
 
 export interface ControlRepoSettings {
@@ -83,6 +88,14 @@ export interface Settings {
   /** Protect the CA key and its secret, the database and the zone from deletion. Default true. */
   readonly protectStateful: boolean;
   /**
+   * IAM role ARNs (`*` and `?` allowed, as in a policy's `ArnLike`) of everyone who runs `pulumi` for
+   * the primary's stack: CI's role, operators' SSO roles. With the hosts' roles they are the only
+   * principals that may read the CA key and the server challenge (Pulumi reads a secret's value back
+   * on every refresh and update). Default none: only the role running each update, with a warning,
+   * which locks out whoever ran the update before.
+   */
+  readonly secretAdministrators: readonly string[];
+  /**
    * The image every host of this stack boots, pinned: only a change of this setting replaces hosts
    * (never a new image published behind a `latest` parameter). Required.
    */
@@ -122,6 +135,7 @@ export const DEFAULTS = {
     engineVersion: "15",
     allocatedStorageGb: 50,
     backupRetentionDays: 7,
+    applyImmediately: false,
   },
   controlRepo: { branch: "production", syncIntervalMinutes: 5 },
   certificates: { crlRefreshMinutes: 5 },

@@ -18,6 +18,7 @@ const pool = (
     vpcId: "vpc-1",
     subnetIds: subnets,
     securityGroupIds: ["sg-1"],
+    balancerSecurityGroupIds: ["sg-lb"],
     instanceType: "m6i.xlarge",
     ami: "ami-0123456789abcdef0",
     readsSecrets: [{ name: "puppet-multisite/site-a/challenge", region: "us-east-1" }],
@@ -52,6 +53,8 @@ describe("CompileMasterPool", () => {
       loadBalancerType: "network",
       internal: true,
       subnets: ["subnet-a", "subnet-b"],
+      // Only possible when the balancer is created.
+      securityGroups: ["sg-lb"],
     });
     const [tg] = run.ofType("aws:lb/targetGroup:TargetGroup");
     expect(tg.inputs).toMatchObject({
@@ -75,6 +78,31 @@ describe("CompileMasterPool", () => {
     ].map((r) => r.inputs.name as string);
     expect(names).toHaveLength(2);
     expect(names.filter((n) => n.length > 32)).toEqual([]);
+  });
+
+  it("names the balancer and target group with a suffix drawn again whenever either must be replaced", async () => {
+    const run = await runProgram(() => void pool(2));
+    const suffixes = run.ofType("random:index/randomString:RandomString");
+    const suffix = (what: string) =>
+      suffixes.find((r) => r.name === `site-a-masters-${what}-name`)!;
+    const [lb] = run.ofType("aws:lb/loadBalancer:LoadBalancer");
+    const [tg] = run.ofType("aws:lb/targetGroup:TargetGroup");
+    expect(lb.inputs.name).toBe(`site-a-masters-${suffix("nlb").outputs.result as string}`);
+    expect(tg.inputs.name).toBe(`site-a-masters-${suffix("targets").outputs.result as string}`);
+    expect(lb.inputs.name).not.toBe(tg.inputs.name);
+    // What forces a replacement is what draws a new suffix (and so a new name).
+    expect(suffix("nlb").inputs.keepers).toEqual({
+      subnets: "subnet-a,subnet-b",
+      securityGroups: "sg-lb",
+    });
+    expect(suffix("targets").inputs.keepers).toEqual({ vpcId: "vpc-1" });
+    expect(suffix("nlb").inputs).toMatchObject({ length: 6, upper: false, special: false });
+  });
+
+  it("fails when the balancer has no security group", async () => {
+    await expect(
+      runProgram(() => void pool(1, ["subnet-a"], { balancerSecurityGroupIds: [] })),
+    ).rejects.toThrow("balancerSecurityGroupIds must name at least one security group, got none");
   });
 
   it("fails when the pool is empty", async () => {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ReplicatedSecret } from "../../infra/components/replicated-secret";
+import {
+  ReplicatedSecret,
+  ReplicatedSecretArgs,
+  arnLike,
+} from "../../infra/components/replicated-secret";
 import { SecretsKey } from "../../infra/components/secrets-key";
 import { SECRET } from "../../tools/plan/plan";
 import { runProgram } from "../harness";
@@ -85,4 +89,65 @@ describe("ReplicatedSecret", () => {
       );
     },
   );
+
+  const policyOf = async (extra: Partial<ReplicatedSecretArgs>) => {
+    const run = await runProgram(() => void secret(extra));
+    const [policy] = run.ofType("aws:secretsmanager/secretPolicy:SecretPolicy");
+    return JSON.parse(policy.inputs.policy as string) as {
+      Statement: { Resource: unknown; Action: unknown; Condition: { ArnNotLike: unknown } }[];
+    };
+  };
+
+  it("admits the configured administrators instead of whoever runs the update, in every replica's region", async () => {
+    const administrators = [
+      "arn:aws:iam::123456789012:role/ci-deployer",
+      "arn:aws:iam::123456789012:role/dep*",
+    ];
+    const doc = await policyOf({ readers: ["arn:aws:iam::123456789012:role/ca"], administrators });
+    expect(doc.Statement).toHaveLength(1);
+    expect(doc.Statement[0]).toMatchObject({
+      Action: "secretsmanager:GetSecretValue",
+      // The secret itself wherever it is replicated: a replica's ARN names its own region.
+      Resource: "*",
+      Condition: {
+        ArnNotLike: {
+          "aws:PrincipalArn": ["arn:aws:iam::123456789012:role/ca", ...administrators],
+        },
+      },
+    });
+  });
+
+  it("fails when the administrators leave out the principal running the update, naming it", async () => {
+    await expect(
+      runProgram(
+        () =>
+          void secret({
+            readers: ["arn:aws:iam::123456789012:role/ca"],
+            administrators: ["arn:aws:iam::123456789012:role/ci-deployer"],
+          }),
+      ),
+    ).rejects.toThrow(
+      "secretAdministrators does not include arn:aws:iam::123456789012:role/deployer, the principal running this update",
+    );
+  });
+});
+
+describe("arnLike", () => {
+  it.each([
+    ["arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:role/ci", true],
+    ["arn:aws:iam::123456789012:role/c?", "arn:aws:iam::123456789012:role/ci", true],
+    ["arn:aws:iam::*:role/ci", "arn:aws:iam::123456789012:role/ci", true],
+    [
+      "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*",
+      "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_Admin_0a1b",
+      true,
+    ],
+    ["arn:aws:iam::123456789012:role/CI", "arn:aws:iam::123456789012:role/ci", false],
+    ["arn:aws:iam::123456789012:role/ci", "arn:aws:iam::123456789012:role/ci2", false],
+    // `*` stays within one colon-separated part, as in IAM.
+    ["arn:aws:*", "arn:aws:iam::123456789012:role/ci", false],
+    ["arn:aws:iam::123456789012:role/c.", "arn:aws:iam::123456789012:role/ci", false],
+  ])("%s matches %s: %s", (pattern, arn, expected) => {
+    expect(arnLike(pattern, arn)).toBe(expected);
+  });
 });

@@ -54,6 +54,34 @@ function expectRejected(
   expect(err.message).toContain(allowed);
 }
 
+describe("secretAdministrators", () => {
+  const ci = "arn:aws:iam::123456789012:role/ci-deployer";
+  const sso =
+    "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*";
+
+  it("takes role ARNs, wildcards allowed", () => {
+    const raw = { ...minimalRawConfig(), secretAdministrators: [ci, sso] };
+    expect(parseSettings(raw, context("site-a")).secretAdministrators).toEqual([ci, sso]);
+  });
+
+  it.each([
+    [
+      "arn:aws:sts::123456789012:assumed-role/ci-deployer/session-1",
+      "for an assumed-role session give its role",
+    ],
+    ["arn:aws:iam::123456789012:user/alice", "expected an IAM role ARN"],
+    ["ci-deployer", "expected an IAM role ARN"],
+  ])("refuses %s, naming the entry", (value, allowed) => {
+    expectRejected(
+      { ...minimalRawConfig(), secretAdministrators: [ci, value] },
+      context("site-a"),
+      "secretAdministrators[1]",
+      value,
+      allowed,
+    );
+  });
+});
+
 describe("parseSettings defaults", () => {
   const s = parseSettings(minimalRawConfig(), context("site-a"));
 
@@ -68,7 +96,9 @@ describe("parseSettings defaults", () => {
       engineVersion: "15",
       allocatedStorageGb: 50,
       backupRetentionDays: 7,
+      applyImmediately: false,
     });
+    expect(s.secretAdministrators).toEqual([]);
     expect(s.controlRepo).toEqual({
       url: CONTROL_REPO_URL,
       branch: "production",

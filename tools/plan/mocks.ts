@@ -19,6 +19,12 @@ function hash(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex");
 }
 
+/** The `filters` of a data source's inputs (name and accepted values). */
+function filtersOf(inputs: unknown): { name: string; values: string[] }[] {
+  const filters = (inputs as { filters?: { name: string; values: string[] }[] }).filters;
+  return filters ?? [];
+}
+
 /** The AWS service of a resource type token, for fake ARNs: `aws:ec2/vpc:Vpc` -> `ec2`. */
 function service(type: string): string {
   return /^aws:([a-z0-9]+)\//.exec(type)?.[1] ?? "mock";
@@ -35,6 +41,8 @@ export class PlanMocks implements pulumi.runtime.Mocks {
     private readonly region: string,
     private readonly stackOutputs: StackOutputsByName = {},
     private readonly zoneCount = 4,
+    /** Instance types a zone does not offer, by zone name; every other zone offers every type. */
+    private readonly missingOfferings: Readonly<Record<string, readonly string[]>> = {},
   ) {}
 
   newResource(args: pulumi.runtime.MockResourceArgs): {
@@ -63,14 +71,28 @@ export class PlanMocks implements pulumi.runtime.Mocks {
     this.calls.push(args.token);
     const region = this.providerRegion(args.provider);
     switch (args.token) {
-      case "aws:index/getAvailabilityZones:getAvailabilityZones":
+      case "aws:index/getAvailabilityZones:getAvailabilityZones": {
+        const zones = this.zones(region).filter((z) =>
+          filtersOf(args.inputs).every(({ name, values }) => values.includes(String(z[name]))),
+        );
         return {
-          names: "abcdef"
-            .slice(0, this.zoneCount)
-            .split("")
-            .map((z) => `${region}${z}`),
-          zoneIds: Array.from({ length: this.zoneCount }, (_, i) => `az${i + 1}`),
+          names: zones.map((z) => z.name),
+          zoneIds: zones.map((z) => z.zoneId),
         };
+      }
+      case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+        const types = filtersOf(args.inputs).find((f) => f.name === "instance-type")?.values ?? [];
+        const offers = this.zones(region).flatMap((z) =>
+          types
+            .filter((t) => !(this.missingOfferings[z.name] ?? []).includes(t))
+            .map((t) => ({ zone: z.name, type: t })),
+        );
+        return {
+          locations: offers.map((o) => o.zone),
+          instanceTypes: offers.map((o) => o.type),
+          locationTypes: offers.map(() => "availability-zone"),
+        };
+      }
       case "aws:index/getCallerIdentity:getCallerIdentity":
         return {
           accountId: MOCK_ACCOUNT,
@@ -87,8 +109,7 @@ export class PlanMocks implements pulumi.runtime.Mocks {
         return { partition: "aws", dnsSuffix: "amazonaws.com" };
       case "aws:ec2/getAmi:getAmi": {
         // One image per name and region, as Debian publishes them.
-        const inputs = args.inputs as { filters?: { name: string; values: string[] }[] };
-        const name = inputs.filters?.find((f) => f.name === "name")?.values[0] ?? "";
+        const name = filtersOf(args.inputs).find((f) => f.name === "name")?.values[0] ?? "";
         return { id: `ami-${hash(name, region).slice(0, 17)}`, name };
       }
       case "aws:ssm/getParameter:getParameter": {
@@ -98,6 +119,31 @@ export class PlanMocks implements pulumi.runtime.Mocks {
       default:
         throw new Error(`no mock for the call ${args.token}; add it to tools/plan/mocks.ts`);
     }
+  }
+
+  /**
+   * A region's zones as DescribeAvailabilityZones lists them: an opted-in Local Zone first (its name
+   * sorts before the region's own zones), then `zoneCount` availability zones.
+   */
+  private zones(region: string): Record<string, string>[] {
+    const localZone = {
+      name: `${region}-bos-1a`,
+      zoneId: "lz1",
+      "opt-in-status": "opted-in",
+      "zone-type": "local-zone",
+      state: "available",
+    };
+    const own = "abcdef"
+      .slice(0, this.zoneCount)
+      .split("")
+      .map((z, i) => ({
+        name: `${region}${z}`,
+        zoneId: `az${i + 1}`,
+        "opt-in-status": "opt-in-not-required",
+        "zone-type": "availability-zone",
+        state: "available",
+      }));
+    return [localZone, ...own];
   }
 
   /** Providers are resources too: their region is in their recorded state. */
@@ -161,6 +207,10 @@ export class PlanMocks implements pulumi.runtime.Mocks {
         return {
           certPem: `-----BEGIN CERTIFICATE-----\n(planned ${name})\n-----END CERTIFICATE-----\n`,
         };
+      case "random:index/randomId:RandomId":
+        return { hex: digest.slice(0, 2 * Number(inputs.byteLength ?? 8)) };
+      case "random:index/randomString:RandomString":
+        return { result: digest.slice(0, Number(inputs.length ?? 16)) };
       case "random:index/randomPassword:RandomPassword":
         return { result: `planned-${digest.slice(0, Number(inputs.length ?? 32) - 8)}` };
       default:

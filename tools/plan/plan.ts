@@ -27,6 +27,8 @@ export interface PlannedResource {
   readonly ignoreChanges: string[];
   readonly replaceOnChanges: string[];
   readonly deleteBeforeReplace: boolean;
+  /** Left in the cloud when Pulumi deletes it (absent in plans made before it was recorded). */
+  readonly retainOnDelete?: boolean;
   /** Input property -> the URNs of the resources its value comes from. */
   readonly propertyDependencies: Record<string, string[]>;
 }
@@ -62,6 +64,8 @@ export interface PlanOptions {
   readonly peers?: Readonly<Record<string, Record<string, unknown>>>;
   /** Availability zones every region answers with. Default 4 (a, b, c, d). */
   readonly zoneCount?: number;
+  /** Instance types a zone does not offer, by zone name. Default: every zone offers every type. */
+  readonly missingOfferings?: Readonly<Record<string, readonly string[]>>;
 }
 
 const SIG = pulumi.runtime.specialSigKey;
@@ -85,7 +89,7 @@ export function redact(value: unknown): unknown {
 export async function planStack(stack: string, options: PlanOptions = {}): Promise<Plan> {
   const cfg = options.config ?? readStackConfig(stack);
   const region = cfg.config["aws:region"] ?? "us-east-1";
-  const mocks = new PlanMocks(region, options.peers, options.zoneCount);
+  const mocks = new PlanMocks(region, options.peers, options.zoneCount, options.missingOfferings);
   const resources: PlannedResource[] = [];
 
   await pulumi.runtime.setMocks(mocks, cfg.project, cfg.stack, false);
@@ -156,6 +160,9 @@ export async function planStack(stack: string, options: PlanOptions = {}): Promi
       // The first unhandled rejection is in `failures` already; anything else is the runtime's own.
       if (!failures.includes(err)) failures.push(err);
     });
+    // A value that fails to serialize (an error thrown in an `apply` that feeds a property) rejects
+    // after the runtime has counted the resource out: let such rejections surface before judging.
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const failure = programError ?? failures[0];
     if (failure !== undefined) throw new PlanError(failure, resources);
     return { stack, resources, outputs: stackOutputs, calls: [...new Set(mocks.calls)].sort() };
@@ -203,6 +210,7 @@ interface RegisterRequest {
   getAdditionalsecretoutputsList?(): string[];
   getReplaceonchangesList?(): string[];
   getDeletebeforereplace?(): boolean;
+  getRetainondelete?(): boolean | undefined;
   getPropertydependenciesMap?(): {
     forEach(fn: (value: { getUrnsList(): string[] }, key: string) => void): void;
   };
@@ -290,6 +298,7 @@ function record(req: RegisterRequest, resp: RegisterResponse, read = false): Pla
     ignoreChanges: req.getIgnorechangesList?.() ?? [],
     replaceOnChanges: req.getReplaceonchangesList?.() ?? [],
     deleteBeforeReplace: req.getDeletebeforereplace?.() ?? false,
+    retainOnDelete: req.getRetainondelete?.() ?? false,
     propertyDependencies,
   };
 }

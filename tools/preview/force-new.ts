@@ -6,6 +6,22 @@
 // A property listed here only for some of its nested fields is narrowed by NESTED_REPLACE_ON_CHANGE
 // (a dotted path reaches deeper: `schedules.copyTags` is the copyTags of each schedule).
 
+/** Every input of a random string or password replaces it (keepers when their values change). */
+const RANDOM_STRING_INPUTS = [
+  "keepers",
+  "length",
+  "lower",
+  "minLower",
+  "minNumeric",
+  "minSpecial",
+  "minUpper",
+  "number",
+  "numeric",
+  "overrideSpecial",
+  "special",
+  "upper",
+];
+
 export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
   // Source: internal/service/ec2/ec2_eip.go (v6 era, sdk-go-v2) + region guide.
   "aws:ec2/eip:Eip": [
@@ -310,22 +326,21 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
     "validityPeriodHours",
   ],
 
+  // Source: internal/service/route53resolver/endpoint.go (direction, security_group_ids ForceNew;
+  // ip_address associated and disassociated in place, name and tags updated) + region guide.
+  "aws:route53/resolverEndpoint:ResolverEndpoint": ["direction", "region", "securityGroupIds"],
+
+  // Source: hashicorp/terraform-provider-random internal/provider/resource_string.go (shares the
+  // password's schema: every input RequiresReplace, keepers when its values change).
+  "random:index/randomString:RandomString": RANDOM_STRING_INPUTS,
+
+  // Source: hashicorp/terraform-provider-random internal/provider/resource_id.go (byte_length,
+  // keepers, prefix RequiresReplace).
+  "random:index/randomId:RandomId": ["byteLength", "keepers", "prefix"],
+
   // Source: hashicorp/terraform-provider-random internal/provider/resource_password.go (schema V3: every input
   // RequiresReplace; keepers = RequiresReplaceIfValuesNotNull; overrideSpecial = replace unless "" -> null).
-  "random:index/randomPassword:RandomPassword": [
-    "keepers",
-    "length",
-    "lower",
-    "minLower",
-    "minNumeric",
-    "minSpecial",
-    "minUpper",
-    "number",
-    "numeric",
-    "overrideSpecial",
-    "special",
-    "upper",
-  ],
+  "random:index/randomPassword:RandomPassword": RANDOM_STRING_INPUTS,
 };
 
 /** Properties that force replacement only through some of their nested fields. */

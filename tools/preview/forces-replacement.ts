@@ -59,6 +59,12 @@ export function forcesReplacement(
     const kind = (r: PlannedResource) => RULE_SOURCES.filter((k) => r.inputs[k] !== undefined);
     return !isDeepStrictEqual(kind(before), kind(after));
   }
+  // A network load balancer gets or loses security groups only by being created again
+  // (load_balancer.go's CustomizeDiff); a change of which groups is made in place.
+  if (after.type === "aws:lb/loadBalancer:LoadBalancer" && property === "securityGroups") {
+    const some = (v: unknown) => Array.isArray(v) && v.length > 0;
+    return after.inputs.loadBalancerType === "network" && some(was) !== some(now);
+  }
   if (!(REPLACE_ON_CHANGE[after.type] ?? []).includes(property)) return false;
   const nested = NESTED_REPLACE_ON_CHANGE[after.type]?.[property];
   if (nested === undefined) return true;
