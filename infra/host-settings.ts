@@ -31,6 +31,26 @@ export interface DatabaseEndpoint {
   readonly port: number;
 }
 
+/**
+ * AWS's bundle of the RDS root CAs of `region` (rds-ca-rsa2048-g1, and in most Regions
+ * rds-ca-rsa4096-g1 and rds-ca-ecc384-g1), at the URL the RDS User Guide's "Certificate bundles by
+ * AWS Region" gives: one host for the commercial Regions, one in us-gov-west-1 for both GovCloud
+ * (US) Regions. The China Regions' host is the one public code cites from AWS China's
+ * documentation, not checked against that page. Other partitions have no known URL: refused here
+ * rather than at boot.
+ */
+export function rdsCaBundleUrl(region: string): string {
+  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d+$/.test(region)) {
+    throw new Error(`no RDS CA bundle URL is known for region ${JSON.stringify(region)}`);
+  }
+  const host = region.startsWith("us-gov-")
+    ? "truststore.pki.us-gov-west-1.rds.amazonaws.com"
+    : region.startsWith("cn-")
+      ? "rds-truststore.s3.cn-north-1.amazonaws.com.cn"
+      : "truststore.pki.rds.amazonaws.com";
+  return `https://${host}/${region}/${region}-bundle.pem`;
+}
+
 /** One of the deployment's secrets (owned by the primary), read from the replica in this site's region. */
 export function secretRef(settings: Settings, kind: SecretKind): SecretRef {
   return {
@@ -102,6 +122,8 @@ export function puppetdbHostSettings(
       name: DATABASE_NAME,
       user: DATABASE_USER,
       passwordSecret: secretRef(settings, "database"),
+      // The database is the primary's RDS instance: its region's bundle, whichever site this is.
+      caBundleUrl: rdsCaBundleUrl(settings.primarySite.region),
     },
     migrate: settings.role === "primary",
     // The masters, this site's too, come from the SRV records: a pool that grows or shrinks leaves

@@ -59,6 +59,7 @@ async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
   lab.createNetwork();
   figures.push({ name: "network and DNS up", value: at(), unit: " s" });
   lab.makeMaterial();
+  lab.startTruststore();
   await lab.startDatabase();
 
   const ca = lab.byRole("ca")[0];

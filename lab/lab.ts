@@ -18,6 +18,13 @@ import { startPostgres } from "./postgres";
 import { STATE_DIR, Started } from "./processes";
 import { puppetTls, startPuppetdb, startPuppetserver, waitForStatus } from "./services";
 import { LabSite, LabTopology, PlannedHost, Zone, coveringCidr } from "./topology";
+import {
+  DatabaseTls,
+  labBundleUrl,
+  makeDatabaseTls,
+  plannedSetting,
+  startTruststore,
+} from "./truststore";
 
 export interface LabOptions {
   readonly wanDelayMs: number;
@@ -56,7 +63,9 @@ export function withCaCertificate(userData: string, pem: string): string {
 export class Lab {
   readonly nodes = new Map<string, Node>();
   material!: Material;
+  databaseTls!: DatabaseTls;
   network?: Network;
+  truststore?: Started;
 
   constructor(
     readonly topo: LabTopology,
@@ -141,6 +150,26 @@ export class Lab {
       this.branch,
       this.collector().topo.certname,
     );
+    // The bundle at the path the primary's PuppetDB asks for: a PuppetDB that asks for another
+    // Region's gets a 404 and fails its boot.
+    const primary = this.byRole("puppetdb", this.topo.primarySite)[0];
+    this.databaseTls = makeDatabaseTls(
+      join(STATE_DIR, "material", "database-tls"),
+      this.byRole("database")[0].topo.certname,
+      new URL(this.plannedBundleUrl(primary)).pathname,
+    );
+  }
+
+  private plannedBundleUrl(node: Node): string {
+    const url = plannedSetting(node.topo.userData!, "DB_CA_BUNDLE_URL");
+    if (!url) throw new Error(`${node.topo.certname}: host.env has no DB_CA_BUNDLE_URL`);
+    return url;
+  }
+
+  /** The stand-in for AWS's truststore, beside the database (it keeps serving while that is down). */
+  startTruststore(): void {
+    const db = this.byRole("database")[0];
+    this.truststore = startTruststore(db.host, db.topo.address, this.databaseTls);
   }
 
   async stopDatabase(): Promise<void> {
@@ -155,6 +184,7 @@ export class Lab {
       listen: db.topo.address,
       password: this.material.databasePassword,
       allowCidr: coveringCidr(this.topo.sites.map((s) => s.cidr)),
+      tls: this.databaseTls,
     });
   }
 
@@ -180,10 +210,22 @@ export class Lab {
    * which with no systemd runs the boot loop in the foreground until the role's script succeeds.
    */
   async prepare(node: Node, env: Record<string, string> = {}): Promise<RunResult> {
+    // A PuppetDB fetches its database's CA bundle from the lab's truststore, at the planned path,
+    // trusting the truststore's CA where EC2 trusts the system's.
+    const truststore: Record<string, string> =
+      node.topo.role === "puppetdb"
+        ? {
+            DB_CA_BUNDLE_URL: labBundleUrl(
+              this.plannedBundleUrl(node),
+              this.byRole("database")[0].topo.certname,
+            ),
+            CURL_CA_BUNDLE: this.databaseTls.web.ca,
+          }
+        : {};
     return prepareHost(node.host, {
       userData: this.userData(node),
       secretsDir: this.material.secretsDir,
-      env: { ...this.bootEnv(), ...env },
+      env: { ...this.bootEnv(), ...truststore, ...env },
       timeoutMs: 15 * 60_000,
     });
   }

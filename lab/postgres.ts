@@ -6,6 +6,7 @@ import { join, resolve } from "path";
 import { ExecHost, runInHost, startInHost } from "./host";
 import { Started } from "./processes";
 import { sleep } from "./sleep";
+import { DatabaseTls, databaseCertificate } from "./truststore";
 
 const PG_BIN = "/usr/lib/postgresql/15/bin";
 
@@ -18,11 +19,14 @@ export interface PostgresOptions {
   readonly password: string;
   /** Networks allowed to connect (TLS + password). Default: everyone (the lab is closed). */
   readonly allowCidr?: string;
+  /** The lab's RDS CAs: the server's certificate comes from their signing CA. */
+  readonly tls: DatabaseTls;
 }
 
 /**
- * PostgreSQL 15 in `<root>/pgdata` (initdb on first use), TLS on with a self-signed certificate (so
- * the hosts' `sslmode=require` works as against RDS), the database and its owner created with the
+ * PostgreSQL 15 in `<root>/pgdata` (initdb on first use), TLS on with a certificate for the host's
+ * name (the RDS endpoint's) from the lab's RDS CA, new at every start, so the hosts verify it as
+ * they verify RDS (`verify-full` against the bundle), the database and its owner created with the
  * password. Runs as `postgres`; socket in `<root>/pgsock`. Log: `<root>/log/postgres.log`.
  */
 export async function startPostgres(host: ExecHost, opts: PostgresOptions): Promise<Started> {
@@ -53,31 +57,6 @@ export async function startPostgres(host: ExecHost, opts: PostgresOptions): Prom
       { user: "postgres", logName: "initdb" },
     );
     if (!init.ok) throw new Error(`${host.name}: initdb failed: ${init.output}`);
-    const cert = spawnSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "30",
-        // A CN holds at most 64 characters (RDS endpoint names are longer): the name goes in the SAN.
-        "-subj",
-        "/CN=postgres",
-        "-addext",
-        `subjectAltName=DNS:${host.certname}`,
-        "-keyout",
-        join(data, "server.key"),
-        "-out",
-        join(data, "server.crt"),
-      ],
-      { encoding: "utf8" },
-    );
-    if (cert.status !== 0) throw new Error(`${host.name}: openssl failed: ${cert.stderr}`);
-    spawnSync("chown", ["postgres:postgres", join(data, "server.key"), join(data, "server.crt")]);
-    chmodSync(join(data, "server.key"), 0o600);
     writeFileSync(
       join(data, "postgresql.auto.conf"),
       [
@@ -98,6 +77,9 @@ export async function startPostgres(host: ExecHost, opts: PostgresOptions): Prom
       `local all all peer\nhostssl all all ${opts.allowCidr ?? "0.0.0.0/0"} scram-sha-256\n`,
     );
   }
+  databaseCertificate(opts.tls, host.certname, join(data, "server.key"), join(data, "server.crt"));
+  spawnSync("chown", ["postgres:postgres", join(data, "server.key"), join(data, "server.crt")]);
+  chmodSync(join(data, "server.key"), 0o600);
   // SIGINT: PostgreSQL's fast shutdown (SIGTERM would wait for every client to disconnect).
   const server = startInHost(host, "postgres", [`${PG_BIN}/postgres`, "-D", data], {
     user: "postgres",

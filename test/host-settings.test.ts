@@ -5,6 +5,7 @@ import {
   caHostSettings,
   masterHostSettings,
   puppetdbHostSettings,
+  rdsCaBundleUrl,
   secretRef,
 } from "../infra/host-settings";
 import { DOMAIN, settings } from "./fixtures";
@@ -93,7 +94,16 @@ describe("puppetdbHostSettings", () => {
       name: "puppetdb",
       user: "puppetdb",
       passwordSecret: { name: "puppet-multisite/site-a/database", region: "eu-west-1" },
+      caBundleUrl: "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
     });
+  });
+
+  it("verifies the database with the bundle of the database's region, the primary's, on every site", () => {
+    for (const stack of ["site-a", "site-b"] as const) {
+      expect(puppetdbHostSettings(settings(stack), PEM, DB).database.caBundleUrl).toBe(
+        "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+      );
+    }
   });
 
   it("allows the CA statically and every site's masters through the SRV records", () => {
@@ -149,4 +159,36 @@ describe("CRL refresh", () => {
       expect(host).not.toHaveProperty("agentChallengeSecret");
     }
   });
+});
+
+describe("rdsCaBundleUrl", () => {
+  it.each([
+    ["eu-west-1", "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem"],
+    [
+      "ap-southeast-4",
+      "https://truststore.pki.rds.amazonaws.com/ap-southeast-4/ap-southeast-4-bundle.pem",
+    ],
+    // Both GovCloud (US) Regions' bundles are served from us-gov-west-1.
+    [
+      "us-gov-east-1",
+      "https://truststore.pki.us-gov-west-1.rds.amazonaws.com/us-gov-east-1/us-gov-east-1-bundle.pem",
+    ],
+    [
+      "us-gov-west-1",
+      "https://truststore.pki.us-gov-west-1.rds.amazonaws.com/us-gov-west-1/us-gov-west-1-bundle.pem",
+    ],
+    [
+      "cn-northwest-1",
+      "https://rds-truststore.s3.cn-north-1.amazonaws.com.cn/cn-northwest-1/cn-northwest-1-bundle.pem",
+    ],
+  ])("is AWS's bundle URL for %s", (region, url) => {
+    expect(rdsCaBundleUrl(region)).toBe(url);
+  });
+
+  it.each(["us-iso-east-1", "eusc-de-east-1", "", "us-east-1/../x"])(
+    "refuses %j, a region of no partition it knows",
+    (region) => {
+      expect(() => rdsCaBundleUrl(region)).toThrow(/no RDS CA bundle URL is known for region/);
+    },
+  );
 });

@@ -3,7 +3,7 @@
 import { renderEnvFile, EnvVars } from "./envfile";
 import { renderIni } from "./ini";
 import { timerUnits } from "./timers";
-import { CONF_DIR, LIB_DIR, STATE_DIR, STATE_MOUNT_POINTS } from "./paths";
+import { CONF_DIR, DATABASE_CA_BUNDLE, LIB_DIR, STATE_DIR, STATE_MOUNT_POINTS } from "./paths";
 import {
   renderCsrAttributes,
   renderPuppetdbConf,
@@ -21,6 +21,7 @@ import {
 import { ssmAgentKeyring } from "./ssm-agent-key";
 import { renderAutosignPolicy } from "./autosign-policy";
 import {
+  DATABASE_SSLMODE,
   renderCaConf,
   renderCaServices,
   renderCertificateAllowlist,
@@ -111,7 +112,11 @@ export function hostSettings(host: HostConfig): EnvVars {
         DB_USER: host.database.user,
         DB_PASSWORD_SECRET_NAME: host.database.passwordSecret.name,
         DB_PASSWORD_SECRET_REGION: host.database.passwordSecret.region,
-        DB_SSLMODE: host.database.sslMode ?? "require",
+        // db-ca-bundle.sh installs the bundle at PGSSLROOTCERT; libpq reads both variables
+        // itself, so every psql and pg_isready of the scripts verifies the database as PuppetDB does.
+        DB_CA_BUNDLE_URL: host.database.caBundleUrl,
+        PGSSLMODE: DATABASE_SSLMODE,
+        PGSSLROOTCERT: DATABASE_CA_BUNDLE,
         PUPPETDB_MIGRATE: host.migrate,
         // Read by allowlist-refresh.sh; left out when there are no records to follow.
         ALLOWLIST_SRV_RECORDS: srvRecords,

@@ -15,6 +15,11 @@ export const PUPPET_CONFDIR = "/etc/puppet";
 export const PUPPETSERVER_DIR = "/etc/puppet/puppetserver";
 /** Debian 12's PuppetDB directory. */
 export const PUPPETDB_DIR = "/etc/puppetdb";
+/**
+ * The CA bundle the database's certificate is verified with (public certificates, readable by
+ * PuppetDB's user): the JDBC URL's `sslrootcert` and libpq's PGSSLROOTCERT.
+ */
+export const DATABASE_CA_BUNDLE = `${PUPPETDB_DIR}/database-ca.pem`;
 /** Debian 12's code directory: environments live under `environments/`. */
 export const CODE_DIR = "/etc/puppet/code";
 /** Log directory of the autosigner (written by puppetserver's user). */

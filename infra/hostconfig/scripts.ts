@@ -24,6 +24,7 @@ const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
   ],
   puppetdb: [
     "puppetdb.sh",
+    "db-ca-bundle.sh",
     "state-volume.sh",
     "allowlist-refresh.sh",
     "crl-refresh.sh",

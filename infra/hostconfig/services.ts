@@ -3,7 +3,7 @@
 import { renderEnvFile } from "./envfile";
 import { renderHocon } from "./hocon";
 import { PUPPETDB_PORT } from "../ports";
-import { PUPPETDB_DIR, PUPPETDB_VARDIR, PUPPETSERVER_DIR } from "./paths";
+import { DATABASE_CA_BUNDLE, PUPPETDB_DIR, PUPPETDB_VARDIR, PUPPETSERVER_DIR } from "./paths";
 import { PuppetdbHost } from "./types";
 
 /** The CA must accept masters' CSRs with alt names and pp_auth_role, or signing fails (409). */
@@ -63,11 +63,16 @@ export function renderPuppetdbDefaults(heapMb: number): string {
   );
 }
 
+/**
+ * How PuppetDB and the scripts' libpq clients connect to the database: TLS, the certificate chained
+ * to the CA bundle and naming the host connected to (pgjdbc's and libpq's meaning alike).
+ */
+export const DATABASE_SSLMODE = "verify-full";
+
 /** PuppetDB's conf.d files; the password is added at boot in a file of its own. */
 export function renderPuppetdbFiles(host: PuppetdbHost): Record<string, string> {
   const ssl = `${PUPPETDB_DIR}/ssl`;
   const db = host.database;
-  const sslMode = db.sslMode ?? "require";
   return {
     "config.conf": renderHocon({
       global: { vardir: PUPPETDB_VARDIR, "logging-config": `${PUPPETDB_DIR}/logback.xml` },
@@ -90,7 +95,9 @@ export function renderPuppetdbFiles(host: PuppetdbHost): Record<string, string> 
     }),
     "database.conf": renderHocon({
       database: {
-        subname: `//${db.host}:${db.port}/${db.name}?sslmode=${sslMode}`,
+        // pgjdbc 42.5 (Debian's, on PuppetDB's class path) loads every certificate of the
+        // sslrootcert file as a trust anchor and, for verify-full, checks the host name.
+        subname: `//${db.host}:${db.port}/${db.name}?sslmode=${DATABASE_SSLMODE}&sslrootcert=${DATABASE_CA_BUNDLE}`,
         username: db.user,
         // PuppetDB's schema wants the string, not a boolean.
         migrate: String(host.migrate),

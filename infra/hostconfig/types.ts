@@ -92,8 +92,12 @@ export interface PuppetdbHost extends HostCommon, CrlConsumer {
     readonly user: string;
     /** Secret holding the database password. */
     readonly passwordSecret: SecretRef;
-    /** libpq/JDBC `sslmode` towards the database. Default `require` (encrypted, as RDS expects). */
-    readonly sslMode?: "disable" | "require" | "verify-ca" | "verify-full";
+    /**
+     * HTTPS URL of the PEM bundle of the CAs that sign the database's certificate (AWS's RDS bundle
+     * of the database's region), fetched and checked at first boot: PuppetDB and the scripts'
+     * libpq clients connect with `sslmode=verify-full` against it.
+     */
+    readonly caBundleUrl: string;
   };
   /** Whether this PuppetDB runs schema migrations: exactly one PuppetDB of the deployment does. */
   readonly migrate: boolean;

@@ -108,6 +108,8 @@ export function puppetdbHost(site: "site-a" | "site-b"): PuppetdbHost {
         name: "puppet-multisite/puppetdb-db-password",
         region: common(site, "x").region,
       },
+      // The database is site-a's, in us-east-1, for both sites.
+      caBundleUrl: "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
     },
     migrate: site === "site-a",
     certificateAllowlist: [

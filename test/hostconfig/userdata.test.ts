@@ -272,13 +272,33 @@ describe("PuppetDB user data", () => {
       const db = jsonDoc(fileOf(parsed, conf("puppetdb/database.conf"))).database;
       expect(db).toEqual({
         subname:
-          "//puppetdb.cluster-abc123.us-east-1.rds.amazonaws.com:5432/puppetdb?sslmode=require",
+          "//puppetdb.cluster-abc123.us-east-1.rds.amazonaws.com:5432/puppetdb" +
+          "?sslmode=verify-full&sslrootcert=/etc/puppetdb/database-ca.pem",
         username: "puppetdb",
         migrate: site === "site-a" ? "true" : "false",
       });
       const env = fileOf(parsed, conf("host.env"));
       expect(env).toContain("DB_PASSWORD_SECRET_NAME='puppet-multisite/puppetdb-db-password'");
       expect(env).toContain(`PUPPETDB_MIGRATE='${site === "site-a"}'`);
+    });
+
+    it(`${site}: verifies the database against the CA bundle it fetches, as libpq does too`, () => {
+      const env = fileOf(parsed, conf("host.env"));
+      // The database's region (site-a's) on both sites.
+      expect(env).toContain(
+        "DB_CA_BUNDLE_URL='https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem'",
+      );
+      // libpq's own variables: the scripts' psql and pg_isready verify as PuppetDB does.
+      expect(env).toContain("PGSSLMODE='verify-full'");
+      expect(env).toContain("PGSSLROOTCERT='/etc/puppetdb/database-ca.pem'");
+      expect(env).not.toContain("DB_SSLMODE");
+      expect(parsed.files.get(`${LIB_DIR}/db-ca-bundle.sh`)?.permissions).toBe("0755");
+      // Fetched before the first connection to the database (pg_trgm, PuppetDB's start).
+      const script = fileOf(parsed, `${LIB_DIR}/puppetdb.sh`);
+      const fetch = script.indexOf('"$PM_LIB_DIR/db-ca-bundle.sh"');
+      expect(fetch).toBeGreaterThan(0);
+      expect(fetch).toBeLessThan(script.indexOf("\nwrite_password_file\n"));
+      expect(fetch).toBeLessThan(script.indexOf("\n  ensure_pg_trgm\n"));
     });
 
     it(`${site}: TLS from the CA and an allowlist of every Puppet server`, () => {

@@ -6,6 +6,8 @@
 # Never restarts PuppetDB while its database does not answer pg_isready: a running PuppetDB keeps
 # queueing commands whatever the database's state, a restarted one answers 503 and accepts none
 # until the database is back. The change then stays pending and the next run tries again.
+# pg_isready verifies the database's certificate as PuppetDB does (PGSSLMODE and PGSSLROOTCERT of
+# host.env, exported by load_settings): a database that fails the check counts as unreachable.
 # PUPPET_MULTISITE_DNS_SERVER=ip[:port] or [ipv6]:port instead of resolv.conf's servers.
 # The restart is a reload where the unit has one (Debian's sends SIGHUP: PuppetDB's services start
 # again in the same JVM and read the allowlist). PUPPET_MULTISITE_DB_CHECK_CMD replaces pg_isready

@@ -17,6 +17,8 @@
 # the database is back and PuppetDB's awaiting-retry meter is above zero, PuppetDB is reloaded
 # (SIGHUP: its services start again and load the queue from disk with no attempt counted), once
 # per outage, so they are stored now. The JSON adds awaiting_retry and reloaded.
+# pg_isready verifies the database's certificate as PuppetDB does (PGSSLMODE and PGSSLROOTCERT of
+# host.env, exported by load_settings).
 # PuppetDB is reached over its cleartext listener on 127.0.0.1:8080 (jetty.conf): plain HTTP skips
 # the certificate allowlist, which lists the CA and the masters, not this host. Its metrics answer
 # only over TLS, with this host's certificate.

@@ -12,8 +12,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/state-volume.sh"
 
 load_settings
 require_settings CERTNAME STATE_MOUNT_POINT CA_SERVER SERVER_CHALLENGE_SECRET_NAME \
-  SERVER_CHALLENGE_SECRET_REGION DB_HOST DB_PORT \
-  DB_NAME DB_USER DB_PASSWORD_SECRET_NAME DB_PASSWORD_SECRET_REGION PUPPETDB_MIGRATE
+  SERVER_CHALLENGE_SECRET_REGION DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD_SECRET_NAME \
+  DB_PASSWORD_SECRET_REGION PUPPETDB_MIGRATE PGSSLMODE PGSSLROOTCERT
 install -d -m 0700 "$PM_STATE_DIR"
 # The CRL timer before any step that can fail (it waits for the first CRL by itself); the allowlist
 # timer only once PuppetDB's configuration is in place, since it may restart PuppetDB.
@@ -21,7 +21,7 @@ install_timers puppet-multisite-crl
 # PuppetDB's vardir, where its command queue lives, is its state volume: a rebuilt PuppetDB
 # processes what its predecessor had queued.
 mount_state_volume
-install_packages puppetdb puppet-agent postgresql-client ruby curl awscli
+install_packages puppetdb puppet-agent postgresql-client ruby curl ca-certificates awscli
 # puppetdb's user may have another uid than on the host that wrote the volume.
 if id puppetdb >/dev/null 2>&1; then
   chown -R puppetdb:puppetdb "$STATE_MOUNT_POINT"
@@ -82,13 +82,14 @@ write_password_file() {
 
 # PuppetDB 8 needs pg_trgm, and its own migration may lack the rights to create it: the migrating
 # PuppetDB creates it first (a no-op when present). The password travels in a 0600 PGPASSFILE, not
-# in the environment or on a command line.
+# in the environment or on a command line. psql verifies the database as PuppetDB does: PGSSLMODE
+# and PGSSLROOTCERT come from host.env.
 ensure_pg_trgm() {
   local passfile="$PM_STATE_DIR/pgpass"
   (umask 077 && printf '%s:%s:%s:%s:%s\n' "$DB_HOST" "$DB_PORT" "$DB_NAME" "$DB_USER" \
     "$(sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' "$PM_STATE_DIR/db-password")" >"$passfile")
   retry "${PUPPET_MULTISITE_DB_ATTEMPTS:-30}" 5 60 "creating pg_trgm in $DB_NAME on $DB_HOST" -- \
-    env PGPASSFILE="$passfile" PGSSLMODE="${DB_SSLMODE:-require}" PGCONNECT_TIMEOUT=10 \
+    env PGPASSFILE="$passfile" PGCONNECT_TIMEOUT=10 \
     psql -h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" -d "$DB_NAME" -v ON_ERROR_STOP=1 -qAt \
     -c 'CREATE EXTENSION IF NOT EXISTS pg_trgm'
   rm -f "$passfile"
@@ -109,6 +110,10 @@ install_certificate() {
   fi
 }
 
+# The database's CA bundle before anything connects to the database; PuppetDB restarts on a change.
+before=$(cksum <"$PGSSLROOTCERT" 2>/dev/null || true)
+"$PM_LIB_DIR/db-ca-bundle.sh"
+[[ $(cksum <"$PGSSLROOTCERT") == "$before" ]] || CHANGED=1
 write_password_file
 if [[ $PUPPETDB_MIGRATE == true ]]; then
   ensure_pg_trgm
