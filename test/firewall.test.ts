@@ -166,7 +166,10 @@ describe("least-privilege sweep over every rule", () => {
       rule("database", "ingress", 5432, { group: "puppetdb" }),
       rule("resolver", "ingress", 53, { cidr: SITE_B.vpcCidr }),
       rule("balancer", "egress", 8081, { group: "puppetdb" }),
-      { ...rule("puppetserver", "ingress", 8140, { cidr: SITE_B.vpcCidr }), protocol: "udp" },
+      {
+        ...rule("puppetserver", "ingress", 8140, { cidr: SITE_B.vpcCidr }),
+        protocol: "udp" as const,
+      },
       rules[0],
     ];
     expect(violations([...rules, ...extra], input)).toEqual([
