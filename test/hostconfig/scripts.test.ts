@@ -383,3 +383,48 @@ describe("code-sync.sh", () => {
     },
   );
 });
+
+describe("Puppet's core types on the compile masters", () => {
+  /** Every package Debian 12 has of the types Puppet 7 moved out of its core into modules. */
+  const CORE_TYPE_MODULES = [
+    "augeas",
+    "cron",
+    "host",
+    "mailalias",
+    "mount",
+    "selinux",
+    "sshkeys",
+  ].map((t) => `puppet-module-puppetlabs-${t}-core`);
+
+  /** The words of the statement of `file` that starts with `command`, as bash expands them. */
+  function words(file: string, command: string): string[] {
+    const text = readFileSync(file, "utf8").replace(/\\\n/g, " ");
+    const line = text.split("\n").find((l) => l.startsWith(`${command} `));
+    if (!line) throw new Error(`${file}: no statement starting with ${command}`);
+    const args = line.slice(command.length);
+    return run("bash", ["-c", `printf '%s\\n' ${args}`])
+      .stdout.trim()
+      .split("\n");
+  }
+
+  it("are installed with puppetserver on every master, and on the lab machine", () => {
+    const master = words(join(SCRIPTS_DIR, "compile-master.sh"), "install_packages");
+    expect(master).toEqual(expect.arrayContaining(["puppetserver", ...CORE_TYPE_MODULES]));
+    const lab = words(join(SCRIPTS_DIR, "../../../scripts/install-lab-deps.sh"), "exec bash");
+    expect(lab).toEqual(expect.arrayContaining(["puppetserver", ...CORE_TYPE_MODULES]));
+  });
+
+  itWithTools(["apt-cache"], "are every core type module Debian has", () => {
+    const found = run("apt-cache", [
+      "search",
+      "--names-only",
+      "^puppet-module-puppetlabs-.*-core$",
+    ]).stdout;
+    const names = found
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => l.split(" ")[0])
+      .sort();
+    expect(names).toEqual([...CORE_TYPE_MODULES].sort());
+  });
+});

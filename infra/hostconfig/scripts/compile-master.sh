@@ -17,7 +17,11 @@ install -d -m 0700 "$PM_STATE_DIR"
 # before any step that can fail, so a first boot that is still retrying keeps them.
 install_timers puppet-multisite-sync puppet-multisite-crl puppet-multisite-spool
 
-install_packages puppetserver puppet-agent puppet-terminus-puppetdb r10k git ruby curl awscli
+# Puppet 7 keeps cron, host, mount, ssh_authorized_key, sshkey, augeas, mailalias and the SELinux
+# types in modules; puppetserver only recommends Debian's packages of them, and installs here skip
+# recommends. In /usr/share/puppet/modules (the basemodulepath) agents get them by pluginsync.
+install_packages puppetserver puppet-agent puppet-terminus-puppetdb r10k git ruby curl awscli \
+  puppet-module-puppetlabs-{augeas,cron,host,mailalias,mount,selinux,sshkeys}-core
 
 install_file "$PM_CONF_DIR/puppet.conf" "$PUPPET_CONFDIR/puppet.conf" 0644
 install_file "$PM_CONF_DIR/puppetdb.conf" "$PUPPET_CONFDIR/puppetdb.conf" 0644
