@@ -41,10 +41,18 @@ die() {
   exit 2
 }
 
-# Copies the package's directories into ROOT/fs once; ownership and modes are kept (cp -a).
+# Copies the package's directories into ROOT/fs once; ownership and modes are kept (cp -a). Two
+# commands started at once in a new host (a server and the helper beside it) seed it one after the
+# other: the second waits on the lock, then finds it seeded.
 seed() {
-  local root=$1 dir
+  local root=$1 dir lock
   [[ -e $root/.seeded ]] && return 0
+  exec {lock}>"$root/.seed.lock"
+  flock "$lock"
+  if [[ -e $root/.seeded ]]; then
+    exec {lock}>&-
+    return 0
+  fi
   for dir in "${SEEDED_DIRS[@]}"; do
     mkdir -p "$root/fs$(dirname "$dir")"
     if [[ -d $dir ]]; then
@@ -67,6 +75,7 @@ seed() {
   done
   mkdir -p "$root/log"
   touch "$root/.seeded"
+  exec {lock}>&-
 }
 
 # Inside the new mount namespace: bind every host directory over its fixed path, then the volume

@@ -1,0 +1,43 @@
+// host-exec.sh for real (it needs root, for its mount namespace): a new host is seeded once even
+// when several commands start in it at the same moment, as a server and the helper beside it do.
+import { spawn } from "child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { describe, expect, it } from "vitest";
+
+const HOST_EXEC = join(__dirname, "../../lab/host-exec.sh");
+
+function exec(root: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", [HOST_EXEC, root, "--", "true"]);
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("close", (code) => resolve({ code, stderr }));
+  });
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe("host-exec.sh", () => {
+  it.runIf(isRoot)(
+    "seeds a new host once when commands start in it at the same moment",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "pm-host-exec-"));
+      try {
+        // Without the seed lock about one start in twenty-four failed on this machine (cp: File exists).
+        for (let trial = 0; trial < 8; trial++) {
+          const root = join(dir, `host-${trial}`);
+          const results = await Promise.all([exec(root), exec(root), exec(root)]);
+          expect(results.map((r) => r.stderr)).toEqual(["", "", ""]);
+          expect(results.map((r) => r.code)).toEqual([0, 0, 0]);
+          expect(existsSync(join(root, ".seeded"))).toBe(true);
+          expect(readdirSync(join(root, "fs", "var", "lib")).sort()).toContain("puppetdb");
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+});
