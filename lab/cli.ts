@@ -27,6 +27,9 @@ import { impersonation } from "./impersonation";
 import { replaceMaster } from "./replace-master";
 import { replaceCa, replacePuppetdb } from "./replace-state";
 import { bootRetry } from "./boot-retry";
+import { atomicDeploy, coreTypes, pluginReload } from "./code-scenarios";
+import { addSiteData } from "./control-repo";
+import { sshControlRepo } from "./ssh-control-repo";
 import { newMasterWrites } from "./new-master";
 import {
   databaseDown,
@@ -59,6 +62,8 @@ async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
   lab.createNetwork();
   figures.push({ name: "network and DNS up", value: at(), unit: " s" });
   lab.makeMaterial();
+  // Before any master deploys: each site's Hiera data names the site, which makeMaterial is not told.
+  addSiteData(lab.material.controlRepoWork, lab.branch, lab.topo.sites);
   lab.startTruststore();
   await lab.startDatabase();
 
@@ -209,6 +214,30 @@ const SCENARIOS: readonly LabScenario[] = [
     id: 11,
     name: (c) => `a PuppetDB rebuilt with commands queued (${c.secondary})`,
     run: (c) => replacePuppetdb(c.lab, c.secondary),
+  },
+  {
+    key: "core-types",
+    id: 17,
+    name: () => "cron, host and mount applied from the control repository",
+    run: (c) => coreTypes(c.lab),
+  },
+  {
+    key: "plugin-reload",
+    id: 18,
+    name: () => "a changed Ruby function served without a restart",
+    run: (c) => pluginReload(c.lab),
+  },
+  {
+    key: "atomic-deploy",
+    id: 19,
+    name: () => "deploys under continuous agent runs never mix two commits",
+    run: (c) => atomicDeploy(c.lab),
+  },
+  {
+    key: "ssh-control-repo",
+    id: 20,
+    name: () => "masters deploy from an SSH URL with a deploy key",
+    run: (c) => sshControlRepo(c.lab),
   },
   {
     key: "boot-retry",

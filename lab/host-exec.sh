@@ -18,17 +18,21 @@
 # new mount namespace; the only change to the machine is creating missing empty mount points.
 set -euo pipefail
 
-# Directories of the packages (dpkg -L puppetserver puppetdb puppet-agent) and of puppet-multisite.
-# Seeded: copied from the machine on first use. The /run ones and ours start empty.
+# Directories of the packages (dpkg -L puppetserver puppetdb puppet-agent cron) and of
+# puppet-multisite. Seeded: copied from the machine on first use. The /run ones and ours start empty.
+# /var/spool/cron: an agent applying a cron resource writes its own crontabs, never the machine's.
+# /root/.r10k: r10k's git cache, one per master as on EC2, so masters deploying the same commit at
+# once do not clone into the same cache.
 SEEDED_DIRS=(
   /etc/puppet /etc/puppetdb /etc/default
   /var/lib/puppet /var/cache/puppet /var/lib/puppetserver /var/lib/puppetdb
+  /var/spool/cron
 )
 EMPTY_DIRS=(
   /var/log/puppet /var/log/puppetserver /var/log/puppetdb
   /run/puppet /run/puppetserver /run/puppetdb
   /etc/puppet-multisite /var/lib/puppet-multisite /var/log/puppet-multisite
-  /usr/local/lib/puppet-multisite
+  /usr/local/lib/puppet-multisite /root/.r10k
 )
 # Owners of the directories the packages' services create at start (systemd RuntimeDirectory, init
 # scripts): the lab starts the servers itself, as these users.
@@ -41,15 +45,25 @@ die() {
   exit 2
 }
 
+# Whether every directory of the lists is in ROOT/fs: a host seeded before a directory joined them
+# gets it at its next command instead of failing to bind it.
+seeded() {
+  local root=$1 dir
+  [[ -e $root/.seeded ]] || return 1
+  for dir in "${SEEDED_DIRS[@]}" "${EMPTY_DIRS[@]}"; do
+    [[ -e $root/fs$dir ]] || return 1
+  done
+}
+
 # Copies the package's directories into ROOT/fs once; ownership and modes are kept (cp -a). Two
 # commands started at once in a new host (a server and the helper beside it) seed it one after the
 # other: the second waits on the lock, then finds it seeded.
 seed() {
   local root=$1 dir lock
-  [[ -e $root/.seeded ]] && return 0
+  seeded "$root" && return 0
   exec {lock}>"$root/.seed.lock"
   flock "$lock"
-  if [[ -e $root/.seeded ]]; then
+  if seeded "$root"; then
     exec {lock}>&-
     return 0
   fi

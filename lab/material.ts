@@ -1,11 +1,12 @@
 // What the program's providers make on AWS and the lab makes itself: the CA's RSA key and
 // certificate (tls), the two autosign challenges and the database password (random), the secrets they are
 // kept in (Secrets Manager: here a root-only directory of files named like the secrets, read through
-// the scripts' PUPPET_MULTISITE_SECRETS_DIR), and a control repository (a local git repository).
-import { execFileSync } from "node:child_process";
+// the scripts' PUPPET_MULTISITE_SECRETS_DIR), and a control repository (local git repositories:
+// lab/control-repo.ts).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { makeControlRepo, pushEmptyChange } from "./control-repo";
 import { makeCa } from "./x509";
 
 export interface Material {
@@ -22,11 +23,7 @@ export interface Material {
   readonly controlRepoWork: string;
 }
 
-function run(cmd: string, args: readonly string[], cwd?: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-}
-
-function writeSecret(dir: string, name: string, value: string): void {
+export function writeSecret(dir: string, name: string, value: string): void {
   const path = join(dir, name);
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, value, { mode: 0o600 });
@@ -40,66 +37,9 @@ function labCa(dir: string, certname: string): { key: string; cert: string } {
   return { key: readFileSync(key, "utf8"), cert: readFileSync(cert, "utf8") };
 }
 
-/**
- * The lab's control repository: every node reports which master compiled its catalog and exports a
- * file naming itself; `collector` collects every node's, so each scenario compiles a catalog that
- * queries PuppetDB (and fails to compile when no PuppetDB answers).
- */
-export function sitePp(collector: string): string {
-  return `# The lab's control repository.
-node default {
-  notify { "compiled by \${settings::certname}": }
-  file { '/tmp/puppet-multisite-lab': ensure => file, content => "managed\\n" }
-  @@file { "/tmp/puppet-multisite-lab-peers/\${trusted['certname']}":
-    ensure  => file,
-    content => "\${trusted['certname']}\\n",
-    tag     => 'lab_peer',
-  }
-  if \$trusted['certname'] == '${collector}' {
-    file { '/tmp/puppet-multisite-lab-peers': ensure => directory }
-    File <<| tag == 'lab_peer' |>>
-  }
-}
-`;
-}
-
-/** Creates the control repository with one commit on `branch`. */
-function makeControlRepo(
-  dir: string,
-  branch: string,
-  collector: string,
-): { url: string; work: string } {
-  const bare = join(dir, "control-repo.git");
-  const work = join(dir, "control-repo");
-  run("git", ["init", "-q", "--bare", "-b", branch, bare]);
-  run("git", ["init", "-q", "-b", branch, work]);
-  mkdirSync(join(work, "manifests"), { recursive: true });
-  writeFileSync(join(work, "manifests", "site.pp"), sitePp(collector));
-  writeFileSync(join(work, "environment.conf"), "modulepath = modules:$basemodulepath\n");
-  commit(work, "lab: first commit");
-  run("git", ["remote", "add", "origin", bare], work);
-  run("git", ["push", "-q", "origin", branch], work);
-  return { url: `file://${bare}`, work };
-}
-
-function commit(work: string, message: string): void {
-  run("git", ["add", "-A"], work);
-  run(
-    "git",
-    ["-c", "user.name=lab", "-c", "user.email=lab@localhost", "commit", "-q", "-m", message],
-    work,
-  );
-}
-
-/** Pushes a new commit to the control repository; returns its id. */
+/** Pushes a commit that changes no catalog to the control repository; returns its id. */
 export function pushCommit(m: Material, branch: string, message: string): string {
-  writeFileSync(
-    join(m.controlRepoWork, "manifests", "lab-marker.pp"),
-    `# ${message} ${Date.now()}\n`,
-  );
-  commit(m.controlRepoWork, message);
-  run("git", ["push", "-q", "origin", branch], m.controlRepoWork);
-  return run("git", ["rev-parse", "HEAD"], m.controlRepoWork).trim();
+  return pushEmptyChange(m.controlRepoWork, branch, message);
 }
 
 export interface SecretNames {

@@ -17,7 +17,7 @@ export interface Outcome {
   readonly notes: string[];
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)];
 }
@@ -210,7 +210,7 @@ export async function caDown(lab: Lab): Promise<Outcome> {
   };
 }
 
-function deployedCommit(master: Node): string | undefined {
+export function deployedCommit(master: Node): string | undefined {
   // The link points at a path as the host sees it: read the link itself, never follow it here.
   const live = hostPath(master.host, "/etc/puppet/code/environments/production");
   try {
