@@ -39,3 +39,51 @@ export function gitSshPort(url: string): number | undefined {
   if (!parsed) throw new Error(`not a git URL masters can fetch: ${JSON.stringify(url)}`);
   return parsed.sshPort;
 }
+
+/** Host key types OpenSSH 9.2 (Debian 12) accepts in known_hosts. */
+const KEY_TYPES = new Set([
+  "ssh-ed25519",
+  "ecdsa-sha2-nistp256",
+  "ecdsa-sha2-nistp384",
+  "ecdsa-sha2-nistp521",
+  "ssh-rsa",
+  "sk-ssh-ed25519@openssh.com",
+  "sk-ecdsa-sha2-nistp256@openssh.com",
+]);
+
+/**
+ * Why a known_hosts line is unusable, or undefined when it is a plain `hosts keytype base64-key`
+ * line (sshd's `ssh-keyscan` output). Markers (`@cert-authority`, `@revoked`) and hashed names are
+ * refused: the line must name the git server so a test can tell it matches the URL.
+ */
+export function knownHostsProblem(line: string): string | undefined {
+  const fields = line.trim().split(/\s+/);
+  if (fields.length < 3) return "expected `host keytype key` (one line of ssh-keyscan's output)";
+  const [hosts, type, key] = fields;
+  if (hosts.startsWith("@") || hosts.startsWith("|")) {
+    return "markers and hashed host names are not supported: name the host in clear";
+  }
+  if (!KEY_TYPES.has(type))
+    return `unknown key type ${type}; expected one of ${[...KEY_TYPES].join(", ")}`;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || key.length < 20) return "the key is not base64";
+  return undefined;
+}
+
+/** How known_hosts names a server: `host` on port 22, `[host]:port` otherwise (sshd(8)). */
+export function knownHostsName(url: GitUrl): string {
+  return url.sshPort === undefined || url.sshPort === 22
+    ? url.host
+    : `[${url.host}]:${url.sshPort}`;
+}
+
+/** True when one of the lines names the URL's server (its comma-separated host list). */
+export function knownHostsCover(lines: readonly string[], url: GitUrl): boolean {
+  const name = knownHostsName(url);
+  return lines.some((line) => line.trim().split(/\s+/)[0].split(",").includes(name));
+}
+
+/** `scheme://host[:port]/`: the URL prefix git's `http.<url>.*` settings match, so a token goes to
+ * the control repository's server and nowhere else. */
+export function httpsOrigin(url: GitUrl): string {
+  return `https://${url.host}/`;
+}

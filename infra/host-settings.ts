@@ -6,6 +6,7 @@ import {
   AgentSite,
   CaHost,
   CompileMasterHost,
+  ControlRepo,
   HostCommon,
   PuppetdbHost,
   SecretRef,
@@ -87,6 +88,30 @@ export function caHostSettings(settings: Settings): Omit<CaHost, "caCertificateP
   };
 }
 
+/** The control repository's deploy key or token, as this site's masters read it; none when unset. */
+export function controlRepoSecret(settings: Settings): SecretRef | undefined {
+  const name = settings.controlRepo.sshKeySecret ?? settings.controlRepo.tokenSecret;
+  return name === undefined ? undefined : { name, region: settings.site.region };
+}
+
+/**
+ * What a master needs to fetch code: the URL and branch, and the credential named for the URL's
+ * transport, read in the master's own region (the operator replicates it to every site's region).
+ */
+function controlRepoSettings(settings: Settings): ControlRepo {
+  const { url, branch, syncIntervalMinutes, sshKeySecret, knownHosts, tokenSecret, tokenUser } =
+    settings.controlRepo;
+  const credentialSecret = controlRepoSecret(settings);
+  return {
+    url,
+    branch,
+    syncIntervalMinutes,
+    ...(credentialSecret && { credentialSecret }),
+    ...(sshKeySecret !== undefined && { knownHosts }),
+    ...(tokenSecret !== undefined && { tokenUser }),
+  };
+}
+
 /** Compile master `index` (1-based) of this site. */
 export function masterHostSettings(
   settings: Settings,
@@ -101,7 +126,7 @@ export function masterHostSettings(
     role: "compile-master",
     dnsAltNames: masterAltNames(site, settings.domain, index),
     puppetdbUrls: puppetdbUrls(site, siteNames(settings), settings.domain),
-    controlRepo: settings.controlRepo,
+    controlRepo: controlRepoSettings(settings),
     crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
   };
 }

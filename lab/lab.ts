@@ -5,7 +5,8 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { HostRole, LIB_DIR } from "../infra/hostconfig";
-import { STATE_MOUNT_POINTS } from "../infra/hostconfig/paths";
+import { caFingerprint } from "../infra/hostconfig/ca-pin";
+import { CONF_DIR, STATE_MOUNT_POINTS } from "../infra/hostconfig/paths";
 import { SPOOL_DRAIN_SECONDS } from "../infra/hostconfig/puppetdb-spool";
 import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
@@ -48,15 +49,28 @@ export interface Node {
   loops: Started[];
 }
 
-/** Replaces the planned CA certificate (a placeholder under the mocks) with the lab CA's. */
+/**
+ * Puts the lab CA in place of the planned one (a placeholder under the mocks): the CA's user data
+ * carries the certificate, every other host's host.env its fingerprint.
+ */
 export function withCaCertificate(userData: string, pem: string): string {
   const doc = parse(userData) as {
     write_files: { path: string; content: string; encoding?: string }[];
   };
-  const file = doc.write_files.find((f) => f.path === "/etc/puppet-multisite/ca.pem");
-  if (!file) throw new Error("user data has no /etc/puppet-multisite/ca.pem");
-  file.content = pem;
-  delete file.encoding;
+  const file = (name: string) => doc.write_files.find((f) => f.path === `${CONF_DIR}/${name}`);
+  const cert = file("ca.pem");
+  const env = file("host.env");
+  if (cert) {
+    cert.content = pem;
+    delete cert.encoding;
+  } else if (env && /^CA_FINGERPRINT=/m.test(env.content)) {
+    env.content = env.content.replace(
+      /^CA_FINGERPRINT=.*$/m,
+      `CA_FINGERPRINT='${caFingerprint(pem)}'`,
+    );
+  } else {
+    throw new Error(`user data has neither ${CONF_DIR}/ca.pem nor a CA_FINGERPRINT in host.env`);
+  }
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
@@ -251,7 +265,13 @@ export class Lab {
   /** Seconds until the node's status endpoint answers, asked from the node itself. */
   waitReady(node: Node, timeoutMs = 10 * 60_000): Promise<number> {
     // PuppetDB asks every client for a certificate, even for its status: the host's own.
-    const tls = node.topo.role === "puppetdb" ? puppetTls(node.topo.certname) : {};
+    // The CA trusts the certificate its user data carries; the others, what they fetched and pinned.
+    const tls =
+      node.topo.role === "puppetdb"
+        ? puppetTls(node.topo.certname)
+        : node.topo.role === "ca"
+          ? { cacert: `${CONF_DIR}/ca.pem` }
+          : { cacert: puppetTls(node.topo.certname).cacert };
     return waitForStatus(node.host, this.statusUrl(node), timeoutMs, {
       ...tls,
       stop: node.process,

@@ -98,16 +98,16 @@ export function puppetTls(certname: string): { cacert: string; cert: string; key
 
 /**
  * Polls `url` from inside `from` (its network and names) until it answers 200; resolves with the
- * seconds waited. `cacert` is a path inside `from` (default: the staged CA certificate).
+ * seconds waited. `cacert` is a path inside `from`.
  */
 export async function waitForStatus(
   from: ExecHost,
   url: string,
   timeoutMs: number,
-  opts: { cacert?: string; cert?: string; key?: string; stop?: Started } = {},
+  opts: { cacert: string; cert?: string; key?: string; stop?: Started },
 ): Promise<number> {
   const started = Date.now();
-  const cacert = opts.cacert ?? "/etc/puppet-multisite/ca.pem";
+  const cacert = opts.cacert;
   // PuppetDB's HTTPS port wants a client certificate even for its status (puppetTls of `from`).
   const client = opts.cert && opts.key ? ["--cert", opts.cert, "--key", opts.key] : [];
   for (;;) {

@@ -6,7 +6,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { lastUsableAddress, subnetCidr } from "../infra/cidr";
 import { PlannedResource, planStack } from "../tools/plan/plan";
 import { StackConfig, readStackConfig } from "../tools/plan/stack-config";
-import { Run, withQueries } from "./harness";
+import { instanceUserData } from "../infra/hostconfig";
+import { SSH_HOST_KEY } from "./fixtures";
+import { Run, userDataFiles, withQueries } from "./harness";
 
 const PROJECT = "puppet-multisite";
 const ADMINS = [
@@ -204,6 +206,48 @@ describe("providers", () => {
     for (const p of providers) {
       expect(inputs(p).profile, p.urn).toBe("puppet-ops");
       expect(Object.values(SITES).map((s) => s.region)).toContain(inputs(p).region);
+    }
+  });
+});
+
+describe("control repository credentials", () => {
+  it("let each site's masters read the deploy key in their own region, and stage the host keys", async () => {
+    const knownHost = `[git.example.com]:2222 ${SSH_HOST_KEY}`;
+    const repo = {
+      url: "ssh://git@git.example.com:2222/puppet/control.git",
+      sshKeySecret: "puppet/deploy-key",
+      knownHosts: [knownHost],
+    };
+    const peers = { [`organization/${PROJECT}/site-a`]: plans["site-a"].outputs };
+    const plan = withQueries(
+      await planStack("site-c", {
+        config: stackConfig("site-c", { [`${PROJECT}:controlRepo`]: JSON.stringify(repo) }),
+        peers,
+      }),
+    );
+    const region = SITES["site-c"].region;
+    const masters = plan
+      .ofType("aws:ec2/instance:Instance")
+      .filter((i) => (i.inputs.tags as Record<string, string>)["puppet:role"] === "compile-master");
+    expect(masters.length).toBeGreaterThan(0);
+    for (const instance of masters) {
+      const host = instance.name.replace(/-instance$/, "");
+      const policy = plan
+        .ofType("aws:iam/rolePolicy:RolePolicy")
+        .find((p) => p.name === `${host}-secrets`)!;
+      expect(policy.inputs.policy as string).toContain(
+        `arn:aws:secretsmanager:${region}:123456789012:secret:puppet/deploy-key-??????`,
+      );
+      const files = userDataFiles(instanceUserData(instance.inputs));
+      const env = files["/etc/puppet-multisite/host.env"];
+      expect(env).toContain("CONTROL_REPO_SECRET_NAME='puppet/deploy-key'");
+      expect(env).toContain(`CONTROL_REPO_SECRET_REGION='${region}'`);
+      expect(env).toContain(
+        "CONTROL_REPO_KNOWN_HOSTS='/etc/puppet-multisite/control-repo-known-hosts'",
+      );
+      expect(files["/etc/puppet-multisite/control-repo-known-hosts"]).toBe(`${knownHost}\n`);
+      // The key itself never: only its name.
+      expect(JSON.stringify(instance.inputs)).not.toContain("PRIVATE KEY");
     }
   });
 });

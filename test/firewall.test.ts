@@ -3,7 +3,7 @@ import { tierCidr } from "../infra/cidr";
 import { gitSshPort } from "../infra/control-repo";
 import { FirewallInput, Rule, SECURITY_GROUPS, firewallRules } from "../infra/firewall";
 import { Settings } from "../infra/config";
-import { FixtureStack, SITE_A, SITE_B, SITE_C, settings } from "./fixtures";
+import { FixtureStack, SITE_A, SITE_B, SITE_C, repoSetting, settings } from "./fixtures";
 
 const ANYWHERE = "0.0.0.0/0";
 const SCP_URL = "git@git.example.com:puppet/control-repo.git";
@@ -120,7 +120,7 @@ const CASES: [FixtureStack, string | undefined, number | undefined][] = [
 
 describe("least-privilege sweep over every rule", () => {
   it.each(CASES)("%s (control repository %s)", (stack, url, port) => {
-    const s = settings(stack, url ? { controlRepo: { url } } : {});
+    const s = settings(stack, url ? { controlRepo: repoSetting(url) } : {});
     const input = firewallInput(s);
     expect(input.gitSshPort).toBe(port);
     const rules = firewallRules(input);
@@ -189,7 +189,7 @@ describe("least-privilege sweep over every rule", () => {
   });
 
   it("catches the git SSH port opened from the wrong group or to port 22 when 2222 is used", () => {
-    const input = firewallInput(settings("site-a", { controlRepo: { url: SSH_2222_URL } }));
+    const input = firewallInput(settings("site-a", { controlRepo: repoSetting(SSH_2222_URL) }));
     const wrong: Rule[] = [
       {
         group: "puppetdb",
@@ -478,7 +478,7 @@ describe("required connectivity (least privilege must not cut the service)", () 
 describe("control repository over SSH on a web port", () => {
   it("adds no second rule when SSH runs on 443 (already open), so rule names stay unique", () => {
     const s = settings("site-a", {
-      controlRepo: { url: "ssh://git@ssh.github.com:443/org/control-repo.git" },
+      controlRepo: repoSetting("ssh://git@ssh.github.com:443/org/control-repo.git"),
     });
     const input = firewallInput(s);
     expect(input.gitSshPort).toBe(443);

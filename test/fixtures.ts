@@ -1,6 +1,7 @@
 // The two-site deployment of the repository's stack files (Pulumi.yaml, Pulumi.site-a.yaml,
 // Pulumi.site-b.yaml) as raw config, the shape `infra/config/load.ts` hands to `parseSettings`.
 // Tests tweak it with overrides instead of writing whole configurations.
+import { knownHostsName, parseGitUrl } from "../infra/control-repo";
 import { RawConfig, RawContext, Settings, SiteEntry, parseSettings } from "../infra/config";
 
 export const PROJECT = "puppet-multisite";
@@ -100,4 +101,19 @@ export function context(stack: string = "site-a", overrides: Partial<RawContext>
 /** Validated settings of a fixture stack. */
 export function settings(stack: FixtureStack = "site-a", overrides: Overrides = {}): Settings {
   return parseSettings(rawConfig(overrides, stack), context(stack));
+}
+
+/** A git server's host key as known_hosts carries it (type and base64 key; made for these tests). */
+export const SSH_HOST_KEY =
+  "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+/** A controlRepo setting for `url`, with the deploy key and host key an SSH URL needs. */
+export function repoSetting(url: string): Record<string, unknown> {
+  const git = parseGitUrl(url);
+  if (git?.transport !== "ssh") return { url };
+  return {
+    url,
+    sshKeySecret: "puppet/deploy-key",
+    knownHosts: [`${knownHostsName(git)} ${SSH_HOST_KEY}`],
+  };
 }

@@ -8,7 +8,7 @@ import {
   rdsCaBundleUrl,
   secretRef,
 } from "../infra/host-settings";
-import { DOMAIN, settings } from "./fixtures";
+import { DOMAIN, SSH_HOST_KEY, settings } from "./fixtures";
 
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const DB = { host: "db.example.internal", port: 5432 };
@@ -73,9 +73,38 @@ describe("masterHostSettings", () => {
 
   it("carries the CA certificate, the control repository and the master heap, and no CA key", () => {
     expect(master.caCertificatePem).toBe(PEM);
-    expect(master.controlRepo).toEqual(s.controlRepo);
+    // No credential for a public HTTPS repository.
+    expect(master.controlRepo).toEqual({
+      url: s.controlRepo.url,
+      branch: s.controlRepo.branch,
+      syncIntervalMinutes: s.controlRepo.syncIntervalMinutes,
+    });
     expect(master.heapMb).toBe(HEAP_MB.master);
     expect(master).not.toHaveProperty("caKeySecret");
+  });
+});
+
+describe("the control repository's credential", () => {
+  it("is the deploy key with the host keys for SSH, read in the master's own region", () => {
+    const knownHosts = [`git.example.com ${SSH_HOST_KEY}`];
+    const ssh = settings("site-b", {
+      controlRepo: { url: "git@git.example.com:p/c.git", sshKeySecret: "deploy", knownHosts },
+    });
+    expect(masterHostSettings(ssh, 1, "m1", PEM).controlRepo).toMatchObject({
+      credentialSecret: { name: "deploy", region: "eu-west-1" },
+      knownHosts,
+    });
+    expect(masterHostSettings(ssh, 1, "m1", PEM).controlRepo).not.toHaveProperty("tokenUser");
+  });
+
+  it("is the token with its user name for HTTPS", () => {
+    const https = settings("site-a", { controlRepo: { tokenSecret: "token" } });
+    const repo = masterHostSettings(https, 1, "m1", PEM).controlRepo;
+    expect(repo).toMatchObject({
+      credentialSecret: { name: "token", region: "us-east-1" },
+      tokenUser: "x-access-token",
+    });
+    expect(repo).not.toHaveProperty("knownHosts");
   });
 });
 

@@ -1,6 +1,7 @@
 // Whole-stack tests: the real program with the real stack files, site-b's stack reference fed with
 // site-a's planned outputs, exactly as `npm run plan` does.
 import { instanceUserData } from "../infra/hostconfig";
+import { caFingerprint } from "../infra/hostconfig/ca-pin";
 import { beforeAll, describe, expect, it } from "vitest";
 import { PRIMARY_OUTPUT_NAMES } from "../infra/peer";
 import { Plan, PlanError, SECRET, planStack, planWithPeers } from "../tools/plan/plan";
@@ -132,7 +133,9 @@ describe("site-b (secondary)", () => {
     ]);
     for (const instance of masters) {
       const files = userDataFiles(instanceUserData(instance.inputs));
-      expect(files["/etc/puppet-multisite/ca.pem"]).toBe(a.outputs.caCertificatePem);
+      expect(files["/etc/puppet-multisite/host.env"]).toContain(
+        `CA_FINGERPRINT='${caFingerprint(a.outputs.caCertificatePem as string)}'`,
+      );
       expect(files["/etc/puppet-multisite/puppetdb.conf"]).toContain(
         `server_urls = https://puppetdb.site-b.${DOMAIN}:8081,https://puppetdb.site-a.${DOMAIN}:8081`,
       );

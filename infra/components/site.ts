@@ -10,6 +10,7 @@ import {
   caHostSettings,
   masterHostSettings,
   puppetdbHostSettings,
+  controlRepoSecret,
   secretRef,
   siteNames,
 } from "../host-settings";
@@ -134,6 +135,8 @@ export class Site extends pulumi.ComponentResource {
     // Every Puppet server of every site reads the server challenge; only their roles may.
     const serverRolePath = serverRolePathOf(settings.project);
     const serverChallenge = secretRef(settings, "server-challenge");
+    const repoSecret = controlRepoSecret(settings);
+    const repoCredential = repoSecret ? [repoSecret] : [];
 
     let shared: Shared;
     let ca: CertificateAuthority | undefined;
@@ -208,7 +211,7 @@ export class Site extends pulumi.ComponentResource {
         balancerSecurityGroupIds: [network.securityGroup("balancer")],
         instanceType: settings.masters.instanceType,
         ami,
-        readsSecrets: [serverChallenge],
+        readsSecrets: [serverChallenge, ...repoCredential],
         rolePath: serverRolePath,
         tags,
       },

@@ -1,9 +1,9 @@
 // Validation of one stack's raw configuration: every rule of every key, with the defaults, before any
 // resource exists. Pure, so tests call it directly; `load.ts` feeds it from `pulumi.Config`.
 import { MAX_AZS, VPC_PREFIX, cidrsOverlap, parseCidr, prefixLength } from "../cidr";
-import { parseGitUrl } from "../control-repo";
 import { isDnsLabel, isDomain } from "../naming";
 import { BACKUP_RETENTION_DAYS, postgresMajorProblem } from "../postgres";
+import { readControlRepo } from "./control-repo";
 import { ConfigError, Reader } from "./reader";
 import {
   Arch,
@@ -111,24 +111,7 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
       ),
       applyImmediately: database.boolean("applyImmediately", DEFAULTS.database.applyImmediately),
     })),
-    controlRepo: reader.section("controlRepo", (controlRepo) => ({
-      url: controlRepo.string("url", undefined, (v) =>
-        parseGitUrl(v)
-          ? undefined
-          : "expected a git URL: https://host/path, ssh://[user@]host[:port]/path or user@host:path",
-      ),
-      branch: controlRepo.string("branch", DEFAULTS.controlRepo.branch, (v) =>
-        /^[A-Za-z0-9_][\w./-]*$/.test(v) && !v.includes("..")
-          ? undefined
-          : "expected a git branch name",
-      ),
-      syncIntervalMinutes: controlRepo.integer(
-        "syncIntervalMinutes",
-        DEFAULTS.controlRepo.syncIntervalMinutes,
-        1,
-        60,
-      ),
-    })),
+    controlRepo: reader.section("controlRepo", readControlRepo),
     certificates: reader.section("certificates", (certificates) => ({
       crlRefreshMinutes: certificates.integer(
         "crlRefreshMinutes",

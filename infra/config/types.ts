@@ -50,6 +50,24 @@ export interface ControlRepoSettings {
   readonly branch: string;
   /** Minutes between code syncs on each master (1-60). Default 5. */
   readonly syncIntervalMinutes: number;
+  /**
+   * SSH URL: name of the Secrets Manager secret holding the deploy key (an OpenSSH private key
+   * without passphrase), read by the masters in their own site's region at every sync. Required
+   * with an SSH URL.
+   */
+  readonly sshKeySecret?: string;
+  /**
+   * SSH URL: the git server's host keys, as known_hosts lines (`ssh-keyscan` output, checked out of
+   * band). Masters accept no other key. Required with an SSH URL.
+   */
+  readonly knownHosts: readonly string[];
+  /**
+   * HTTPS URL: name of the Secrets Manager secret holding an access token, sent (HTTP Basic, with
+   * `tokenUser`) to the repository's server only. Default none: an unauthenticated clone.
+   */
+  readonly tokenSecret?: string;
+  /** User name sent with the token. Default `x-access-token`. */
+  readonly tokenUser: string;
 }
 
 export interface CertificateSettings {
@@ -137,7 +155,7 @@ export const DEFAULTS = {
     backupRetentionDays: 7,
     applyImmediately: false,
   },
-  controlRepo: { branch: "production", syncIntervalMinutes: 5 },
+  controlRepo: { branch: "production", syncIntervalMinutes: 5, tokenUser: "x-access-token" },
   certificates: { crlRefreshMinutes: 5 },
   protectStateful: true,
 } as const;

@@ -1,5 +1,6 @@
 // Every file a host's user data writes, per role. Plain data (path, content, mode), so user data,
 // the lab and the tests share one list.
+import { caFingerprint } from "./ca-pin";
 import { renderEnvFile, EnvVars } from "./envfile";
 import { renderIni } from "./ini";
 import { timerUnits } from "./timers";
@@ -31,6 +32,9 @@ import {
   renderPuppetserverDefaults,
 } from "./services";
 import { CompileMasterHost, CrlConsumer, HostConfig, HostRole, PuppetdbHost } from "./types";
+
+/** The git server's host keys a master accepts, staged under CONF_DIR (SSH URLs only). */
+const KNOWN_HOSTS_FILE = "control-repo-known-hosts";
 
 /** Minutes between two refreshes of a PuppetDB's allowlist from the sites' SRV records. */
 export const ALLOWLIST_REFRESH_MINUTES = 5;
@@ -95,9 +99,14 @@ export function hostSettings(host: HostConfig): EnvVars {
     case "compile-master":
       return {
         ...common,
+        CA_FINGERPRINT: caFingerprint(host.caCertificatePem),
         CONTROL_REPO_URL: host.controlRepo.url,
         CONTROL_REPO_BRANCH: host.controlRepo.branch,
         CONTROL_REPO_SYNC_MINUTES: host.controlRepo.syncIntervalMinutes,
+        CONTROL_REPO_SECRET_NAME: host.controlRepo.credentialSecret?.name,
+        CONTROL_REPO_SECRET_REGION: host.controlRepo.credentialSecret?.region,
+        CONTROL_REPO_KNOWN_HOSTS: host.controlRepo.knownHosts && `${CONF_DIR}/${KNOWN_HOSTS_FILE}`,
+        CONTROL_REPO_TOKEN_USER: host.controlRepo.tokenUser,
         CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
         PUPPETDB_ACCESS_WAIT_SECONDS,
         PUPPETDB_SPOOL_DIR: SPOOL_DIR,
@@ -106,6 +115,7 @@ export function hostSettings(host: HostConfig): EnvVars {
       const srvRecords = allowlistSrvSetting(host);
       return {
         ...common,
+        CA_FINGERPRINT: caFingerprint(host.caCertificatePem),
         DB_HOST: host.database.host,
         DB_PORT: host.database.port,
         DB_NAME: host.database.name,
@@ -255,15 +265,16 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
     "host.env": renderEnvFile(hostSettings(host), "Settings of this host, read by its scripts."),
     "systemd/puppet-multisite-boot.service": renderBootUnit(host.role),
     "ssm-agent.gpg": ssmAgentKeyring(),
-    "ca.pem": host.caCertificatePem.endsWith("\n")
-      ? host.caCertificatePem
-      : `${host.caCertificatePem}\n`,
     "puppet.conf": renderServerPuppetConf(host),
   };
   switch (host.role) {
     case "ca":
       return {
         ...common,
+        // The CA is the one host that carries its certificate; the others pin its fingerprint.
+        "ca.pem": host.caCertificatePem.endsWith("\n")
+          ? host.caCertificatePem
+          : `${host.caCertificatePem}\n`,
         "puppetserver/ca.conf": renderCaConf(),
         "puppetserver/ca.cfg": renderCaServices(true),
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
@@ -277,6 +288,9 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         "puppetdb-spool.json": renderSpoolConfig(host.puppetdbUrls, host.certname),
         "routes.yaml": renderRoutesYaml(),
         "puppetserver/puppetserver.conf": renderMasterPuppetserverConf(),
+        ...(host.controlRepo.knownHosts && {
+          [KNOWN_HOSTS_FILE]: `${host.controlRepo.knownHosts.join("\n")}\n`,
+        }),
         "puppetserver/ca.cfg": renderCaServices(false),
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
         ...timerFiles("sync", renderSyncUnits(host)),

@@ -76,7 +76,18 @@ export function renderServerPuppetConf(host: HostConfig): string {
       ]);
     case "compile-master":
       return renderIni([
-        ["main", { ...main, dns_alt_names: nonEmpty(host.dnsAltNames) }],
+        [
+          "main",
+          {
+            ...main,
+            dns_alt_names: nonEmpty(host.dnsAltNames),
+            // Environments stay cached until code-sync.sh flushes them after a deploy (Puppet's
+            // advice: 0 or unlimited, with a flush). In [main]: Puppet 7.23 resolves this
+            // per-environment setting without the [server] section (`puppet config print
+            // --section server` shows 0 when it is set there).
+            environment_timeout: "unlimited",
+          },
+        ],
         [
           "server",
           {
@@ -84,6 +95,9 @@ export function renderServerPuppetConf(host: HostConfig): string {
             storeconfigs_backend: "puppetdb",
             reports: "puppetdb",
             route_file: `${PUPPET_CONFDIR}/routes.yaml`,
+            // Each cached environment is read from the directory the `production` symlink named
+            // when it was loaded, so a compile keeps the code of one commit while a deploy swaps it.
+            versioned_environment_dirs: true,
             // No config_version: Puppet 7 refuses it in puppet.conf; code-sync.sh sets it in the
             // deployed environment's environment.conf.
           },

@@ -17,6 +17,7 @@ const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
   "compile-master": [
     "compile-master.sh",
     "code-sync.sh",
+    "auth-conf.rb",
     "crl-refresh.sh",
     "pdb-spool.rb",
     "ruby/puppet_multisite/pdb_spool.rb",
@@ -46,14 +47,16 @@ export function roleScript(role: HostRole): string {
 export const BOOT_COMMAND: readonly string[] = [`${LIB_DIR}/boot.sh`, "start"];
 
 /**
- * A script as hosts get it: full-line comments dropped (the shebang kept), since they are most of
- * the bytes and EC2 caps user data at 16 KB. Shell and Ruby alike (neither script has a heredoc
- * whose lines could start with `#`). The files in ./scripts keep their comments.
+ * A script as hosts get it: full-line comments and indentation dropped (the shebang kept), since
+ * they are most of the bytes and EC2 caps user data at 16 KB. Shell and Ruby alike: no script has
+ * a heredoc whose lines are indented or start with `#`, and their multi-line strings are Ruby
+ * programs (tests check both). The files in ./scripts keep their comments and indentation.
  */
 export function shipScript(name: string, content: string): string {
   if (!/\.(sh|rb)$/.test(name)) return content;
   const [shebang, ...rest] = content.split("\n");
-  return [shebang, ...rest.filter((line) => !/^\s*#(?![!{])/.test(line))].join("\n");
+  const code = rest.filter((line) => !/^\s*#(?![!{])/.test(line));
+  return [shebang, ...code.map((line) => line.trimStart())].join("\n");
 }
 
 export function roleScripts(role: HostRole): ReadonlyArray<{ name: string; content: string }> {

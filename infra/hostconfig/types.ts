@@ -23,6 +23,12 @@ export interface ControlRepo {
   readonly url: string;
   readonly branch: string;
   readonly syncIntervalMinutes: number;
+  /** The secret holding the SSH deploy key (SSH URL) or the access token (HTTPS URL). */
+  readonly credentialSecret?: SecretRef;
+  /** known_hosts lines of the git server (SSH URL). */
+  readonly knownHosts?: readonly string[];
+  /** User name sent with the token (HTTPS URL). */
+  readonly tokenUser?: string;
 }
 
 /** Settings every host shares. */

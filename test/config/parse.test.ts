@@ -18,9 +18,11 @@ import {
   SITE_A,
   SITE_B,
   SITE_C,
+  SSH_HOST_KEY,
   context,
   minimalRawConfig,
   rawConfig,
+  repoSetting,
   settings,
   siteConfig,
 } from "../fixtures";
@@ -103,6 +105,8 @@ describe("parseSettings defaults", () => {
       url: CONTROL_REPO_URL,
       branch: "production",
       syncIntervalMinutes: 5,
+      knownHosts: [],
+      tokenUser: "x-access-token",
     });
     expect(s.certificates).toEqual({ crlRefreshMinutes: 5 });
     expect(s.protectStateful).toBe(true);
@@ -236,7 +240,10 @@ describe("parseSettings roles", () => {
       availabilityZoneCount: 4,
       masters: { count: MAX_MASTERS, srvWeight: 0 },
       database: { allocatedStorageGb: 20, backupRetentionDays: 35, engineVersion: "16" },
-      controlRepo: { url: "git@git.example.com:puppet/control-repo.git", syncIntervalMinutes: 60 },
+      controlRepo: {
+        ...repoSetting("git@git.example.com:puppet/control-repo.git"),
+        syncIntervalMinutes: 60,
+      },
       image: "ami-0123456789abcdef0",
     });
     expect([s.azCount, s.masters.count, s.masters.srvWeight]).toEqual([4, 250, 0]);
@@ -290,7 +297,98 @@ describe("parseSettings roles", () => {
     "ssh://git@git.example.com:65535/puppet/control-repo.git",
     "git@git.example.com:puppet/control-repo.git",
   ])("accepts the git URL %s", (url) => {
-    expect(settings("site-a", { controlRepo: { url } }).controlRepo.url).toBe(url);
+    expect(settings("site-a", { controlRepo: repoSetting(url) }).controlRepo.url).toBe(url);
+  });
+});
+
+describe("controlRepo credentials", () => {
+  const SSH = "ssh://git@git.example.com:2222/puppet/control.git";
+  const KNOWN = `[git.example.com]:2222 ${SSH_HOST_KEY}`;
+
+  it("takes a deploy key and host keys for an SSH URL", () => {
+    const s = settings("site-a", {
+      controlRepo: { url: SSH, sshKeySecret: "puppet/deploy-key", knownHosts: [KNOWN] },
+    });
+    expect(s.controlRepo).toMatchObject({ sshKeySecret: "puppet/deploy-key", knownHosts: [KNOWN] });
+  });
+
+  it("takes a token for an HTTPS URL, with a user name", () => {
+    const s = settings("site-a", {
+      controlRepo: { url: CONTROL_REPO_URL, tokenSecret: "puppet/repo-token", tokenUser: "oauth2" },
+    });
+    expect(s.controlRepo).toMatchObject({ tokenSecret: "puppet/repo-token", tokenUser: "oauth2" });
+  });
+
+  it.each<[string, Record<string, unknown>, string, unknown, string]>([
+    [
+      "an SSH URL without a deploy key",
+      { url: SSH, knownHosts: [KNOWN] },
+      "controlRepo.sshKeySecret",
+      undefined,
+      "required for an SSH URL",
+    ],
+    [
+      "an SSH URL without host keys",
+      { url: SSH, sshKeySecret: "k" },
+      "controlRepo.knownHosts",
+      [],
+      "a known_hosts line for [git.example.com]:2222 (ssh-keyscan -p 2222 git.example.com",
+    ],
+    [
+      "host keys of another server (port 22 is not 2222)",
+      { url: SSH, sshKeySecret: "k", knownHosts: [`git.example.com ${SSH_HOST_KEY}`] },
+      "controlRepo.knownHosts",
+      [`git.example.com ${SSH_HOST_KEY}`],
+      "a known_hosts line for [git.example.com]:2222",
+    ],
+    [
+      "a known_hosts line with an unknown key type",
+      {
+        url: SSH,
+        sshKeySecret: "k",
+        knownHosts: ["git.example.com ssh-dss AAAAB3NzaC1kc3MAAACBAP"],
+      },
+      "controlRepo.knownHosts[0]",
+      "git.example.com ssh-dss AAAAB3NzaC1kc3MAAACBAP",
+      "unknown key type ssh-dss",
+    ],
+    [
+      "a hashed known_hosts line",
+      { url: SSH, sshKeySecret: "k", knownHosts: [`|1|abc=|def= ${SSH_HOST_KEY}`] },
+      "controlRepo.knownHosts[0]",
+      `|1|abc=|def= ${SSH_HOST_KEY}`,
+      "name the host in clear",
+    ],
+    [
+      "a token for an SSH URL",
+      { url: SSH, sshKeySecret: "k", knownHosts: [KNOWN], tokenSecret: "t" },
+      "controlRepo.tokenSecret",
+      "t",
+      "only for an HTTPS URL",
+    ],
+    [
+      "a deploy key for an HTTPS URL",
+      { url: CONTROL_REPO_URL, sshKeySecret: "k" },
+      "controlRepo.sshKeySecret",
+      "k",
+      "only for an SSH URL",
+    ],
+    [
+      "credentials inside an HTTPS URL",
+      { url: "https://deploy:hunter2@git.example.com/puppet/control.git" },
+      "controlRepo.url",
+      "https://deploy:hunter2@git.example.com/puppet/control.git",
+      "name a secret in controlRepo.tokenSecret",
+    ],
+    [
+      "a secret name with a space",
+      { url: CONTROL_REPO_URL, tokenSecret: "repo token" },
+      "controlRepo.tokenSecret",
+      "repo token",
+      "expected a Secrets Manager secret name",
+    ],
+  ])("refuses %s, naming the setting", (_what, controlRepo, key, value, allowed) => {
+    expectRejected(rawConfig({ controlRepo }), context("site-a"), key, value, allowed);
   });
 });
 

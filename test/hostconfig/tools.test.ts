@@ -2,7 +2,7 @@
 // parser, shellcheck. In CI a missing tool fails these tests (see helpers.itWithTools).
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join, relative } from "path";
+import { basename, join, relative } from "path";
 import { describe, expect, it } from "vitest";
 import {
   ALL_SCRIPTS,
@@ -197,6 +197,8 @@ describe("puppet.conf as Puppet reads it", () => {
         "route_file",
         "http_connect_timeout",
         "http_keepalive_timeout",
+        "environment_timeout",
+        "versioned_environment_dirs",
       ]),
     ).toEqual({
       certname: "master-2.site-b.puppet.example.internal",
@@ -209,6 +211,8 @@ describe("puppet.conf as Puppet reads it", () => {
       route_file: "/etc/puppet/routes.yaml",
       http_connect_timeout: "1",
       http_keepalive_timeout: "0",
+      environment_timeout: "unlimited",
+      versioned_environment_dirs: "true",
     });
   });
 
@@ -253,20 +257,48 @@ describe("scripts as hosts get them (comments dropped)", () => {
       expect(shipped.length).toBeLessThan(source.length);
       expect(shipped.slice(0, shipped.indexOf("\n") + 1)).toBe("#!/usr/bin/env bash\n");
       const commands = (text: string) =>
-        text.split("\n").filter((l) => l.trim() && !/^\s*#/.test(l));
+        text
+          .split("\n")
+          .filter((l) => l.trim() && !/^\s*#/.test(l))
+          .map((l) => l.trimStart());
       expect(commands(shipped)).toEqual(commands(source));
       const r = run("bash", ["-n", writeTemp(`shipped-${script}`, shipped)]);
       expect(r.status, r.stderr).toBe(0);
     });
   }
 
-  itWithTools(["ruby"], "autosign.rb still parses and keeps every line of code", () => {
-    const source = readFileSync(join(SCRIPTS_DIR, "autosign.rb"), "utf8");
-    const shipped = shipScript("autosign.rb", source);
-    const code = (text: string) => text.split("\n").filter((l) => l.trim() && !/^\s*#/.test(l));
-    expect(shipped.length).toBeLessThan(source.length);
-    expect(code(shipped)).toEqual(code(source));
-    const r = run("ruby", ["-c", writeTemp("shipped-autosign.rb", shipped)]);
-    expect(r.status, r.stderr).toBe(0);
-  });
+  for (const script of ALL_SCRIPTS.filter((s) => s.endsWith(".rb"))) {
+    itWithTools(["ruby"], `${script} still parses and keeps every line of code`, () => {
+      const source = readFileSync(join(SCRIPTS_DIR, script), "utf8");
+      const shipped = shipScript(script, source);
+      const code = (text: string) =>
+        text
+          .split("\n")
+          .filter((l) => l.trim() && !/^\s*#/.test(l))
+          .map((l) => l.trimStart());
+      expect(shipped.length).toBeLessThan(source.length);
+      expect(code(shipped)).toEqual(code(source));
+      const r = run("ruby", ["-c", writeTemp(`shipped-${basename(script)}`, shipped)]);
+      expect(r.status, r.stderr).toBe(0);
+    });
+  }
+
+  // Indentation is dropped too: it must carry no meaning. In these scripts multi-line strings are
+  // Ruby programs (`ruby -e '...'`), and heredoc bodies start at the first column.
+  for (const script of ALL_SCRIPTS) {
+    it(`${script}: no heredoc with indented lines, no Ruby heredoc`, () => {
+      const lines = readFileSync(join(SCRIPTS_DIR, script), "utf8").split("\n");
+      for (let i = 0; i < lines.length; i++) {
+        expect(lines[i], `${script}:${i + 1}`).not.toMatch(/<<[~-]/);
+        const heredoc = /<<\s*['"]?([A-Z_]+)['"]?\s*$/.exec(lines[i]);
+        if (!heredoc) continue;
+        for (let j = i + 1; lines[j] !== heredoc[1]; j++) {
+          expect(j, `${script}:${i + 1}: heredoc ${heredoc[1]} never ends`).toBeLessThan(
+            lines.length,
+          );
+          expect(lines[j], `${script}:${j + 1}`).toBe(lines[j].trimStart());
+        }
+      }
+    });
+  }
 });

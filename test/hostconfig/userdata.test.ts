@@ -1,5 +1,6 @@
 import { randomBytes } from "crypto";
 import { gzipSync } from "zlib";
+import { caFingerprint } from "../../infra/hostconfig/ca-pin";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import {
@@ -69,8 +70,15 @@ describe("user data of every role", () => {
         expect(env.includes("AGENT_CHALLENGE_SECRET_NAME=")).toBe(host.role === "ca");
       });
 
-      it("verifies the CA with the rendered certificate", () => {
-        expect(fileOf(parsed, conf("ca.pem"))).toBe(host.caCertificatePem);
+      it("carries the CA certificate (the CA) or its pinned fingerprint (every other host)", () => {
+        const env = fileOf(parsed, conf("host.env"));
+        if (host.role === "ca") {
+          expect(fileOf(parsed, conf("ca.pem"))).toBe(host.caCertificatePem);
+          expect(env).not.toContain("CA_FINGERPRINT=");
+        } else {
+          expect(parsed.files.has(conf("ca.pem"))).toBe(false);
+          expect(env).toContain(`CA_FINGERPRINT='${caFingerprint(host.caCertificatePem)}'`);
+        }
       });
 
       it("points puppet.conf at the CA with short connection timeouts", () => {
@@ -298,7 +306,7 @@ describe("PuppetDB user data", () => {
       const fetch = script.indexOf('"$PM_LIB_DIR/db-ca-bundle.sh"');
       expect(fetch).toBeGreaterThan(0);
       expect(fetch).toBeLessThan(script.indexOf("\nwrite_password_file\n"));
-      expect(fetch).toBeLessThan(script.indexOf("\n  ensure_pg_trgm\n"));
+      expect(fetch).toBeLessThan(script.indexOf("\nensure_pg_trgm\n"));
     });
 
     it(`${site}: TLS from the CA and an allowlist of every Puppet server`, () => {

@@ -219,9 +219,9 @@ service_up() {
 
 # Asks the CA for this host's certificate: csr_attributes.yaml carries the server challenge (read
 # from the secret at this moment, removed once the certificate is signed) and the pp_auth_role
-# extension. The CA certificate comes from the rendered configuration, so the CA is verified, not
-# trusted on first use. A host replaced under the same name sends a new key: the CA revokes the
-# previous certificate and signs the new one.
+# extension. The CA certificate is fetched from the CA and kept only when its SHA-256 fingerprint is
+# the one in host.env, so the CA is verified, not trusted on first use. A host replaced under the
+# same name sends a new key: the CA revokes the previous certificate and signs the new one.
 request_certificate() {
   local ssldir=$PUPPET_SSLDIR certname csr_attrs="$PUPPET_CONFDIR/csr_attributes.yaml" challenge
   certname="${CERTNAME:?}"
@@ -231,7 +231,8 @@ request_certificate() {
     return 0
   fi
   install -d -m 0771 "$ssldir" "$ssldir/certs"
-  install -m 0644 "$PM_CONF_DIR/ca.pem" "$ssldir/certs/ca.pem"
+  retry "${PUPPET_MULTISITE_CA_ATTEMPTS:-60}" 5 120 "fetching the CA certificate from $CA_SERVER:8140" -- \
+    fetch_ca_certificate "$ssldir/certs/ca.pem"
   challenge="$PM_STATE_DIR/challenge"
   secret_to_file "$SERVER_CHALLENGE_SECRET_NAME" "$SERVER_CHALLENGE_SECRET_REGION" "$challenge"
   (umask 077 && ruby -ryaml -e '
@@ -239,15 +240,30 @@ request_certificate() {
     attrs["custom_attributes"] = { "1.2.840.113549.1.9.7" => File.read(ARGV[1]).strip }
     File.write(ARGV[2], YAML.dump(attrs))' "$PM_CONF_DIR/csr_attributes.yaml" "$challenge" "$csr_attrs")
   rm -f "$challenge"
-  wait_for_ca
   retry "${PUPPET_MULTISITE_CERT_ATTEMPTS:-30}" 5 120 "certificate request for $certname" -- \
     puppet_cmd ssl bootstrap --waitforcert 0
   rm -f "$csr_attrs"
   log "certificate for $certname signed by $CA_SERVER"
 }
 
-wait_for_ca() {
-  retry "${PUPPET_MULTISITE_CA_ATTEMPTS:-60}" 5 120 "waiting for CA $CA_SERVER:8140" -- \
-    curl -fsS --max-time 10 -o /dev/null --cacert "$PM_CONF_DIR/ca.pem" \
-    "https://$CA_SERVER:8140/status/v1/simple"
+# fetch_ca_certificate DEST: the CA's certificate, over TLS that is not verified (nothing is trusted
+# yet), installed at DEST only when it is one certificate with the pinned fingerprint. A mismatch
+# fails this attempt (a CA still starting may answer with nothing) and says what came back.
+fetch_ca_certificate() {
+  local dest=$1 tmp fingerprint
+  require_settings CA_FINGERPRINT
+  tmp=$(mktemp)
+  if ! curl -fsS --insecure --max-time 10 -o "$tmp" "https://$CA_SERVER:8140/puppet-ca/v1/certificate/ca"; then
+    rm -f "$tmp"
+    return 1
+  fi
+  fingerprint=$(openssl x509 -in "$tmp" -noout -fingerprint -sha256 2>/dev/null) || fingerprint=
+  fingerprint=${fingerprint#*=}
+  if [[ $(grep -c -- '-----BEGIN CERTIFICATE-----' "$tmp") != 1 || $fingerprint != "$CA_FINGERPRINT" ]]; then
+    log "$CA_SERVER served a CA certificate with fingerprint ${fingerprint:-none}, expected CA_FINGERPRINT $CA_FINGERPRINT"
+    rm -f "$tmp"
+    return 1
+  fi
+  install -m 0644 "$tmp" "$dest"
+  rm -f "$tmp"
 }
