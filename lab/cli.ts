@@ -224,7 +224,7 @@ const SCENARIOS: readonly LabScenario[] = [
   {
     key: "plugin-reload",
     id: 18,
-    name: () => "a changed Ruby function served without a restart",
+    name: () => "a changed Ruby function and type served without a restart",
     run: (c) => pluginReload(c.lab),
   },
   {

@@ -4,6 +4,7 @@
 // figures, never asserted.
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { AgentRun } from "./agents";
 import {
   CORE_TYPES,
@@ -14,9 +15,10 @@ import {
   setLabValue,
   setMarkers,
 } from "./control-repo";
-import { hostPath } from "./host";
+import { hostPath, runInHost } from "./host";
 import { Lab, Node } from "./lab";
 import { Figure } from "./report";
+import { puppetTls } from "./services";
 import { failedResources, notifyMessage, resourcesOf, runDetails } from "./run-details";
 import { Outcome, deployedCommit, median } from "./scenarios";
 import { sleep } from "./sleep";
@@ -109,10 +111,48 @@ export async function coreTypes(lab: Lab): Promise<Outcome> {
   return { passed: good === agents.length, figures, notes };
 }
 
-/** A new return value of the environment's Ruby function reaches every agent without a restart. */
+/** Times code-sync.sh logged a JRuby pool flush on `master`. */
+function poolFlushes(master: Node): number {
+  const log = read(join(resolve(master.host.root), "log", "code-sync.log"));
+  return log.split("\n").filter((l) => l.includes("flushed puppetserver's caches (jruby)")).length;
+}
+
+/**
+ * The HTTP status of an admin API DELETE on `master`, sent from `from` with `from`'s certificate
+ * (or with none): auth.conf lets only the master itself flush its caches.
+ */
+async function adminDelete(from: Node, master: Node, withCert: boolean): Promise<string> {
+  const tls = puppetTls(from.topo.certname);
+  const cert = withCert ? ["--cert", tls.cert, "--key", tls.key] : [];
+  const url = `https://${master.topo.certname}:8140/puppet-admin-api/v1/environment-cache`;
+  const r = await runInHost(from.host, [
+    "curl",
+    "-sS",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code}",
+    "--max-time",
+    "30",
+    "--cacert",
+    tls.cacert,
+    ...cert,
+    "-X",
+    "DELETE",
+    url,
+  ]);
+  return r.output.trim();
+}
+
+/**
+ * A new return value of the environment's Ruby function, and a changed Ruby type the catalog uses,
+ * reach every agent without a restart: the type only through code-sync's JRuby pool flush, which
+ * no one but the master itself may ask for.
+ */
 export async function pluginReload(lab: Lab): Promise<Outcome> {
   const masters = lab.byRole("compile-master");
   const pids = new Map(masters.map((m) => [m.topo.certname, m.process?.pid]));
+  const flushesBefore = new Map(masters.map((m) => [m.topo.certname, poolFlushes(m)]));
   const agents = lab.agents();
   const notes: string[] = [];
   const value = `v${randomBytes(6).toString("hex")}`;
@@ -121,12 +161,16 @@ export async function pluginReload(lab: Lab): Promise<Outcome> {
   const limitMs = (3 * lab.options.syncIntervalSeconds + 60) * 1000;
   const reached = new Map<string, number>();
   let failedRuns = 0;
+  let acrossDeploy = 0;
   let wrongVersion = 0;
   while (reached.size < agents.length && Date.now() - pushed < limitMs) {
     for (const agent of agents.filter((a) => !reached.has(a.topo.certname))) {
       const run = await lab.runAgent(agent);
       const details = runDetails(agent.host, run);
-      if (!run.ok) {
+      if (!run.ok && RUN_ACROSS_DEPLOY.test(run.output)) {
+        acrossDeploy++;
+        notes.push(`${agent.topo.certname}: run met two deploys: ${lastLines(run.output, 1)}`);
+      } else if (!run.ok) {
         failedRuns++;
         notes.push(`${agent.topo.certname}: run failed: ${lastLines(run.output, 2)}`);
       }
@@ -148,13 +192,27 @@ export async function pluginReload(lab: Lab): Promise<Outcome> {
     notes.push(`${m.topo.certname}: server PID ${pids.get(m.topo.certname)} -> ${m.process?.pid}`);
   for (const a of agents.filter((a) => !reached.has(a.topo.certname)))
     notes.push(`${a.topo.certname}: still without ${value} after ${limitMs / 1000} s`);
+  const flushed = masters.filter((m) => poolFlushes(m) > (flushesBefore.get(m.topo.certname) ?? 0));
+  // Another master's certificate, and none, are refused.
+  let refused = 0;
+  for (const [i, master] of masters.entries()) {
+    const other = masters[(i + 1) % masters.length];
+    const statuses = [
+      await adminDelete(other, master, true),
+      await adminDelete(other, master, false),
+    ];
+    if (statuses.every((s) => s === "403")) refused++;
+    else notes.push(`${master.topo.certname}: admin API answered ${statuses.join(", ")} to others`);
+  }
   const seconds = [...reached.values()];
   return {
     passed:
       reached.size === agents.length &&
       restarted.length === 0 &&
       wrongVersion === 0 &&
-      failedRuns === 0,
+      failedRuns === 0 &&
+      flushed.length === masters.length &&
+      refused === masters.length,
     figures: [
       { name: "agents with the new value", value: `${reached.size}/${agents.length}` },
       {
@@ -168,6 +226,16 @@ export async function pluginReload(lab: Lab): Promise<Outcome> {
         unit: " s",
       },
       { name: "puppetserver restarts", value: restarted.length },
+      { name: "runs whose plugins and catalog came from two deploys", value: acrossDeploy },
+      { name: "runs failed otherwise", value: failedRuns },
+      {
+        name: "masters that flushed their JRuby pool",
+        value: `${flushed.length}/${masters.length}`,
+      },
+      {
+        name: "masters refusing a flush from another master or without a certificate",
+        value: `${refused}/${masters.length}`,
+      },
     ],
     notes,
   };
@@ -187,9 +255,22 @@ interface CheckedRun {
   readonly certname: string;
   readonly configVersion?: string;
   readonly ok: boolean;
+  /**
+   * A failed run whose pluginsync read a file's metadata from one deploy and its content from the
+   * next (Puppet: "did not match desired checksum"): it got no catalog, and its next run syncs again.
+   */
+  readonly pluginsyncAcrossDeploy?: boolean;
   /** Markers that differ from those of the commit config_version names (or why none could be read). */
   readonly mixed?: string;
 }
+
+/**
+ * Puppet's words when one run's requests met two deploys: a plugin's content did not match the
+ * metadata sent before the flush, or the catalog uses a type parameter newer than the plugins the
+ * run synced. Neither applies anything of a mixed catalog; the agent's next run syncs again.
+ */
+const RUN_ACROSS_DEPLOY =
+  /Failed to retrieve plugin: .*did not match desired checksum|Failed to apply catalog: no parameter named/;
 
 /** A run's three markers against those of the commit its config_version names. */
 function checkRun(
@@ -200,7 +281,10 @@ function checkRun(
 ): CheckedRun {
   const certname = agent.topo.certname;
   const details = runDetails(agent.host, run);
-  if (!run.ok || !details) return { certname, ok: false, configVersion: run.configVersion };
+  if (!run.ok || !details) {
+    const pluginsyncAcrossDeploy = RUN_ACROSS_DEPLOY.test(run.output);
+    return { certname, ok: false, configVersion: run.configVersion, pluginsyncAcrossDeploy };
+  }
   const sha = commitOf(details.configVersion);
   let expected = sha === undefined ? undefined : cache.get(sha);
   if (sha !== undefined && !expected) {
@@ -224,8 +308,13 @@ function checkRun(
   return { certname, ok: true, configVersion: details.configVersion, mixed };
 }
 
-/** Agents run back to back while three commits are deployed; no catalog mixes two commits. */
-export async function atomicDeploy(lab: Lab, commits = 3): Promise<Outcome> {
+/**
+ * Agents run back to back while five commits are deployed; no catalog mixes two commits. A run whose
+ * pluginsync straddles a deploy fails before it asks for a catalog (Puppet checks each downloaded
+ * plugin against the checksum the metadata request gave): counted, and allowed, since the agent's
+ * next run converges; any other failure fails the scenario.
+ */
+export async function atomicDeploy(lab: Lab, commits = 5): Promise<Outcome> {
   const work = lab.material.controlRepoWork;
   const masters = lab.byRole("compile-master");
   const agents = lab.agents();
@@ -259,10 +348,13 @@ export async function atomicDeploy(lab: Lab, commits = 3): Promise<Outcome> {
     deploying = false;
     await loop;
   }
-  const failed = runs.filter((r) => !r.ok);
+  const failed = runs.filter((r) => !r.ok && !r.pluginsyncAcrossDeploy);
+  const pluginsync = runs.filter((r) => r.pluginsyncAcrossDeploy);
   const mixed = runs.filter((r) => r.mixed !== undefined);
   for (const r of failed)
     notes.push(`${r.certname}: a run failed (config_version ${r.configVersion})`);
+  for (const r of pluginsync)
+    notes.push(`${r.certname}: a run's plugins and catalog came from two deploys`);
   for (const r of mixed) notes.push(`${r.certname}: mixed catalog: ${r.mixed}`);
   let spanned = 0;
   const last = pushed.at(-1) ?? "-";
@@ -286,7 +378,8 @@ export async function atomicDeploy(lab: Lab, commits = 3): Promise<Outcome> {
       { name: "runs checked", value: runs.length },
       { name: "runs that spanned a deploy", value: spanned },
       { name: "mixed catalogs", value: mixed.length },
-      { name: "failed runs", value: failed.length },
+      { name: "runs whose plugins and catalog came from two deploys", value: pluginsync.length },
+      { name: "runs failed otherwise", value: failed.length },
     ],
     notes,
   };

@@ -57,6 +57,8 @@ export type Markers = Record<keyof typeof MARKER_NOTIFIES, string>;
 const MARKERS_PP = "site-modules/profile/manifests/markers.pp";
 const COMMON_YAML = "data/common.yaml";
 const LAB_VALUE_RB = "site-modules/profile/lib/puppet/functions/profile/lab_value.rb";
+const LAB_TYPE_RB = "site-modules/profile/lib/puppet/type/lab_marker.rb";
+const PLUGIN_TYPE_PP = "site-modules/profile/manifests/plugin_type.pp";
 const HIERA_MARKER_KEY = "profile::markers::hiera_marker";
 const INITIAL_MARKER = "initial";
 
@@ -137,6 +139,30 @@ end
 `;
 }
 
+/**
+ * A Ruby type whose one parameter is named after `value`. Puppet Server loads a type once per JRuby,
+ * so a catalog using the parameter of a newer commit compiles only once every JRuby has been
+ * replaced (code-sync.sh flushes the pool when a type changes). No property, no provider: applying
+ * it changes nothing (stdlib's `anchor` is the same).
+ */
+function labTypeRb(value: string): string {
+  return `# A type that changes with the commit: its parameter is p_<value>.
+Puppet::Type.newtype(:lab_marker) do
+  @doc = 'The lab: a parameter per commit, so a stale type in a JRuby fails the compile.'
+  newparam(:name, namevar: true)
+  newparam(:p_${value.replace(/[^A-Za-z0-9_]/g, "_")})
+end
+`;
+}
+
+function pluginTypePp(value: string): string {
+  return `# Uses this commit's parameter of lab_marker: compiles only with this commit's type loaded.
+class profile::plugin_type {
+  lab_marker { 'plugin-reload': p_${value.replace(/[^A-Za-z0-9_]/g, "_")} => '${value}' }
+}
+`;
+}
+
 function commonYaml(collector: string, marker: string): string {
   return stringify({
     "profile::lab_peers::collector": collector,
@@ -172,6 +198,7 @@ class role::agent {
   include profile::lab_peers
   include profile::core_types
   include profile::markers
+  include profile::plugin_type
 }
 `;
 
@@ -293,6 +320,8 @@ export function makeControlRepo(dir: string, branch: string, collector: string):
       [MARKERS_PP]: markersPp(INITIAL_MARKER),
       "site-modules/profile/lib/facter/lab_site.rb": LAB_SITE_RB,
       [LAB_VALUE_RB]: labValueRb(INITIAL_MARKER),
+      [LAB_TYPE_RB]: labTypeRb(INITIAL_MARKER),
+      [PLUGIN_TYPE_PP]: pluginTypePp(INITIAL_MARKER),
     },
     "lab: first commit",
   );
@@ -317,11 +346,20 @@ export function addSiteData(
   return commitAndPush(work, branch, `lab: Hiera data of ${sites.map((s) => s.name).join(", ")}`);
 }
 
-/** Commits and pushes a new return value of profile::lab_value only; returns the commit id. */
+/**
+ * Commits and pushes a new return value of profile::lab_value, and a lab_marker type whose
+ * parameter is named after it (used by the catalog); returns the commit id.
+ */
 export function setLabValue(work: string, branch: string, value: string): string {
   checkToken("lab value", value);
   write(work, LAB_VALUE_RB, labValueRb(value));
-  return commitAndPush(work, branch, `lab: profile::lab_value returns ${value}`);
+  write(work, LAB_TYPE_RB, labTypeRb(value));
+  write(work, PLUGIN_TYPE_PP, pluginTypePp(value));
+  return commitAndPush(
+    work,
+    branch,
+    `lab: profile::lab_value returns ${value}, lab_marker changed`,
+  );
 }
 
 /** Commits and pushes `marker` into the manifest, the Hiera data and the function at once. */

@@ -21,6 +21,7 @@ const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
     "crl-refresh.sh",
     "pdb-spool.rb",
     "ruby/puppet_multisite/pdb_spool.rb",
+    "ruby/puppet_multisite/pinned_environment.rb",
     "ruby/puppet/indirector/facts/puppetdb_spool.rb",
   ],
   puppetdb: [
