@@ -8,6 +8,7 @@ import {
   masterHostNames,
   poolHostName,
   puppetSrvName,
+  standbyCaHostName,
 } from "./naming";
 
 /** Agents re-read SRV answers after this many seconds: short, so topology changes spread fast. */
@@ -57,6 +58,8 @@ export interface SiteSrvInput {
   readonly sites: readonly string[];
   readonly masterCount: number;
   readonly masterWeight: number;
+  /** The site that runs the standby CA; none when no site does. */
+  readonly standbyCaSite?: string;
 }
 
 /**
@@ -87,16 +90,33 @@ export function puppetSrvRecord(input: SiteSrvInput): SrvRecordSet {
   };
 }
 
-/** `_x-puppet-ca._tcp.<site>.<domain>`: every site's agents find the one CA under their own domain. */
-export function caSrvRecord(site: string, domain: string): SrvRecordSet {
+/**
+ * `_x-puppet-ca._tcp.<site>.<domain>`: every site's agents find the active CA under their own domain,
+ * and the standby CA after it. An agent moves to the next target only when it cannot connect, so the
+ * standby is reached while the active CA's site is lost, with no change to DNS: Route 53's control
+ * plane may be in that site. Until it is promoted the standby signs nothing (README: losing the
+ * primary site says what an agent that reaches it then does).
+ */
+export function caSrvRecord(site: string, domain: string, standbyCaSite?: string): SrvRecordSet {
+  const target = (priority: number, name: string): SrvTarget => ({
+    priority,
+    weight: 0,
+    port: PUPPET_PORT,
+    target: name,
+  });
   return {
     name: caSrvName(site, domain),
     ttl: SRV_TTL,
-    targets: [{ priority: 0, weight: 0, port: PUPPET_PORT, target: caHostName(domain) }],
+    targets: [
+      target(LOCAL_PRIORITY, caHostName(domain)),
+      ...(standbyCaSite === undefined
+        ? []
+        : [target(FALLBACK_PRIORITY, standbyCaHostName(standbyCaSite, domain))]),
+    ],
   };
 }
 
 /** Both SRV record sets of a site. */
 export function siteSrvRecords(input: SiteSrvInput): SrvRecordSet[] {
-  return [puppetSrvRecord(input), caSrvRecord(input.site, input.domain)];
+  return [puppetSrvRecord(input), caSrvRecord(input.site, input.domain, input.standbyCaSite)];
 }

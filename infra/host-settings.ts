@@ -21,6 +21,7 @@ import {
   puppetdbHostName,
   puppetdbUrls,
   secretName,
+  standbyCaHostName,
 } from "./naming";
 
 /** JVM heaps, sized for the default instance types (8 GiB). */
@@ -76,15 +77,49 @@ function common(
   };
 }
 
-/** The CA host, less the CA certificate the CA component makes. */
-export function caHostSettings(settings: Settings): Omit<CaHost, "caCertificatePem"> {
-  const name = caHostName(settings.domain);
+/** Certnames of the deployment's CAs: the active one, then the standby if a site runs one. */
+export function caCertnames(settings: Settings): string[] {
+  const standby = settings.standbyCaSite;
+  return [
+    caHostName(settings.domain),
+    ...(standby ? [standbyCaHostName(standby.name, settings.domain)] : []),
+  ];
+}
+
+function caCommon(settings: Settings, certname: string): Omit<CaHost, "caCertificatePem"> {
   return {
-    ...common(settings, name, HEAP_MB.ca),
+    ...common(settings, certname, HEAP_MB.ca),
     role: "ca",
     caKeySecret: secretRef(settings, "ca-key"),
     agentChallengeSecret: secretRef(settings, "agent-challenge"),
-    dnsAltNames: [name],
+    dnsAltNames: [certname],
+    peerCas: caCertnames(settings).filter((n) => n !== certname),
+  };
+}
+
+/** The active CA host, less the CA certificate the CA component makes. */
+export function caHostSettings(settings: Settings): Omit<CaHost, "caCertificatePem"> {
+  return caCommon(settings, caHostName(settings.domain));
+}
+
+/**
+ * The standby CA of this site, which must be the catalogue's standby site. Its certificate also
+ * names `ca.<domain>`: once it is promoted for good that name may point at it.
+ */
+export function standbyCaHostSettings(settings: Settings, caCertificatePem: string): CaHost {
+  const site = settings.site.name;
+  if (settings.standbyCaSite?.name !== site) {
+    throw new Error(
+      `site ${site} runs no standby CA (sites.<name>.standbyCa names ${settings.standbyCaSite?.name ?? "no site"})`,
+    );
+  }
+  const name = standbyCaHostName(site, settings.domain);
+  return {
+    ...caCommon(settings, name),
+    caCertificatePem,
+    dnsAltNames: [name, caHostName(settings.domain)],
+    standby: true,
+    syncIntervalSeconds: settings.certificates.standbySyncSeconds,
   };
 }
 

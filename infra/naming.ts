@@ -37,8 +37,13 @@ export function siteDomain(site: string, domain: string): string {
  * those of masters a pool gains later too, without being told each one.
  */
 export const HOST_NAME_TEMPLATES = {
-  /** The one CA, shared by every site. */
+  /** The active CA, shared by every site. */
   ca: "ca.{domain}",
+  /**
+   * The standby CA of the site that runs one: it copies the active CA's records and signs once it
+   * is promoted. Agents reach it at priority 1 of the CA's SRV records.
+   */
+  standbyCa: "ca.{site}.{domain}",
   /** The name agents that do not use SRV records use; resolved by latency to the nearest site. */
   generic: "puppet.{domain}",
   /** Compile master `index` of a site. Stable per index, so growing a pool adds names. */
@@ -65,9 +70,14 @@ export function fillHostName(
   );
 }
 
-/** The one CA, shared by every site. */
+/** The active CA, shared by every site. */
 export function caHostName(domain: string): string {
   return fillHostName("ca", { domain });
+}
+
+/** The standby CA of a site. */
+export function standbyCaHostName(site: string, domain: string): string {
+  return fillHostName("standbyCa", { site, domain });
 }
 
 /** Compile master `index` (1-based) of a site. Stable per index, so growing a pool adds names. */
@@ -159,6 +169,15 @@ export function secretName(project: string, primarySite: string, secret: SecretK
  */
 export function serverRolePath(project: string): string {
   return `/${project}/servers/`;
+}
+
+/**
+ * IAM path of the CAs' instance roles, the active's and the standby's, in whichever stack: the CA
+ * key's resource policy admits roles under it. Under `serverRolePath`, so CAs read the server
+ * challenge too.
+ */
+export function caRolePath(project: string): string {
+  return `${serverRolePath(project)}ca/`;
 }
 
 /** An IAM path: `/`, or `/`-separated segments of IAM's path characters with a trailing `/`. */

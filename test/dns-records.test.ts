@@ -22,6 +22,7 @@ function srvInput(s: Settings): SiteSrvInput {
     sites: s.sites.map((x) => x.name),
     masterCount: s.masters.count,
     masterWeight: s.masters.srvWeight,
+    standbyCaSite: s.standbyCaSite?.name,
   };
 }
 
@@ -72,17 +73,31 @@ describe("two-site deployment", () => {
     }
   });
 
-  it("gives every site its own CA SRV record pointing at the one CA", () => {
+  it("gives every site its own CA SRV record: the active CA, then site-b's standby CA", () => {
     for (const s of [a, b]) {
       const site = s.site.name;
-      const record = caSrvRecord(site, s.domain);
+      const record = caSrvRecord(site, s.domain, "site-b");
       expect(record).toEqual({
         name: `_x-puppet-ca._tcp.${site}.puppet.example.internal`,
         ttl: 60,
-        targets: [{ priority: 0, weight: 0, port: 8140, target: "ca.puppet.example.internal" }],
+        targets: [
+          { priority: 0, weight: 0, port: 8140, target: "ca.puppet.example.internal" },
+          { priority: 1, weight: 0, port: 8140, target: "ca.site-b.puppet.example.internal" },
+        ],
       });
-      expect(record.targets.map(srvValue)).toEqual(["0 0 8140 ca.puppet.example.internal"]);
+      expect(record.targets.map(srvValue)).toEqual([
+        "0 0 8140 ca.puppet.example.internal",
+        "1 0 8140 ca.site-b.puppet.example.internal",
+      ]);
     }
+  });
+
+  it("lists the active CA alone when no site runs a standby", () => {
+    expect(caSrvRecord("site-a", DOMAIN).targets.map(srvValue)).toEqual([
+      "0 0 8140 ca.puppet.example.internal",
+    ]);
+    const none = settings("site-a", { sites: { "site-b": { standbyCa: false } } });
+    expect(siteSrvRecords(srvInput(none))[1].targets).toHaveLength(1);
   });
 
   it("siteSrvRecords gives the catalog record then the CA record", () => {
@@ -92,7 +107,7 @@ describe("two-site deployment", () => {
       "_x-puppet-ca._tcp.site-b.puppet.example.internal",
     ]);
     expect(records[0]).toEqual(puppetSrvRecord(srvInput(b)));
-    expect(records[1]).toEqual(caSrvRecord("site-b", DOMAIN));
+    expect(records[1]).toEqual(caSrvRecord("site-b", DOMAIN, "site-b"));
   });
 });
 
@@ -195,7 +210,10 @@ describe("srvValue", () => {
           "1 10 8140 pool.site-b.puppet.example.internal",
         ],
       ],
-      ["_x-puppet-ca._tcp.site-a.puppet.example.internal", ["0 0 8140 ca.puppet.example.internal"]],
+      [
+        "_x-puppet-ca._tcp.site-a.puppet.example.internal",
+        ["0 0 8140 ca.puppet.example.internal", "1 0 8140 ca.site-b.puppet.example.internal"],
+      ],
       [
         "_x-puppet._tcp.site-b.puppet.example.internal",
         [
@@ -204,7 +222,10 @@ describe("srvValue", () => {
           "1 10 8140 pool.site-a.puppet.example.internal",
         ],
       ],
-      ["_x-puppet-ca._tcp.site-b.puppet.example.internal", ["0 0 8140 ca.puppet.example.internal"]],
+      [
+        "_x-puppet-ca._tcp.site-b.puppet.example.internal",
+        ["0 0 8140 ca.puppet.example.internal", "1 0 8140 ca.site-b.puppet.example.internal"],
+      ],
     ]);
   });
 

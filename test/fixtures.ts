@@ -14,12 +14,15 @@ export const SITE_A: SiteEntry = {
   region: "us-east-1",
   vpcCidr: "10.40.0.0/16",
   agentCidrs: ["172.20.0.0/16"],
+  standbyCa: false,
 };
 export const SITE_B: SiteEntry = {
   name: "site-b",
   region: "eu-west-1",
   vpcCidr: "10.50.0.0/16",
   agentCidrs: ["172.21.0.0/16"],
+  // The other site of a two-site deployment runs the standby CA by default.
+  standbyCa: true,
 };
 /** A third site for catalogue-shape tests; not part of the repository's deployment. */
 export const SITE_C: SiteEntry = {
@@ -27,6 +30,7 @@ export const SITE_C: SiteEntry = {
   region: "ap-southeast-2",
   vpcCidr: "10.60.0.0/16",
   agentCidrs: ["172.22.0.0/16"],
+  standbyCa: false,
 };
 
 export type FixtureStack = "site-a" | "site-b";

@@ -1,13 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { POSTGRES_PORT } from "../ports";
-import {
-  BACKUP_RETENTION_DAYS,
-  DATABASE_NAME,
-  DATABASE_USER,
-  postgresMajorProblem,
-} from "../postgres";
+import { DATABASE_NAME, DATABASE_USER } from "../postgres";
+import { checkPostgres, postgresInstanceArgs, postgresParts } from "./rds-parts";
 import { ReplicatedSecret } from "./replicated-secret";
 import { SecretsEncryption } from "./secrets-key";
 
@@ -58,18 +53,7 @@ export class PuppetDatabase extends pulumi.ComponentResource {
 
   constructor(name: string, args: PuppetDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("puppet:database:PuppetDatabase", name, {}, opts);
-    const versionProblem = postgresMajorProblem(args.engineVersion);
-    if (versionProblem) {
-      throw new Error(
-        `PuppetDatabase ${name}: engineVersion ${JSON.stringify(args.engineVersion)}: ${versionProblem}`,
-      );
-    }
-    const days = BACKUP_RETENTION_DAYS;
-    if (args.backupRetentionDays < days.min || args.backupRetentionDays > days.max) {
-      throw new Error(
-        `PuppetDatabase ${name}: backupRetentionDays must be between ${days.min} and ${days.max} inclusive, got: ${args.backupRetentionDays}`,
-      );
-    }
+    checkPostgres(`PuppetDatabase ${name}`, args);
     const protect = args.protect ?? true;
     const password = new random.RandomPassword(
       `${name}-password`,
@@ -89,62 +73,24 @@ export class PuppetDatabase extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const subnets = new aws.rds.SubnetGroup(
-      `${name}-subnets`,
-      { subnetIds: args.subnetIds, tags: args.tags },
-      { parent: this },
-    );
-    // A new major needs a group of its family: the family forces a new group (auto-named, so it is
-    // created beside the old one), which the instance takes with the upgrade. Until the upgrade runs
-    // the instance still uses the old group and RDS refuses to delete it, so a replaced group is
-    // left behind rather than failing every update until the maintenance window (README: database
-    // upgrades says how to delete it afterwards).
-    const parameters = new aws.rds.ParameterGroup(
-      `${name}-params`,
-      {
-        family: `postgres${args.engineVersion}`,
-        parameters: [{ name: "rds.force_ssl", value: "1" }],
-        tags: args.tags,
-      },
-      { parent: this, retainOnDelete: true },
-    );
-    // The final snapshot's identifier must be new in the account and region each time an instance is
-    // deleted: a stack destroyed and deployed again gets another suffix.
-    const snapshotSuffix = new random.RandomId(
-      `${name}-final-snapshot`,
-      { byteLength: 4 },
-      { parent: this },
-    );
+    const parts = postgresParts(name, args, this);
     const instance = new aws.rds.Instance(
       `${name}-postgres`,
       {
+        ...postgresInstanceArgs(parts, { ...args, protect }),
         engine: "postgres",
         engineVersion: args.engineVersion,
-        instanceClass: args.instanceClass,
         allocatedStorage: args.allocatedStorageGb,
-        storageType: "gp3",
-        storageEncrypted: true,
         multiAz: true,
         dbName: DATABASE_NAME,
         username: DATABASE_USER,
         password: password.result,
-        port: POSTGRES_PORT,
-        dbSubnetGroupName: subnets.name,
-        parameterGroupName: parameters.name,
-        vpcSecurityGroupIds: args.securityGroupIds,
-        publiclyAccessible: false,
-        backupRetentionPeriod: args.backupRetentionDays,
-        copyTagsToSnapshot: true,
-        deletionProtection: protect,
         skipFinalSnapshot: false,
-        finalSnapshotIdentifier: pulumi.interpolate`${name}-final-${snapshotSuffix.hex}`,
-        autoMinorVersionUpgrade: true,
+        finalSnapshotIdentifier: parts.finalSnapshotIdentifier,
         // A new `engineVersion` major is an upgrade in place (with the new parameter group, in the
         // same request), which RDS refuses without this; it runs in the next maintenance window
         // unless `applyImmediately`.
         allowMajorVersionUpgrade: true,
-        applyImmediately: args.applyImmediately ?? false,
-        tags: args.tags,
       },
       { parent: this, protect },
     );

@@ -27,31 +27,33 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
       ? undefined
       : "expected a DNS domain of lower-case labels, such as puppet.example.internal",
   );
-  const sites = parseSites(reader);
+  const catalogue = parseSites(reader);
   const siteName = reader.string("siteName", ctx.stack, (v) =>
     isDnsLabel(v) ? undefined : "expected a DNS label: a-z, 0-9 and '-', at most 63 characters",
   );
-  const site = sites.find((s) => s.name === siteName);
-  if (!site) {
+  const names = catalogue.map((s) => s.name);
+  const region = catalogue.find((s) => s.name === siteName)?.region;
+  if (region === undefined) {
     throw new ConfigError(
       "siteName",
       siteName,
-      `the site (default: the stack name) must be one of the sites catalogue: ${sites.map((s) => s.name).join(", ")}`,
+      `the site (default: the stack name) must be one of the sites catalogue: ${names.join(", ")}`,
     );
   }
-  if (ctx.awsRegion !== undefined && ctx.awsRegion !== site.region) {
+  if (ctx.awsRegion !== undefined && ctx.awsRegion !== region) {
     throw new ConfigError(
       "aws:region",
       ctx.awsRegion,
-      `must equal sites.${site.name}.region (${site.region}), the region the catalogue gives this site`,
+      `must equal sites.${siteName}.region (${region}), the region the catalogue gives this site`,
     );
   }
-  const primaryName = reader.string("primarySite", sites[0].name, (v) =>
-    sites.some((s) => s.name === v)
-      ? undefined
-      : `expected one of the sites: ${sites.map((s) => s.name).join(", ")}`,
+  const primaryName = reader.string("primarySite", names[0], (v) =>
+    names.includes(v) ? undefined : `expected one of the sites: ${names.join(", ")}`,
   );
+  const sites = settleStandbyCa(catalogue, primaryName);
+  const site = sites.find((s) => s.name === siteName)!;
   const primarySite = sites.find((s) => s.name === primaryName)!;
+  const standbyCaSite = sites.find((s) => s.standbyCa);
   const role: SiteRole = site === primarySite ? "primary" : "secondary";
   const peerStack = reader.optionalString("peerStack", (v) =>
     /^([\w.-]+\/){0,2}[\w.-]+$/.test(v)
@@ -72,6 +74,7 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
     site,
     sites,
     primarySite,
+    standbyCaSite,
     role,
     peerStack: role === "secondary" ? peerStack : undefined,
     azCount: reader.integer("availabilityZoneCount", DEFAULTS.azCount, 2, MAX_AZS),
@@ -118,6 +121,12 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
         DEFAULTS.certificates.crlRefreshMinutes,
         1,
         60,
+      ),
+      standbySyncSeconds: certificates.integer(
+        "standbySyncSeconds",
+        DEFAULTS.certificates.standbySyncSeconds,
+        5,
+        3600,
       ),
     })),
     protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
@@ -181,14 +190,44 @@ function instanceType(v: string): string | undefined {
     : "expected an EC2 instance type such as m6i.large";
 }
 
-function parseSites(reader: Reader): SiteEntry[] {
+/** A catalogue entry as read: `standbyCa` is settled once the primary is known. */
+type ReadSite = Omit<SiteEntry, "standbyCa"> & { readonly standbyCa: boolean | undefined };
+
+/**
+ * Settles which site runs the standby CA: the one that says so, or else the other site of a
+ * two-site deployment unless it says `standbyCa: false`.
+ */
+function settleStandbyCa(read: readonly ReadSite[], primaryName: string): SiteEntry[] {
+  const primary = read.find((s) => s.name === primaryName)!;
+  if (primary.standbyCa === true) {
+    throw new ConfigError(
+      `sites.${primary.name}.standbyCa`,
+      true,
+      "the primary site runs the active CA; the standby CA belongs in another site",
+    );
+  }
+  const chosen = read.filter((s) => s.standbyCa === true);
+  if (chosen.length > 1) {
+    throw new ConfigError(
+      `sites.${chosen[1].name}.standbyCa`,
+      true,
+      `sites.${chosen[0].name}.standbyCa is true already; one site runs the standby CA`,
+    );
+  }
+  const others = read.filter((s) => s !== primary);
+  const standby =
+    chosen[0] ?? (others.length === 1 && others[0].standbyCa === undefined ? others[0] : undefined);
+  return read.map((s) => ({ ...s, standbyCa: s === standby }));
+}
+
+function parseSites(reader: Reader): ReadSite[] {
   const expected = "expected a map of site name to { region, vpcCidr }, with at least one site";
   const sites = reader.section(
     "sites",
     (catalogue) => {
       if (catalogue.keys().length === 0)
         throw new ConfigError("sites", reader.value("sites"), expected);
-      return catalogue.keys().map((name): SiteEntry => {
+      return catalogue.keys().map((name): ReadSite => {
         const key = catalogue.key(name);
         if (!isDnsLabel(name)) {
           throw new ConfigError(
@@ -223,6 +262,7 @@ function parseSites(reader: Reader): SiteEntry[] {
             }
             return v;
           }),
+          standbyCa: entry.optionalBoolean("standbyCa"),
         }));
       });
     },

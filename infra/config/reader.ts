@@ -116,6 +116,10 @@ export class Reader {
     throw new ConfigError(this.key(name), raw, "expected true or false");
   }
 
+  optionalBoolean(name: string): boolean | undefined {
+    return this.value(name) === undefined ? undefined : this.boolean(name, false);
+  }
+
   list(name: string, item: (value: string, key: string) => string): string[] {
     const given = this.value(name) ?? [];
     // A top-level list arrives as the JSON text Pulumi stores it as.

@@ -16,6 +16,13 @@ export interface SiteEntry {
    * they must be routed to every site's VPC (Direct Connect gateway or Transit Gateway). Default none.
    */
   readonly agentCidrs: readonly string[];
+  /**
+   * Whether the site runs the standby CA: a second Puppet CA that holds the CA key, copies the
+   * active CA's records continuously, serves the CA certificate and the CRL, and signs nothing until
+   * it is promoted (README: losing the primary site). At most one site, never the primary. Default:
+   * true for the other site of a two-site deployment, false otherwise.
+   */
+  readonly standbyCa: boolean;
 }
 
 export interface MasterSettings {
@@ -77,6 +84,12 @@ export interface CertificateSettings {
    * within this long. Default 5.
    */
   readonly crlRefreshMinutes: number;
+  /**
+   * Seconds between two copies of the active CA's records (serial, inventory, signed certificates,
+   * CRL) to the standby CA (5-3600): a certificate signed this long before the active CA is lost is
+   * known to the standby. Default 60.
+   */
+  readonly standbySyncSeconds: number;
 }
 
 export interface Settings {
@@ -90,6 +103,8 @@ export interface Settings {
   readonly sites: readonly SiteEntry[];
   /** The catalogue entry of the site that owns the CA, the database and the zone. */
   readonly primarySite: SiteEntry;
+  /** The catalogue entry of the site that runs the standby CA; none when no site does. */
+  readonly standbyCaSite?: SiteEntry;
   readonly role: SiteRole;
   /** Stack the secondary reads the primary's outputs from (`org/project/stack`). */
   readonly peerStack?: string;
@@ -156,7 +171,7 @@ export const DEFAULTS = {
     applyImmediately: false,
   },
   controlRepo: { branch: "production", syncIntervalMinutes: 5, tokenUser: "x-access-token" },
-  certificates: { crlRefreshMinutes: 5 },
+  certificates: { crlRefreshMinutes: 5, standbySyncSeconds: 60 },
   protectStateful: true,
 } as const;
 

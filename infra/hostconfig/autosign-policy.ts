@@ -24,7 +24,22 @@ export interface ServerIdentity {
   readonly certname: string;
   /** Templates of its alt names, filled with what the certname matched; empty: no alt names. */
   readonly altNames: readonly string[];
+  /** Authorization extensions it must carry besides pp_auth_role, by OID, with their values. */
+  readonly extensions?: Readonly<Record<string, string>>;
 }
+
+/**
+ * `pp_cli_auth`: Puppet Server's default auth.conf lets a certificate with it read and change every
+ * certificate's status. The CA makes its own certificate with it; the standby asks for it, so it
+ * can read the active CA's records and, once promoted, revoke as the CA it has become.
+ */
+export const PP_CLI_AUTH_OID = "1.3.6.1.4.1.34380.1.3.39";
+
+/**
+ * On a CA's state volume: present while the CA is the standby, and its autosigner then signs
+ * nothing. Promotion removes it.
+ */
+export const STANDBY_MARKER = `${CA_DIR}/puppet-multisite-standby`;
 
 export interface AutosignPolicy {
   /** Files holding each challenge (one value a line, so a challenge can be rotated). */
@@ -43,6 +58,8 @@ export interface AutosignPolicy {
     readonly address: string;
     readonly signedDir: string;
     readonly requestsDir: string;
+    /** Present while this CA is the standby (see STANDBY_MARKER). */
+    readonly standbyMarker: string;
     /** The CA host's certificate (it carries pp_cli_auth) and key, and the CA certificate. */
     readonly cert: string;
     readonly key: string;
@@ -54,8 +71,13 @@ export interface AutosignPolicy {
 /** `1`..`MAX_MASTERS` without leading zeros, as a pattern. */
 const INDEX_PATTERN = `[1-9][0-9]{0,${String(MAX_MASTERS).length - 1}}`;
 
-export function autosignPolicy(host: Pick<CaHost, "certname" | "domain">): AutosignPolicy {
+export function autosignPolicy(
+  host: Pick<CaHost, "certname" | "domain" | "peerCas">,
+): AutosignPolicy {
   const template = (kind: HostNameKind) => fillHostName(kind, { domain: host.domain });
+  // The standby CA, by its exact name: a CA's certificate also names ca.<domain>, which no other
+  // server may be given.
+  const standby = host.peerCas?.find((name) => name !== template("ca"));
   return {
     challenges: { server: SERVER_CHALLENGE_PATH, agent: AGENT_CHALLENGE_PATH },
     placeholders: { site: DNS_LABEL_PATTERN, index: INDEX_PATTERN },
@@ -66,7 +88,14 @@ export function autosignPolicy(host: Pick<CaHost, "certname" | "domain">): Autos
       },
       // Masters reach PuppetDB by its own name: its certificate needs no other.
       [AUTH_ROLES.puppetdb]: { certname: template("puppetdb"), altNames: [] },
-      // No entry for the CA role: the CA makes its own certificate when it is imported.
+      // The active CA makes its own certificate when it is imported; the standby asks for one.
+      ...(standby && {
+        [AUTH_ROLES.ca]: {
+          certname: standby,
+          altNames: [standby, template("ca")],
+          extensions: { [PP_CLI_AUTH_OID]: "true" },
+        },
+      }),
     },
     reservedCertnames: (Object.keys(HOST_NAME_TEMPLATES) as HostNameKind[]).map(template),
     ca: {
@@ -75,6 +104,7 @@ export function autosignPolicy(host: Pick<CaHost, "certname" | "domain">): Autos
       address: "127.0.0.1",
       signedDir: `${CA_DIR}/signed`,
       requestsDir: `${CA_DIR}/requests`,
+      standbyMarker: STANDBY_MARKER,
       cert: `${SSL_DIR}/certs/${host.certname}.pem`,
       key: `${SSL_DIR}/private_keys/${host.certname}.pem`,
       cacert: `${SSL_DIR}/certs/ca.pem`,
@@ -84,6 +114,8 @@ export function autosignPolicy(host: Pick<CaHost, "certname" | "domain">): Autos
 }
 
 /** The policy as JSON (autosign.rb reads it with Ruby's JSON parser). */
-export function renderAutosignPolicy(host: Pick<CaHost, "certname" | "domain">): string {
+export function renderAutosignPolicy(
+  host: Pick<CaHost, "certname" | "domain" | "peerCas">,
+): string {
   return `${JSON.stringify(autosignPolicy(host), null, 2)}\n`;
 }

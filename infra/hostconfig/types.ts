@@ -72,6 +72,16 @@ export interface CaHost extends HostCommon {
   readonly agentChallengeSecret: SecretRef;
   /** Extra names of the CA's own certificate. */
   readonly dnsAltNames: readonly string[];
+  /**
+   * Whether the host starts as the standby CA: its certificate comes from the active CA
+   * (`caServer`), it copies the active CA's records every `syncIntervalSeconds`, and it signs
+   * nothing until it is promoted. Default false: the active CA, which imports the CA.
+   */
+  readonly standby?: boolean;
+  /** The deployment's other CAs by certname: each may read this CA's records. Default none. */
+  readonly peerCas?: readonly string[];
+  /** Seconds between two copies of the active CA's records, on a standby. */
+  readonly syncIntervalSeconds?: number;
 }
 
 /** A host that serves TLS to Puppet clients and so must keep the CA's revocation list current. */

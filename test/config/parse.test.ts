@@ -108,7 +108,7 @@ describe("parseSettings defaults", () => {
       knownHosts: [],
       tokenUser: "x-access-token",
     });
-    expect(s.certificates).toEqual({ crlRefreshMinutes: 5 });
+    expect(s.certificates).toEqual({ crlRefreshMinutes: 5, standbySyncSeconds: 60 });
     expect(s.protectStateful).toBe(true);
     expect(s.image).toEqual({ kind: "debian", name: IMAGE, arch: "amd64" });
   });
@@ -185,6 +185,81 @@ describe("the sites catalogue", () => {
     const s = settings("site-b", at("sites.site-b.agentCidrs", []));
     expect(s.site.agentCidrs).toEqual([]);
     expect(s.sites[0].agentCidrs).toEqual(["172.20.0.0/16"]);
+  });
+});
+
+describe("the standby CA's site", () => {
+  it("is the other site of a two-site deployment, seen alike by both stacks", () => {
+    for (const stack of ["site-a", "site-b"] as const) {
+      const s = settings(stack);
+      expect(s.standbyCaSite?.name).toBe("site-b");
+      expect(s.sites.map((x) => x.standbyCa)).toEqual([false, true]);
+    }
+  });
+
+  it("follows primarySite", () => {
+    const s = parseSettings(rawConfig({ primarySite: "site-b" }, "site-b"), context("site-b"));
+    expect(s.standbyCaSite?.name).toBe("site-a");
+  });
+
+  it("is none when the other site says standbyCa: false, or with a single site", () => {
+    expect(settings("site-a", at("sites.site-b.standbyCa", false)).standbyCaSite).toBeUndefined();
+    const single = parseSettings(rawConfig(at("sites.site-b", undefined)), context("site-a"));
+    expect(single.standbyCaSite).toBeUndefined();
+  });
+
+  it("is chosen by name among three sites, and none by default there", () => {
+    expect(
+      settings("site-a", at("sites.site-c", siteConfig(SITE_C))).standbyCaSite,
+    ).toBeUndefined();
+    const s = settings("site-a", at("sites.site-c", { ...siteConfig(SITE_C), standbyCa: "true" }));
+    expect(s.standbyCaSite?.name).toBe("site-c");
+    expect(s.sites.map((x) => x.standbyCa)).toEqual([false, false, true]);
+  });
+
+  it("is never the primary, and there is only one", () => {
+    expectRejected(
+      rawConfig(at("sites.site-a.standbyCa", true)),
+      context("site-a"),
+      "sites.site-a.standbyCa",
+      true,
+      "the primary site runs the active CA",
+    );
+    const both = {
+      "site-b": { ...siteConfig(SITE_B), standbyCa: true },
+      "site-c": { ...siteConfig(SITE_C), standbyCa: true },
+    };
+    expectRejected(
+      rawConfig(at("sites", both)),
+      context("site-a"),
+      "sites.site-c.standbyCa",
+      true,
+      "sites.site-b.standbyCa is true already; one site runs the standby CA",
+    );
+  });
+
+  it("refuses a standbyCa that is not a boolean", () => {
+    expectRejected(
+      rawConfig(at("sites.site-b.standbyCa", "yes")),
+      context("site-a"),
+      "sites.site-b.standbyCa",
+      "yes",
+      "expected true or false",
+    );
+  });
+
+  it("syncs every 60 s unless told, between 5 s and an hour", () => {
+    expect(settings().certificates.standbySyncSeconds).toBe(60);
+    expect(settings("site-b", at("certificates.standbySyncSeconds", 5)).certificates).toMatchObject(
+      { standbySyncSeconds: 5 },
+    );
+    expectRejected(
+      rawConfig(at("certificates.standbySyncSeconds", 4)),
+      context("site-a"),
+      "certificates.standbySyncSeconds",
+      4,
+      "expected a whole number from 5 to 3600",
+    );
   });
 });
 
@@ -646,7 +721,7 @@ describe("misspelt keys inside a section", () => {
       context("site-a"),
       "sites.site-b.agentCIDRs",
       "(set)",
-      "unknown key; the keys of sites.site-b are: region, vpcCidr, agentCidrs",
+      "unknown key; the keys of sites.site-b are: region, vpcCidr, agentCidrs, standbyCa",
     );
   });
 

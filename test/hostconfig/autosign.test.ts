@@ -21,7 +21,7 @@ import {
   openssl,
   signCsr,
 } from "../../lab/x509";
-import { CA, DOMAIN, FAKE_CHALLENGE, caHost } from "./fixtures";
+import { CA, DOMAIN, FAKE_CHALLENGE, STANDBY_CA, caHost } from "./fixtures";
 import { itWithTools } from "./helpers";
 
 const AGENT_CHALLENGE = "agent-challenge-2c9d4e";
@@ -30,6 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), "pm-autosign-"));
 const signedDir = join(dir, "signed");
 const requestsDir = join(dir, "requests");
 const logFile = join(dir, "autosign.log");
+const standbyMarker = join(dir, "standby");
 
 /** A certificate for `cn` signed by the test CA, with `serial`; its PEM (the key in `<cn>.key`). */
 function certificate(cn: string, serial: number, ext: string[] = []): string {
@@ -91,6 +92,7 @@ beforeAll(async () => {
         port: (server.address() as AddressInfo).port,
         signedDir,
         requestsDir,
+        standbyMarker,
         cert: join(dir, "host.pem"),
         key: join(dir, `${CA}.key`),
         cacert: join(dir, "ca.pem"),
@@ -138,6 +140,13 @@ const asMaster = {
   altNames: masterAltNames,
 };
 const agent = "web-1.example.com";
+const PP_CLI_AUTH = "1.3.6.1.4.1.34380.1.3.39 = ASN1:UTF8String:true";
+const asStandby = {
+  challenge: SERVER_CHALLENGE,
+  role: "puppet-ca",
+  altNames: [STANDBY_CA, CA],
+  ext: [PP_CLI_AUTH],
+};
 
 type Case = [what: string, certname: string, opts: CsrOptions, reason: RegExp];
 
@@ -174,6 +183,12 @@ const SIGNED: Case[] = [
       altNames: [`master-17.site-c.${DOMAIN}`, `pool.site-c.${DOMAIN}`, `puppet.${DOMAIN}`],
     },
     /\(puppet-compile-master\)/,
+  ],
+  [
+    "the standby CA with its role, pp_cli_auth and exactly its two names",
+    STANDBY_CA,
+    asStandby,
+    /signed ca\.site-b\.puppet\.example\.internal \(puppet-ca\)$/m,
   ],
   [
     "a PuppetDB host with its role and no alt names",
@@ -256,13 +271,43 @@ const REFUSED: Case[] = [
     "the server challenge without a role",
     master,
     { challenge: SERVER_CHALLENGE, altNames: masterAltNames },
-    /the server challenge needs a pp_auth_role, one of puppet-compile-master, puppetdb/,
+    /the server challenge needs a pp_auth_role, one of puppet-compile-master, puppetdb, puppet-ca/,
   ],
   [
-    "the CA role",
+    "the CA role for the active CA's own name",
     CA,
-    { challenge: SERVER_CHALLENGE, role: "puppet-ca", altNames: [CA] },
-    /pp_auth_role "puppet-ca" is not a role the autosigner signs/,
+    { ...asStandby, altNames: [CA] },
+    /a puppet-ca certname must have the form ca\.site-b\.puppet\.example\.internal/,
+  ],
+  [
+    "the CA role for a site that runs no standby",
+    `ca.site-c.${DOMAIN}`,
+    { ...asStandby, altNames: [`ca.site-c.${DOMAIN}`, CA] },
+    /must have the form ca\.site-b\./,
+  ],
+  [
+    "the standby CA without pp_cli_auth",
+    STANDBY_CA,
+    { ...asStandby, ext: [] },
+    /a puppet-ca must carry extension 1\.3\.6\.1\.4\.1\.34380\.1\.3\.39 = "true"/,
+  ],
+  [
+    "the standby CA with only its own name",
+    STANDBY_CA,
+    { ...asStandby, altNames: [STANDBY_CA] },
+    /are not the puppet-ca's/,
+  ],
+  [
+    "pp_cli_auth on a master",
+    master,
+    { ...asMaster, ext: [PP_CLI_AUTH] },
+    /authorization extensions not allowed: 1\.3\.6\.1\.4\.1\.34380\.1\.3\.39/,
+  ],
+  [
+    "the standby CA's name with the agent challenge",
+    STANDBY_CA,
+    { challenge: AGENT_CHALLENGE },
+    /name of the deployment's servers \(ca\.\{site\}\.puppet\.example\.internal\)/,
   ],
   [
     "a master asking for ca.<domain>",
@@ -355,6 +400,32 @@ describe("autosign.rb", () => {
       expect(revocations).toEqual([]);
     });
   }
+
+  itWithTools(
+    ["ruby", "openssl"],
+    "signs nothing while the CA is the standby, and keeps no request for after its promotion",
+    async () => {
+      writeFileSync(standbyMarker, "");
+      try {
+        for (const [certname, opts] of [
+          [agent, { challenge: AGENT_CHALLENGE }],
+          [master, asMaster],
+        ] as const) {
+          writeFileSync(join(requestsDir, `${certname}.pem`), csr(certname, opts));
+          const pem = readFileSync(join(requestsDir, `${certname}.pem`), "utf8");
+          const r = await autosign(certname, pem);
+          expect(r.status).toBe(1);
+          expect(r.stderr).toMatch(
+            /rejected .*: this CA is the standby: it signs nothing until it is promoted/,
+          );
+          expect(existsSync(join(requestsDir, `${certname}.pem`))).toBe(false);
+        }
+      } finally {
+        rmSync(standbyMarker);
+      }
+      expect((await autosign(agent, csr(agent, { challenge: AGENT_CHALLENGE }))).status).toBe(0);
+    },
+  );
 
   itWithTools(
     ["ruby", "openssl"],

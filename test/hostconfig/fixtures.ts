@@ -73,6 +73,20 @@ export const caHost: CaHost = {
   caKeySecret: { name: "puppet-multisite/ca-key", region: "us-east-1" },
   agentChallengeSecret: { name: "puppet-multisite/challenge", region: "us-east-1" },
   dnsAltNames: [CA, `ca.site-a.${DOMAIN}`],
+  peerCas: [`ca.site-b.${DOMAIN}`],
+};
+
+/** The standby CA of site-b. */
+export const STANDBY_CA = `ca.site-b.${DOMAIN}`;
+export const standbyCaHost: CaHost = {
+  ...common("site-b", STANDBY_CA),
+  role: "ca",
+  caKeySecret: { name: "puppet-multisite/ca-key", region: "eu-west-1" },
+  agentChallengeSecret: { name: "puppet-multisite/challenge", region: "eu-west-1" },
+  dnsAltNames: [STANDBY_CA, CA],
+  peerCas: [CA],
+  standby: true,
+  syncIntervalSeconds: 60,
 };
 
 export function masterHost(site: "site-a" | "site-b", index: number): CompileMasterHost {

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from "node:util";
 import { Plan, PlannedResource } from "../plan/plan";
 import { makeUrn, parseUrn } from "../plan/urn";
 import { forcesReplacement, pathParts } from "./forces-replacement";
-import { statefulReason } from "./stateful";
+import { StackContext, statefulReason } from "./stateful";
 
 export type ChangeKind = "create" | "update" | "replace" | "delete";
 
@@ -55,11 +55,16 @@ export function diffPlans(stack: string, before?: Plan, after?: Plan): StackDiff
   const kept = new Kept();
   const changes: ResourceChange[] = [];
   let unchanged = 0;
+  const headStack = stackContext(after);
+  const baseStack = stackContext(before);
+  /** Why a resource must be kept, as its own plan says or else as the base's says of what it was. */
+  const keep = (r?: PlannedResource, old?: PlannedResource) =>
+    (r && statefulReason(r, headStack)) ?? (old && statefulReason(old, baseStack));
 
   for (const r of head) {
     const previous = candidateUrns(r, headByUrn, matched).find((u) => base.has(u) && !taken.has(u));
     if (previous === undefined) {
-      changes.push(change("create", r, undefined, []));
+      changes.push(change("create", r, undefined, [], keep(r)));
       continue;
     }
     matched.set(r.urn, previous);
@@ -70,12 +75,21 @@ export function diffPlans(stack: string, before?: Plan, after?: Plan): StackDiff
     const replace = properties.some((p) => p.forcesReplacement);
     if (replace) replaced.add(r.urn);
     if (properties.length === 0 && previous === r.urn) unchanged++;
-    else changes.push(change(replace ? "replace" : "update", r, old, properties, previous));
+    else {
+      const kind = replace ? "replace" : "update";
+      changes.push(change(kind, r, old, properties, keep(r, old), previous));
+    }
   }
   for (const old of before?.resources ?? []) {
-    if (!taken.has(old.urn)) changes.push(change("delete", old, old, []));
+    if (!taken.has(old.urn)) changes.push(change("delete", old, old, [], keep(undefined, old)));
   }
   return { stack, changes, unchanged };
+}
+
+/** What the stateful rules ask of the stack a plan is of. */
+function stackContext(plan?: Plan): StackContext {
+  const role = plan?.outputs.role;
+  return { siteRole: typeof role === "string" ? role : undefined };
 }
 
 function change(
@@ -83,6 +97,7 @@ function change(
   r: PlannedResource,
   old: PlannedResource | undefined,
   properties: PropertyChange[],
+  stateful: string | undefined,
   previous?: string,
 ): ResourceChange {
   return {
@@ -92,7 +107,7 @@ function change(
     name: r.name,
     ...(previous !== undefined && previous !== r.urn ? { renamedFrom: previous } : {}),
     properties,
-    stateful: statefulReason(r) ?? (old ? statefulReason(old) : undefined),
+    stateful,
     protect: r.protect || (old?.protect ?? false),
     custom: r.custom,
   };

@@ -1,7 +1,7 @@
-// A Mermaid flowchart of every site after a change: the CA, each pool with its size, each PuppetDB,
-// the database and zone, and where agents are sent: the edges come from the planned SRV and latency
-// records, so the cross-site fallback drawn is the one the records make. What the change alters is
-// marked (new, changed, removed) and shows its value before.
+// A Mermaid flowchart of every site after a change: the CA and the standby CA, each pool with its
+// size, each PuppetDB, the database, its replica and the zone, and where agents are sent: the edges
+// come from the planned SRV and latency records, so the cross-site fallback drawn is the one the
+// records make. What the change alters is marked (new, changed, removed) and shows its value before.
 import { SiteView } from "./topology";
 
 export interface SitePair {
@@ -59,6 +59,11 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
       node(s("ca"), ["[", "]"], label("Puppet CA", view.ca), changed(view.ca, before?.ca));
       targets.set(view.ca, s("ca"));
     }
+    if (view.standbyCa) {
+      const state = changed(view.standbyCa, before?.standbyCa);
+      node(s("standby_ca"), ["[", "]"], label("standby Puppet CA", view.standbyCa), state);
+      targets.set(view.standbyCa, s("standby_ca"));
+    }
     if (view.pool) {
       const size = was(view.masters.length, before?.masters.length);
       const poolState = changed(view.masters, before?.masters);
@@ -74,6 +79,12 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
       const cls = was(view.database.instanceClass, before?.database?.instanceClass);
       const state = changed(view.database, before?.database);
       node(s("db"), ["[(", ")]"], label(`RDS ${engine}`, cls), state);
+    }
+    if (view.databaseReplica) {
+      const replica = view.databaseReplica;
+      const cls = was(replica.instanceClass, before?.databaseReplica?.instanceClass);
+      const state = changed(replica, before?.databaseReplica);
+      node(s("db_replica"), ["[(", ")]"], label("RDS read replica", cls), state);
     }
     if (view.zone) {
       node(
@@ -125,6 +136,15 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
     if (database && view.puppetdb.length > 0) {
       view.puppetdb.forEach((_, i) =>
         lines.push(`  ${id(view.site, `puppetdb${i}`)} --> ${id(database.site, "db")}`),
+      );
+    }
+    if (view.databaseReplica) {
+      const replica = id(view.site, "db_replica");
+      if (database) {
+        lines.push(`  ${id(database.site, "db")} -. ${label("replication")} .-> ${replica}`);
+      }
+      view.puppetdb.forEach((_, i) =>
+        lines.push(`  ${id(view.site, `puppetdb${i}`)} -. ${label("reads")} .-> ${replica}`),
       );
     }
   }

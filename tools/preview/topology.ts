@@ -1,6 +1,7 @@
-// What a reviewer of a topology change looks at, read from one stack's plan: the site, its CA,
-// its pool of compile masters, its PuppetDB, its database and zone, and the records agents use to
-// find the masters (SRV, and latency-routed names for agents without SRV).
+// What a reviewer of a topology change looks at, read from one stack's plan: the site, its CA (the
+// active one, or a secondary's standby), its pool of compile masters, its PuppetDB, its database or
+// the replica of it, its zone, and the records agents use to find the masters (SRV, and
+// latency-routed names for agents without SRV).
 import { hostTags } from "../plan/hosts";
 import { Plan, PlannedResource } from "../plan/plan";
 
@@ -19,11 +20,17 @@ export interface SiteView {
   readonly region: string;
   readonly role: string;
   readonly vpcCidr?: string;
+  /** The active CA's host: a CA in the primary's stack. */
   readonly ca?: string;
+  /** The standby CA's host: a CA in a secondary's stack, which signs only once promoted. */
+  readonly standbyCa?: string;
   readonly pool?: string;
   readonly masters: readonly string[];
   readonly puppetdb: readonly string[];
+  /** The database of record: an instance that replicates nothing (a promoted replica too). */
   readonly database?: { readonly engine: string; readonly instanceClass: string };
+  /** A read replica of the primary's database (its engine and version are the source's). */
+  readonly databaseReplica?: { readonly instanceClass: string };
   readonly zone?: string;
   readonly records: readonly DnsRecordView[];
 }
@@ -87,15 +94,21 @@ export function siteView(plan: Plan): SiteView | undefined {
   const out = plan.outputs;
   const site = text(out.site);
   if (site === undefined) return undefined;
-  const rds = plan.resources.find((r) => r.type === "aws:rds/instance:Instance");
+  const instances = plan.resources.filter((r) => r.type === "aws:rds/instance:Instance");
+  const rds = instances.find((r) => r.inputs.replicateSourceDb === undefined);
+  const replica = instances.find((r) => r.inputs.replicateSourceDb !== undefined);
   const zone = plan.resources.find((r) => r.type === "aws:route53/zone:Zone");
+  const role = text(out.role) ?? "?";
+  // A secondary's CA is the standby: the active CA is the primary's.
+  const ca = hostsWithRole(plan, "ca")[0];
   return {
     stack: plan.stack,
     site,
     region: text(out.region) ?? "?",
-    role: text(out.role) ?? "?",
+    role,
     vpcCidr: text(out.vpcCidr),
-    ca: hostsWithRole(plan, "ca")[0],
+    ca: role === "secondary" ? undefined : ca,
+    standbyCa: role === "secondary" ? ca : undefined,
     pool: text(out.poolHost),
     masters: hostsWithRole(plan, "compile-master"),
     puppetdb: hostsWithRole(plan, "puppetdb"),
@@ -105,6 +118,9 @@ export function siteView(plan: Plan): SiteView | undefined {
             `${text(rds.inputs.engine) ?? "?"} ${text(rds.inputs.engineVersion) ?? ""}`.trim(),
           instanceClass: text(rds.inputs.instanceClass) ?? "?",
         }
+      : undefined,
+    databaseReplica: replica
+      ? { instanceClass: text(replica.inputs.instanceClass) ?? "?" }
       : undefined,
     zone: text(zone?.inputs.name),
     records: dnsRecords(plan),

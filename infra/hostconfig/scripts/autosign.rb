@@ -24,6 +24,8 @@ PP_AUTH_ROLE_OID = '1.3.6.1.4.1.34380.1.3.13'
 AGENT_EXTENSION_PREFIXES = ['1.3.6.1.4.1.34380.1.1.', '1.3.6.1.4.1.34380.1.2.'].freeze
 
 class Rejected < StandardError; end
+# This CA is the standby: it signs nothing until it is promoted.
+class Standby < Rejected; end
 
 def policy
   @policy ||= JSON.parse(File.read(ENV.fetch('AUTOSIGN_POLICY', File.join(__dir__, 'autosign-policy.json'))))
@@ -114,19 +116,26 @@ def alt_names(extensions)
 end
 
 def check_server(certname, extensions)
-  auth = extensions.select { |e| e.oid.start_with?(AUTH_EXTENSION_PREFIX) }
-  unknown = auth.map(&:oid) - [PP_AUTH_ROLE_OID]
-  raise Rejected, "authorization extensions not allowed: #{unknown.join(', ')}" unless unknown.empty?
-
   servers = policy.fetch('servers')
-  role = auth.first && extension_string(auth.first)
+  role_extension = extensions.find { |e| e.oid == PP_AUTH_ROLE_OID }
+  role = role_extension && extension_string(role_extension)
   raise Rejected, "the server challenge needs a pp_auth_role, one of #{servers.keys.join(', ')}" unless role
   identity = servers[role] or
     raise Rejected, "pp_auth_role #{role.inspect} is not a role the autosigner signs (#{servers.keys.join(', ')})"
 
+  # Authorization extensions a role carries besides pp_auth_role (the standby CA's pp_cli_auth).
+  required = identity.fetch('extensions', {})
+  auth = extensions.select { |e| e.oid.start_with?(AUTH_EXTENSION_PREFIX) }
+  unknown = auth.map(&:oid) - [PP_AUTH_ROLE_OID] - required.keys
+  raise Rejected, "authorization extensions not allowed: #{unknown.join(', ')}" unless unknown.empty?
+
+  required.each do |oid, value|
+    given = extensions.find { |e| e.oid == oid }
+    raise Rejected, "a #{role} must carry extension #{oid} = #{value.inspect}" unless given && extension_string(given) == value
+  end
   bindings = template_match(identity.fetch('certname'), certname) or
     raise Rejected, "a #{role} certname must have the form #{identity.fetch('certname')}"
-  others = extensions.map(&:oid) - ['subjectAltName', PP_AUTH_ROLE_OID]
+  others = extensions.map(&:oid) - ['subjectAltName', PP_AUTH_ROLE_OID] - required.keys
   raise Rejected, "extensions not allowed on a server certificate: #{others.join(', ')}" unless others.empty?
 
   expected = identity.fetch('altNames').map { |t| fill(t, bindings) }.uniq.sort
@@ -158,6 +167,8 @@ end
 
 # What the CSR asks for: 'agent' or the server role; raises Rejected with the reason otherwise.
 def check(certname, request)
+  marker = policy.fetch('ca')['standbyMarker']
+  raise Standby, 'this CA is the standby: it signs nothing until it is promoted' if marker && File.exist?(marker)
   raise Rejected, 'CSR signature does not verify' unless request.verify(request.public_key)
 
   cn = request.subject.to_a.find { |entry| entry[0] == 'CN' }&.fetch(1)
@@ -199,7 +210,10 @@ rescue SystemCallError, IOError, OpenSSL::OpenSSLError, Net::OpenTimeout, Net::R
 end
 
 # Puppet Server saves a CSR before asking the autosigner: a refused one for a server's name, or for
-# a name that holds a certificate, is removed, so that no one signs it by hand by mistake.
+# a name that holds a certificate, is removed, so that no one signs it by hand by mistake. So is
+# every request a standby receives: Puppet Server answers a request for a name with one pending with
+# 400 and never asks the autosigner again, so a request kept there would never be signed once the
+# standby is promoted.
 def drop_pending(certname, request)
   path = File.join(policy.fetch('ca').fetch('requestsDir'), "#{certname}.pem")
   return unless File.exist?(path) && OpenSSL::X509::Request.new(File.read(path)).to_der == request.to_der
@@ -224,7 +238,9 @@ begin
 rescue StandardError => e # anything unexpected is a rejection, never a signature
   log("rejected #{certname}: #{e.message}")
   begin
-    drop_pending(certname, request) if request && (reserved_template(certname) || existing_certificate(certname))
+    # A standby keeps no request either: the agent sends it again, to whichever CA answers then.
+    drop_pending(certname, request) if request && (e.is_a?(Standby) || reserved_template(certname) ||
+                                                   existing_certificate(certname))
   rescue StandardError
     nil
   end
