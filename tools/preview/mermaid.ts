@@ -51,8 +51,10 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
     const view = after ?? before!;
     const siteState = !before ? "added" : !after ? "removed" : undefined;
     const s = (kind: string) => id(view.site, kind);
+    // What the site had no value for before is new in it (a standby CA, a replica, a PuppetDB).
     const changed = (a: unknown, b: unknown) =>
-      siteState ?? (JSON.stringify(a) !== JSON.stringify(b) ? "changed" : undefined);
+      siteState ??
+      (b === undefined ? "added" : JSON.stringify(a) !== JSON.stringify(b) ? "changed" : undefined);
     const heading = [view.site, view.region, view.vpcCidr, view.role].filter(Boolean).join(" · ");
     lines.push(`  subgraph ${s("site")}[${label(heading)}]`);
     if (view.ca) {

@@ -2,8 +2,8 @@ import { JSDOM } from "jsdom";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Plan } from "../../../tools/plan/plan";
 import { renderMermaid, SitePair } from "../../../tools/preview/mermaid";
-import { siteView } from "../../../tools/preview/topology";
-import { planDeployment } from "./helpers";
+import { SiteView, siteView } from "../../../tools/preview/topology";
+import { planDeployment, planFailoverSite } from "./helpers";
 
 type Mermaid = (typeof import("mermaid"))["default"];
 let mermaid: Mermaid;
@@ -15,6 +15,26 @@ function pairs(before: Map<string, Plan> | undefined, after: Map<string, Plan> |
     before: before?.get(stack) && siteView(before.get(stack)!),
     after: after?.get(stack) && siteView(after.get(stack)!),
   }));
+}
+
+/** The standby CA and replica of a planned failover site. */
+async function failoverView(): Promise<SiteView> {
+  return siteView(await planFailoverSite())!;
+}
+
+/** Site-b's view with the failover parts, its CA records listing the standby CA at priority 1. */
+function withFailoverParts(view: SiteView, failover: SiteView): SiteView {
+  const standby = `1 10 8140 ${failover.standbyCa}`;
+  return {
+    ...view,
+    standbyCa: failover.standbyCa,
+    databaseReplica: failover.databaseReplica,
+    records: view.records.map((r) =>
+      r.name.startsWith("_x-puppet-ca.") && !r.values.includes(standby)
+        ? { ...r, values: [...r.values, standby] }
+        : r,
+    ),
+  };
 }
 
 beforeAll(async () => {
@@ -58,6 +78,40 @@ describe("renderMermaid", () => {
     ]);
     await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
     expect(text).toMatch(/^ {2}class site_b_pool,site_b_puppetdb0 removed$/m);
+  });
+
+  it("draws a secondary's standby CA and its database replica, fed by the primary's database", async () => {
+    const text = renderMermaid([
+      { before: siteView(base.get("site-a")!), after: siteView(base.get("site-a")!) },
+      { after: withFailoverParts(siteView(base.get("site-b")!)!, await failoverView()) },
+    ]);
+    await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
+    expect(text).toContain('site_a_ca["Puppet CA<br/>ca.puppet.example.internal"]');
+    expect(text).toContain(
+      'site_b_standby_ca["standby Puppet CA<br/>ca.site-b.puppet.example.internal"]',
+    );
+    expect(text).toContain('site_b_agents -. "_x-puppet-ca p1" .-> site_b_standby_ca');
+    expect(text).toContain('site_b_db_replica[("RDS read replica<br/>db.m6g.large")]');
+    expect(text).toContain('site_a_db -. "replication" .-> site_b_db_replica');
+    expect(text).toContain('site_b_puppetdb0 -. "reads" .-> site_b_db_replica');
+  });
+
+  it("marks a new standby CA and replica as added, and a replica's new class as changed", async () => {
+    const before = siteView(base.get("site-b")!)!;
+    const failover = await failoverView();
+    const after = withFailoverParts(before, failover);
+    const added = renderMermaid([{ before: { ...before, standbyCa: undefined }, after }]);
+    expect(added).toMatch(/^ {2}class site_b_standby_ca,site_b_db_replica added$/m);
+    const larger = withFailoverParts(before, {
+      ...failover,
+      databaseReplica: { instanceClass: "db.m6g.xlarge" },
+    });
+    const text = renderMermaid([{ before: after, after: larger }]);
+    await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
+    expect(text).toContain(
+      'site_b_db_replica[("RDS read replica<br/>db.m6g.large → db.m6g.xlarge")]',
+    );
+    expect(text).toMatch(/^ {2}class site_b_db_replica changed$/m);
   });
 
   it("escapes what would end a label", async () => {
