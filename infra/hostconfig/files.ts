@@ -31,7 +31,14 @@ import {
   renderPuppetdbFiles,
   renderPuppetserverDefaults,
 } from "./services";
-import { CompileMasterHost, CrlConsumer, HostConfig, HostRole, PuppetdbHost } from "./types";
+import {
+  CaHost,
+  CompileMasterHost,
+  CrlConsumer,
+  HostConfig,
+  HostRole,
+  PuppetdbHost,
+} from "./types";
 
 /** The git server's host keys a master accepts, staged under CONF_DIR (SSH URLs only). */
 const KNOWN_HOSTS_FILE = "control-repo-known-hosts";
@@ -95,6 +102,10 @@ export function hostSettings(host: HostConfig): EnvVars {
         CA_KEY_SECRET_REGION: host.caKeySecret.region,
         AGENT_CHALLENGE_SECRET_NAME: host.agentChallengeSecret.name,
         AGENT_CHALLENGE_SECRET_REGION: host.agentChallengeSecret.region,
+        // A standby asks the active CA (CA_SERVER) for its certificate, as every server does.
+        CA_MODE: host.standby ? "standby" : "active",
+        CA_FINGERPRINT: host.standby ? caFingerprint(host.caCertificatePem) : undefined,
+        CA_SYNC_SECONDS: host.standby ? host.syncIntervalSeconds : undefined,
       };
     case "compile-master":
       return {
@@ -167,6 +178,26 @@ export function renderCrlUnits(host: CrlConsumer): { service: string; timer: str
     execStart: `${LIB_DIR}/crl-refresh.sh`,
     timeoutStartSec: `${CRL_REFRESH_TIMEOUT_SECONDS}s`,
     period: `${host.crlRefreshMinutes}min`,
+    accuracySec: "1s",
+  });
+}
+
+/** Longest one copy of the active CA's records may run. */
+export const CA_SYNC_TIMEOUT_SECONDS = 300;
+
+/**
+ * systemd units of a standby CA's copy of the active CA's records: one-second accuracy and no random
+ * delay, since the interval is the most a certificate can be unknown to the standby.
+ */
+export function renderCaSyncUnits(host: CaHost): { service: string; timer: string } {
+  if (!host.syncIntervalSeconds) {
+    throw new Error(`${host.certname}: a standby CA needs syncIntervalSeconds`);
+  }
+  return timerUnits({
+    description: "Copy the active Puppet CA's records to this standby",
+    execStart: `${LIB_DIR}/ca-sync.rb`,
+    timeoutStartSec: `${CA_SYNC_TIMEOUT_SECONDS}s`,
+    period: `${host.syncIntervalSeconds}s`,
     accuracySec: "1s",
   });
 }
@@ -279,6 +310,10 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         "puppetserver/ca.cfg": renderCaServices(true),
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
         "autosign-policy.json": renderAutosignPolicy(host),
+        ...(host.standby && {
+          "csr_attributes.yaml": renderCsrAttributes(host.role, { pp_cli_auth: "true" }),
+          ...timerFiles("ca-sync", renderCaSyncUnits(host)),
+        }),
       };
     case "compile-master": {
       return {

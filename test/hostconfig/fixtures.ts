@@ -140,6 +140,7 @@ export function puppetdbHost(site: "site-a" | "site-b"): PuppetdbHost {
 
 export const ALL_HOSTS: readonly HostConfig[] = [
   caHost,
+  standbyCaHost,
   masterHost("site-a", 1),
   masterHost("site-b", 2),
   puppetdbHost("site-a"),

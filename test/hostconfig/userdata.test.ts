@@ -25,9 +25,11 @@ import {
   FAKE_CA_KEY_MARKER,
   FAKE_CHALLENGE,
   FAKE_DB_PASSWORD,
+  STANDBY_CA,
   caHost,
   masterHost,
   puppetdbHost,
+  standbyCaHost,
 } from "./fixtures";
 import { fileOf, iniDoc, jsonDoc, parseUserData } from "./helpers";
 
@@ -76,7 +78,10 @@ describe("user data of every role", () => {
         const env = fileOf(parsed, conf("host.env"));
         if (host.role === "ca") {
           expect(fileOf(parsed, conf("ca.pem"))).toBe(host.caCertificatePem);
-          expect(env).not.toContain("CA_FINGERPRINT=");
+          // The standby fetches the active CA's certificate for its own, pinned, as servers do.
+          expect(env.includes(`CA_FINGERPRINT='${caFingerprint(host.caCertificatePem)}'`)).toBe(
+            host.standby === true,
+          );
         } else {
           expect(parsed.files.has(conf("ca.pem"))).toBe(false);
           expect(env).toContain(`CA_FINGERPRINT='${caFingerprint(host.caCertificatePem)}'`);
@@ -125,9 +130,16 @@ describe("CA user data", () => {
         altNames: [`master-{index}.{site}.${DOMAIN}`, `pool.{site}.${DOMAIN}`, `puppet.${DOMAIN}`],
       },
       [AUTH_ROLES.puppetdb]: { certname: `puppetdb.{site}.${DOMAIN}`, altNames: [] },
+      // The standby CA by its exact name, with the names a promoted CA answers to.
+      [AUTH_ROLES.ca]: {
+        certname: STANDBY_CA,
+        altNames: [STANDBY_CA, CA],
+        extensions: { "1.3.6.1.4.1.34380.1.3.39": "true" },
+      },
     });
     expect(policy.reservedCertnames).toEqual([
       CA,
+      `ca.{site}.${DOMAIN}`,
       `puppet.${DOMAIN}`,
       `master-{index}.{site}.${DOMAIN}`,
       `pool.{site}.${DOMAIN}`,
@@ -142,6 +154,7 @@ describe("CA user data", () => {
       address: "127.0.0.1",
       port: 8140,
       signedDir: "/etc/puppet/puppetserver/ca/signed",
+      standbyMarker: "/etc/puppet/puppetserver/ca/puppet-multisite-standby",
       cert: `/var/lib/puppet/ssl/certs/${CA}.pem`,
     });
   });
@@ -154,6 +167,43 @@ describe("CA user data", () => {
     expect(fileOf(parsed, conf("default-puppetserver"))).toContain(
       "JAVA_ARGS='-Xms2048m -Xmx2048m ",
     );
+  });
+});
+
+describe("standby CA user data", () => {
+  const parsed = parseUserData(renderUserData(standbyCaHost));
+  const env = fileOf(parsed, conf("host.env"));
+
+  it("starts as the standby of the active CA, copying its records on a timer", () => {
+    expect(env).toContain("CA_MODE='standby'");
+    expect(env).toContain(`CA_SERVER='${CA}'`);
+    expect(env).toContain("CA_SYNC_SECONDS='60'");
+    const timer = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-ca-sync.timer")));
+    expect(timer.Timer).toMatchObject({ OnUnitActiveSec: "60s", AccuracySec: "1s" });
+    const service = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-ca-sync.service")));
+    expect(service.Service.ExecStart).toBe(`${LIB_DIR}/ca-sync.rb`);
+    expect(fileOf(parsed, `${LIB_DIR}/ca-sync.rb`)).toContain("certificate_statuses");
+  });
+
+  it("asks for a CA's certificate: pp_auth_role puppet-ca, pp_cli_auth, its name and ca.<domain>", () => {
+    expect(parse(fileOf(parsed, conf("csr_attributes.yaml")))).toEqual({
+      extension_requests: { pp_auth_role: "puppet-ca", pp_cli_auth: "true" },
+    });
+    const ini = iniDoc(fileOf(parsed, conf("puppet.conf")));
+    expect(ini.main.dns_alt_names).toBe(`${STANDBY_CA},${CA}`);
+    expect(ini.server.autosign).toBe("/etc/puppet/puppetserver/autosign.rb");
+  });
+
+  it("reads the CA key and both challenges in its own region", () => {
+    expect(env).toContain("CA_KEY_SECRET_REGION='eu-west-1'");
+    expect(env).toContain("AGENT_CHALLENGE_SECRET_REGION='eu-west-1'");
+  });
+
+  it("leaves the active CA without a copy timer or CSR attributes", () => {
+    const active = parseUserData(renderUserData(caHost));
+    expect(fileOf(active, conf("host.env"))).toContain("CA_MODE='active'");
+    expect(active.files.has(conf("systemd/puppet-multisite-ca-sync.timer"))).toBe(false);
+    expect(active.files.has(conf("csr_attributes.yaml"))).toBe(false);
   });
 });
 

@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# The Puppet CA: puppetserver with the CA service on, an imported CA (key from Secrets Manager,
-# certificate from the rendered configuration) and policy-based autosigning. Idempotent: a second
-# run finds the CA imported and the files in place, and changes nothing.
+# A Puppet CA: puppetserver with the CA service on and policy-based autosigning, the CA key from
+# Secrets Manager and the certificate from the rendered configuration.
+# - The active CA (CA_MODE=active) imports the CA into its state volume on its first boot.
+# - The standby (CA_MODE=standby) gets its own certificate from the active CA as every server does,
+#   installs the CA's key and certificate without importing (an import signs a certificate for the
+#   host with serial 2, which the active CA has issued already), copies the active CA's records
+#   (ca-sync.rb) before puppetserver starts, and then on its timer. Its state volume carries the
+#   standby marker, with which it signs nothing; promotion removes it.
+# Idempotent: a second run finds everything in place and changes nothing.
 set -euo pipefail
 PM_SCRIPT=ca
 # shellcheck source=lib.sh
@@ -40,6 +46,39 @@ install_challenges() {
   rm -f "$PUPPETSERVER_DIR/autosign-challenge"
 }
 
+# The CA's key and certificate on a standby, in the files Puppet Server's CA reads, and the files it
+# must find at start; the records themselves come from the active CA. A new state volume is marked
+# as the standby's; a volume without the marker but with a CA is one whose CA was promoted.
+install_standby_ca() {
+  local cadir="$PUPPETSERVER_DIR/ca" key="$PM_STATE_DIR/ca_key.pem"
+  if [[ ! -s $cadir/ca_crt.pem ]]; then
+    touch "$cadir/puppet-multisite-standby"
+  fi
+  install -d -o puppet -g puppet -m 0750 "$cadir" "$cadir/signed" "$cadir/requests"
+  if [[ ! -s $cadir/ca_key.pem ]]; then
+    secret_to_file "$CA_KEY_SECRET_NAME" "$CA_KEY_SECRET_REGION" "$key"
+    check_ca_key "$key"
+    install -o puppet -g puppet -m 0640 "$key" "$cadir/ca_key.pem"
+    openssl rsa -in "$key" -pubout -out "$cadir/ca_pub.pem" 2>/dev/null
+    rm -f "$key"
+    CHANGED=1
+  fi
+  install -o puppet -g puppet -m 0644 "$PM_CONF_DIR/ca.pem" "$cadir/ca_crt.pem"
+  [[ -e $cadir/inventory.txt ]] || install -o puppet -g puppet -m 0644 /dev/null "$cadir/inventory.txt"
+  retry "${PUPPET_MULTISITE_CA_ATTEMPTS:-60}" 5 120 "the first copy of the records of $CA_SERVER" -- \
+    "$PM_LIB_DIR/ca-sync.rb"
+  [[ -e $cadir/infra_crl.pem ]] || install -o puppet -g puppet -m 0644 "$cadir/ca_crl.pem" "$cadir/infra_crl.pem"
+}
+
+# check_ca_key FILE: the secret holds an unencrypted RSA key (what puppetserver ca import takes) that
+# matches the CA certificate of the rendered configuration.
+check_ca_key() {
+  openssl rsa -in "$1" -check -noout >/dev/null 2>&1 ||
+    die "secret $CA_KEY_SECRET_NAME is not an unencrypted RSA key (puppetserver ca import needs one)"
+  [[ $(openssl x509 -in "$PM_CONF_DIR/ca.pem" -noout -pubkey) == $(openssl rsa -in "$1" -pubout 2>/dev/null) ]] ||
+    die "secret $CA_KEY_SECRET_NAME does not match the CA certificate in $PM_CONF_DIR/ca.pem"
+}
+
 # Builds the CRL the import needs (one per certificate in the bundle: the root's own) from the
 # CA key, then imports. Runs only before the first import: afterwards the CA owns its CRL, and
 # regenerating it would drop revocations.
@@ -55,10 +94,7 @@ import_ca() {
   trap "rm -rf '$work'" EXIT
   key="$work/ca_key.pem"
   secret_to_file "$CA_KEY_SECRET_NAME" "$CA_KEY_SECRET_REGION" "$key"
-  openssl rsa -in "$key" -check -noout >/dev/null 2>&1 ||
-    die "secret $CA_KEY_SECRET_NAME is not an unencrypted RSA key (puppetserver ca import needs one)"
-  [[ $(openssl x509 -in "$PM_CONF_DIR/ca.pem" -noout -pubkey) == $(openssl rsa -in "$key" -pubout 2>/dev/null) ]] ||
-    die "secret $CA_KEY_SECRET_NAME does not match the CA certificate in $PM_CONF_DIR/ca.pem"
+  check_ca_key "$key"
   : >"$work/index.txt"
   echo 1000 >"$work/crlnumber"
   cat >"$work/openssl.cnf" <<CNF
@@ -86,7 +122,13 @@ CNF
 
 install_config
 install_challenges
-import_ca
+if [[ ${CA_MODE:-active} == standby ]]; then
+  request_certificate
+  install_standby_ca
+  install_timers puppet-multisite-ca-sync
+else
+  import_ca
+fi
 install -d -o puppet -g puppet -m 0750 /var/log/puppet-multisite
 service_up puppetserver "$CHANGED"
-log "CA $CERTNAME configured"
+log "CA $CERTNAME configured (${CA_MODE:-active})"

@@ -1,0 +1,176 @@
+#!/usr/bin/env ruby
+# frozen_string_literal: true
+
+# The standby CA's copy of the active CA's records, every CA_SYNC_SECONDS and once at first boot
+# before puppetserver starts. Read from the active CA's API with this host's certificate, which
+# carries pp_cli_auth (Puppet Server's auth.conf asks for it on the statuses):
+# - every certificate's status: a certificate new or re-issued there is fetched, checked against the
+#   CA certificate and its serial, and written to the signed directory; one cleaned there is removed;
+# - the inventory gains a line, in Puppet Server's own format, for every certificate it lacks, and
+#   the serial file moves past the highest serial seen, revoked ones in the CRL included (a cleaned
+#   certificate was revoked first), so a promoted CA starts beyond everything it was told of;
+# - the CRL, installed only when it verifies against the CA certificate and is not older than ours.
+# Nothing here signs or revokes. A CA without the standby marker is the active one and is left
+# alone. Exit 0 when synced (or nothing to do), 1 when the active CA could not be read.
+require 'fileutils'
+require 'json'
+require 'net/http'
+require 'openssl'
+require 'shellwords'
+
+def log(message)
+  warn "#{Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%3NZ')} [ca-sync] #{message}"
+end
+
+# host.env's NAME='value' lines; the environment wins, as in lib.sh.
+conf_dir = ENV.fetch('PUPPET_MULTISITE_CONF_DIR', '/etc/puppet-multisite')
+File.foreach(File.join(conf_dir, 'host.env')) do |line|
+  key = line[/\A([A-Z_][A-Z0-9_]*)=/, 1] or next
+  ENV[key] ||= Shellwords.split(line.chomp.delete_prefix("#{key}=")).first.to_s
+end
+CERTNAME = ENV.fetch('CERTNAME')
+CA_SERVER = ENV.fetch('CA_SERVER')
+CA_PORT = Integer(ENV.fetch('CA_PORT', '8140'))
+SSLDIR = ENV.fetch('PUPPET_SSLDIR', '/var/lib/puppet/ssl')
+CADIR = File.join(ENV.fetch('PUPPETSERVER_DIR', '/etc/puppet/puppetserver'), 'ca')
+MARKER = File.join(CADIR, 'puppet-multisite-standby')
+STATE = File.join(CADIR, 'puppet-multisite-sync.json')
+# Puppet's certname characters: nothing else may become a file name here.
+CERTNAME_PATTERN = /\A[a-z0-9][a-z0-9._-]*\z/
+
+def write_file(path, content)
+  tmp = "#{path}.pm-new"
+  File.write(tmp, content)
+  File.chmod(0o644, tmp)
+  begin
+    FileUtils.chown('puppet', 'puppet', tmp)
+  rescue ArgumentError, Errno::EPERM
+    nil # no puppet user (a test): root keeps it
+  end
+  File.rename(tmp, path)
+end
+
+def http
+  @http ||= Net::HTTP.new(CA_SERVER, CA_PORT).tap do |h|
+    h.use_ssl = true
+    h.verify_mode = OpenSSL::SSL::VERIFY_PEER
+    h.ca_file = File.join(SSLDIR, 'certs', 'ca.pem')
+    h.cert = OpenSSL::X509::Certificate.new(File.read(File.join(SSLDIR, 'certs', "#{CERTNAME}.pem")))
+    h.key = OpenSSL::PKey.read(File.read(File.join(SSLDIR, 'private_keys', "#{CERTNAME}.pem")))
+    h.open_timeout = 5
+    h.read_timeout = 30
+    h.start
+  end
+end
+
+def get(path, accept)
+  response = http.request(Net::HTTP::Get.new(path, 'Accept' => accept))
+  raise "GET #{path}: HTTP #{response.code} #{response.body.to_s.strip[0, 200]}" unless response.is_a?(Net::HTTPSuccess)
+
+  response.body
+end
+
+def crl_number(crl)
+  ext = crl.extensions.find { |e| e.oid == 'crlNumber' }
+  ext ? OpenSSL::ASN1.decode(ext.value_der).value.to_i : 0
+end
+
+# Puppet Server's inventory line: serial as 0x%04X, dates as 2024-12-02T13:00:00UTC, subject.
+def inventory_line(cert)
+  time = ->(t) { t.utc.strftime('%Y-%m-%dT%H:%M:%SUTC') }
+  subject = cert.subject.to_a.map { |key, value, _| "#{key}=#{value}" }.join(',')
+  format("0x%04X %s %s /%s\n", cert.serial.to_i, time.call(cert.not_before), time.call(cert.not_after), subject)
+end
+
+unless File.exist?(MARKER)
+  log("no standby marker in #{CADIR}: this CA is the active one, nothing to copy")
+  exit 0
+end
+lock = File.open(File.join(CADIR, '.puppet-multisite-sync.lock'), File::CREAT | File::RDWR, 0o600)
+unless lock.flock(File::LOCK_EX | File::LOCK_NB)
+  log('another copy is running')
+  exit 0
+end
+
+begin
+  ca_cert = OpenSSL::X509::Certificate.new(File.read(File.join(CADIR, 'ca_crt.pem')))
+  state = File.exist?(STATE) ? JSON.parse(File.read(STATE)) : {}
+  known = state.fetch('certificates', {})
+  signed_dir = File.join(CADIR, 'signed')
+  FileUtils.mkdir_p(signed_dir)
+
+  statuses = JSON.parse(get('/puppet-ca/v1/certificate_statuses/any', 'application/json'))
+  certificates = statuses.select { |s| %w[signed revoked].include?(s['state']) }
+  inventory_path = File.join(CADIR, 'inventory.txt')
+  inventory = File.exist?(inventory_path) ? File.read(inventory_path) : ''
+  in_inventory = inventory.scan(/^0x(\h+) /).flatten.to_h { |hex| [hex.to_i(16), true] }
+  added = []
+  fetched = 0
+  certificates.each do |status|
+    name = status['name'].to_s
+    serial = status['serial_number']
+    unless CERTNAME_PATTERN.match?(name) && serial.is_a?(Integer)
+      log("skipping a status with certname #{name.inspect} and serial #{serial.inspect}")
+      next
+    end
+    path = File.join(signed_dir, "#{name}.pem")
+    next if known[name] == serial && File.exist?(path)
+
+    pem = get("/puppet-ca/v1/certificate/#{name}", 'text/plain')
+    cert = OpenSSL::X509::Certificate.new(pem)
+    raise "the certificate of #{name} does not verify against the CA certificate" unless cert.verify(ca_cert.public_key)
+    raise "the certificate of #{name} has serial #{cert.serial}, its status says #{serial}" unless cert.serial.to_i == serial
+
+    write_file(path, pem)
+    fetched += 1
+    known[name] = serial
+    next if in_inventory[serial]
+
+    added << inventory_line(cert)
+    in_inventory[serial] = true
+  end
+  listed = certificates.map { |s| s['name'] }
+  removed = known.keys - listed
+  removed.each do |name|
+    FileUtils.rm_f(File.join(signed_dir, "#{name}.pem"))
+    known.delete(name)
+  end
+  write_file(inventory_path, inventory + added.join) unless added.empty?
+
+  crl_pem = get('/puppet-ca/v1/certificate_revocation_list/ca', 'text/plain')
+  crl = OpenSSL::X509::CRL.new(crl_pem)
+  raise 'the CRL does not verify against the CA certificate' unless crl.verify(ca_cert.public_key)
+
+  crl_path = File.join(CADIR, 'ca_crl.pem')
+  ours = File.exist?(crl_path) ? crl_number(OpenSSL::X509::CRL.new(File.read(crl_path))) : -1
+  if crl_number(crl) < ours
+    raise "the active CA's CRL (number #{crl_number(crl)}) is older than ours (#{ours}): " \
+          'is the other CA the one promoted?'
+  end
+  if crl_number(crl) > ours || File.read(crl_path) != crl_pem
+    write_file(crl_path, crl_pem)
+    write_file(File.join(SSLDIR, 'crl.pem'), crl_pem)
+  end
+
+  # Past every serial this CA has seen: those of the inventory and the revoked ones.
+  highest = [*in_inventory.keys, *crl.revoked.map { |r| r.serial.to_i }].max || 1
+  serial_path = File.join(CADIR, 'serial')
+  current = File.exist?(serial_path) ? File.read(serial_path).strip.to_i(16) : 0
+  write_file(serial_path, format('%04X', highest + 1)) if highest + 1 > current
+
+  state = {
+    'source' => CA_SERVER,
+    'synced_at' => Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%3NZ'),
+    'certificates' => known,
+    'next_serial' => [highest + 1, current].max,
+    'crl_number' => crl_number(crl),
+    'revoked' => crl.revoked.size,
+  }
+  write_file(STATE, "#{JSON.pretty_generate(state)}\n")
+  log("copied from #{CA_SERVER}: #{known.size} certificates (#{fetched} fetched, #{removed.size} removed), " \
+      "next serial #{format('%04X', state['next_serial'])}, CRL number #{state['crl_number']} " \
+      "(#{state['revoked']} revoked)")
+rescue StandardError => e
+  log("could not copy from #{CA_SERVER}: #{e.class}: #{e.message}")
+  exit 1
+end
