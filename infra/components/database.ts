@@ -49,6 +49,8 @@ export interface PuppetDatabaseArgs extends SecretsEncryption {
 export class PuppetDatabase extends pulumi.ComponentResource {
   public readonly address: pulumi.Output<string>;
   public readonly port: pulumi.Output<number>;
+  /** The instance's ARN: what a replica in another region names as its source. */
+  public readonly arn: pulumi.Output<string>;
   public readonly passwordSecretName: string;
 
   constructor(name: string, args: PuppetDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -96,7 +98,8 @@ export class PuppetDatabase extends pulumi.ComponentResource {
     );
     this.address = instance.address;
     this.port = instance.port;
+    this.arn = instance.arn;
     this.passwordSecretName = args.passwordSecretName;
-    this.registerOutputs({ address: this.address, port: this.port });
+    this.registerOutputs({ address: this.address, port: this.port, arn: this.arn });
   }
 }

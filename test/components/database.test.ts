@@ -88,6 +88,12 @@ describe("PuppetDatabase", () => {
     ).toBe(SECRET);
   });
 
+  it("exposes the ARN a replica in another region names as its source", async () => {
+    const run = await runProgram(() => ({ arn: new PuppetDatabase("d", args()).arn }));
+    expect(run.outputs.arn).toBe(run.ofType("aws:rds/instance:Instance")[0].outputs.arn);
+    expect(run.outputs.arn).toMatch(/^arn:aws:rds:/);
+  });
+
   it("can be left unprotected for throwaway stacks", async () => {
     const run = await runProgram(() => void new PuppetDatabase("d", args({ protect: false })));
     const [db] = run.ofType("aws:rds/instance:Instance");
