@@ -40,6 +40,8 @@ export interface FirewallInput {
   }[];
   /** The site that owns the CA and the database: only it has a database group, which every site's PuppetDB hosts reach. */
   readonly primarySite: string;
+  /** The site that runs the standby CA, if one does: every server may reach it as it does the CA. */
+  readonly standbyCaSite?: string;
   /** Port masters fetch the control repository from when it is not HTTPS (SSH, usually 22). */
   readonly gitSshPort?: number;
 }
@@ -89,6 +91,15 @@ export function firewallRules(input: FirewallInput): Rule[] {
   }
   const caTier = tierCidr(primary.vpcCidr, "servers");
   add("puppetserver", "egress", PUPPET_PORT, { cidr: caTier }, `The CA in ${primary.name}`);
+  // The standby CA: its revocation list, the active CA's records (from the standby), and the CA
+  // it becomes when promoted.
+  const standby = input.sites.find((s) => s.name === input.standbyCaSite);
+  if (input.standbyCaSite !== undefined && (!standby || standby === primary)) {
+    throw new Error(
+      `standbyCaSite ${input.standbyCaSite} must be one of the sites other than the primary ${primary.name}`,
+    );
+  }
+  const standbyTier = standby && tierCidr(standby.vpcCidr, "servers");
   add("puppetserver", "egress", PUPPETDB_PORT, { group: "puppetdb" }, `PuppetDB in ${input.site}`);
   for (const s of others) {
     add(
@@ -134,6 +145,11 @@ export function firewallRules(input: FirewallInput): Rule[] {
     { cidr: caTier },
     `The CA in ${primary.name} (certificate)`,
   );
+  if (standby && standbyTier) {
+    for (const group of ["puppetserver", "puppetdb"] as const) {
+      add(group, "egress", PUPPET_PORT, { cidr: standbyTier }, `The standby CA in ${standby.name}`);
+    }
+  }
   if (input.site === input.primarySite) {
     add("puppetdb", "egress", POSTGRES_PORT, { group: "database" }, "The PuppetDB database");
   } else {
@@ -158,6 +174,18 @@ export function firewallRules(input: FirewallInput): Rule[] {
         `PuppetDB in ${s.name}`,
       );
     }
+  }
+
+  // The failover site's replica of the database: its own PuppetDB reads it.
+  if (standby && input.site === standby.name) {
+    add("database", "ingress", POSTGRES_PORT, { group: "puppetdb" }, `PuppetDB in ${input.site}`);
+    add(
+      "puppetdb",
+      "egress",
+      POSTGRES_PORT,
+      { group: "database" },
+      "The database's replica in this site",
+    );
   }
 
   // The pool's load balancer: what reaches the masters reaches it first (it preserves the agent's

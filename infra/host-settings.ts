@@ -79,7 +79,7 @@ function common(
 
 /** Certnames of the deployment's CAs: the active one, then the standby if a site runs one. */
 export function caCertnames(settings: Settings): string[] {
-  const standby = settings.standbyCaSite;
+  const standby = settings.failoverSite;
   return [
     caHostName(settings.domain),
     ...(standby ? [standbyCaHostName(standby.name, settings.domain)] : []),
@@ -106,17 +106,16 @@ export function caHostSettings(settings: Settings): Omit<CaHost, "caCertificateP
  * The standby CA of this site, which must be the catalogue's standby site. Its certificate also
  * names `ca.<domain>`: once it is promoted for good that name may point at it.
  */
-export function standbyCaHostSettings(settings: Settings, caCertificatePem: string): CaHost {
+export function standbyCaHostSettings(settings: Settings): Omit<CaHost, "caCertificatePem"> {
   const site = settings.site.name;
-  if (settings.standbyCaSite?.name !== site) {
+  if (settings.failoverSite?.name !== site) {
     throw new Error(
-      `site ${site} runs no standby CA (sites.<name>.standbyCa names ${settings.standbyCaSite?.name ?? "no site"})`,
+      `site ${site} runs no standby CA (sites.<name>.failover names ${settings.failoverSite?.name ?? "no site"})`,
     );
   }
   const name = standbyCaHostName(site, settings.domain);
   return {
     ...caCommon(settings, name),
-    caCertificatePem,
     dnsAltNames: [name, caHostName(settings.domain)],
     standby: true,
     syncIntervalSeconds: settings.certificates.standbySyncSeconds,

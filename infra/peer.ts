@@ -21,6 +21,10 @@ export interface PrimaryOutputs {
   readonly databaseName: string;
   readonly databaseUser: string;
   readonly databaseSecretName: string;
+  /** ARN of the database: the failover site's replica names it as its source. */
+  readonly databaseArn?: string;
+  /** The secrets key's replica in the failover site's region: its database replica's key. */
+  readonly failoverKmsKeyArn?: string;
 }
 
 export const PRIMARY_OUTPUT_NAMES = [
@@ -39,12 +43,18 @@ export const PRIMARY_OUTPUT_NAMES = [
   "databaseSecretName",
 ] as const satisfies readonly (keyof PrimaryOutputs)[];
 
+/** Outputs the failover site reads besides: what its database replica is made from. */
+export const FAILOVER_OUTPUT_NAMES = [
+  "databaseArn",
+  "failoverKmsKeyArn",
+] as const satisfies readonly (keyof PrimaryOutputs)[];
+
 /** Reads and checks the primary's outputs through a stack reference. */
-export async function readPrimary(peerStack: string): Promise<PrimaryOutputs> {
+export async function readPrimary(peerStack: string, failover = false): Promise<PrimaryOutputs> {
   const ref = new pulumi.StackReference("primary", { name: peerStack });
   const values: Record<string, unknown> = {};
   const missing: string[] = [];
-  for (const name of PRIMARY_OUTPUT_NAMES) {
+  for (const name of [...PRIMARY_OUTPUT_NAMES, ...(failover ? FAILOVER_OUTPUT_NAMES : [])]) {
     const details = await ref.getOutputDetails(name);
     const value: unknown = details.value ?? details.secretValue;
     if (value === undefined || value === null) missing.push(name);

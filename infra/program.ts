@@ -8,7 +8,7 @@ export async function main(): Promise<Record<string, unknown>> {
   const settings = loadSettings();
   const primary =
     settings.role === "secondary" && settings.peerStack !== undefined
-      ? await readPrimary(settings.peerStack)
+      ? await readPrimary(settings.peerStack, settings.failoverSite === settings.site)
       : undefined;
   const site = new Site(settings.site.name, { settings, primary });
   return site.outputs;

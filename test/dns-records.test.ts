@@ -22,7 +22,7 @@ function srvInput(s: Settings): SiteSrvInput {
     sites: s.sites.map((x) => x.name),
     masterCount: s.masters.count,
     masterWeight: s.masters.srvWeight,
-    standbyCaSite: s.standbyCaSite?.name,
+    standbyCaSite: s.failoverSite?.name,
   };
 }
 
@@ -96,7 +96,7 @@ describe("two-site deployment", () => {
     expect(caSrvRecord("site-a", DOMAIN).targets.map(srvValue)).toEqual([
       "0 0 8140 ca.puppet.example.internal",
     ]);
-    const none = settings("site-a", { sites: { "site-b": { standbyCa: false } } });
+    const none = settings("site-a", { sites: { "site-b": { failover: false } } });
     expect(siteSrvRecords(srvInput(none))[1].targets).toHaveLength(1);
   });
 

@@ -14,7 +14,7 @@ export const SITE_A: SiteEntry = {
   region: "us-east-1",
   vpcCidr: "10.40.0.0/16",
   agentCidrs: ["172.20.0.0/16"],
-  standbyCa: false,
+  failover: false,
 };
 export const SITE_B: SiteEntry = {
   name: "site-b",
@@ -22,7 +22,7 @@ export const SITE_B: SiteEntry = {
   vpcCidr: "10.50.0.0/16",
   agentCidrs: ["172.21.0.0/16"],
   // The other site of a two-site deployment runs the standby CA by default.
-  standbyCa: true,
+  failover: true,
 };
 /** A third site for catalogue-shape tests; not part of the repository's deployment. */
 export const SITE_C: SiteEntry = {
@@ -30,7 +30,7 @@ export const SITE_C: SiteEntry = {
   region: "ap-southeast-2",
   vpcCidr: "10.60.0.0/16",
   agentCidrs: ["172.22.0.0/16"],
-  standbyCa: false,
+  failover: false,
 };
 
 export type FixtureStack = "site-a" | "site-b";

@@ -22,6 +22,11 @@ export interface CertificateAuthorityArgs extends SecretsEncryption {
    * under it may read the server challenge.
    */
   readonly serverRolePath: string;
+  /**
+   * IAM path of the CAs' roles, under `serverRolePath`: the CA host's role, and the standby CA's in
+   * another stack, the only roles that may read the CA key.
+   */
+  readonly caRolePath: string;
   /** Subnet the CA host runs in. */
   readonly subnetId: pulumi.Input<string>;
   /** Security groups of the CA host. */
@@ -83,6 +88,11 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         `CertificateAuthority ${name}: serverRolePath must be an IAM path such as /puppet-multisite/servers/, got ${JSON.stringify(args.serverRolePath)}`,
       );
     }
+    if (!isIamPath(args.caRolePath) || !args.caRolePath.startsWith(args.serverRolePath)) {
+      throw new Error(
+        `CertificateAuthority ${name}: caRolePath must be an IAM path under serverRolePath ${args.serverRolePath} (CAs read the server challenge), got ${JSON.stringify(args.caRolePath)}`,
+      );
+    }
 
     const key = new tls.PrivateKey(
       `${name}-key`,
@@ -124,7 +134,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         instanceType: args.instanceType,
         ami: args.ami,
         readsSecrets: [host.caKeySecret, host.serverChallengeSecret, host.agentChallengeSecret],
-        rolePath: args.serverRolePath,
+        rolePath: args.caRolePath,
         stateVolume: { ...args.stateVolume, protect },
         tags: args.tags,
       },
@@ -145,7 +155,9 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         secretName: host.caKeySecret.name,
         description: `Private key of the Puppet CA ${host.certname} (PEM, RSA)`,
         value: key.privateKeyPem,
-        readers: [caHost.roleArn],
+        // The CAs' roles, this stack's and the standby's, by path: that role belongs to another
+        // stack and may not exist yet.
+        readerRolePaths: [args.caRolePath],
       },
       { parent: this },
     );

@@ -19,6 +19,7 @@ import {
   SITE_TAG,
   SNAPSHOT_TAG,
   caHostName,
+  caRolePath,
   genericPuppetName,
   masterHostNames,
   poolHostName,
@@ -31,6 +32,7 @@ import { DATABASE_NAME, DATABASE_USER } from "../postgres";
 import { CertificateAuthority } from "./certificate-authority";
 import { CompileMasterPool } from "./compile-pool";
 import { PuppetDatabase } from "./database";
+import { failoverResources } from "./failover";
 import { SiteNetwork } from "./network";
 import { PuppetHost } from "./puppet-host";
 import { InboundResolver } from "./resolver-endpoint";
@@ -86,6 +88,9 @@ export class Site extends pulumi.ComponentResource {
     const { domain } = settings;
     const site = settings.site.name;
     const tags = { "puppet:deployment": settings.project, [SITE_TAG]: site };
+    // The failover site keeps a standby CA and a replica of the database (README: losing the
+    // primary site).
+    const failover = settings.failoverSite?.name === site;
 
     const network = new SiteNetwork(
       `${name}-network`,
@@ -95,12 +100,13 @@ export class Site extends pulumi.ComponentResource {
         instanceTypes: [
           settings.masters.instanceType,
           settings.puppetdbInstanceType,
-          ...(peer ? [] : [settings.caInstanceType]),
+          ...(peer && !failover ? [] : [settings.caInstanceType]),
         ],
         firewall: {
           site,
           sites: settings.sites,
           primarySite: settings.primarySite.name,
+          standbyCaSite: settings.failoverSite?.name,
           gitSshPort: gitSshPort(settings.controlRepo.url),
         },
         peer: peer && {
@@ -134,12 +140,15 @@ export class Site extends pulumi.ComponentResource {
     });
     // Every Puppet server of every site reads the server challenge; only their roles may.
     const serverRolePath = serverRolePathOf(settings.project);
+    // The CAs' roles, in whichever stack: only they read the CA key.
+    const caRoles = caRolePath(settings.project);
     const serverChallenge = secretRef(settings, "server-challenge");
     const repoSecret = controlRepoSecret(settings);
     const repoCredential = repoSecret ? [repoSecret] : [];
 
     let shared: Shared;
     let ca: CertificateAuthority | undefined;
+    let primaryOnly: Record<string, pulumi.Input<unknown>> = {};
     if (peer) {
       shared = {
         caCertificatePem: peer.caCertificatePem,
@@ -167,6 +176,7 @@ export class Site extends pulumi.ComponentResource {
           stateVolume: stateVolume(STATE_VOLUME_GB.ca),
           ...encryption,
           serverRolePath,
+          caRolePath: caRoles,
           secretAdministrators: settings.secretAdministrators,
           protect: settings.protectStateful,
           tags,
@@ -191,6 +201,16 @@ export class Site extends pulumi.ComponentResource {
         database: pulumi
           .all([database.address, database.port])
           .apply(([host, port]) => ({ host, port })),
+      };
+      const failoverRegion = settings.failoverSite?.region;
+      primaryOnly = {
+        databaseArn: database.arn,
+        ...(failoverRegion !== undefined && {
+          failoverKmsKeyArn:
+            failoverRegion === settings.site.region
+              ? key.kmsKeyArn
+              : key.replicaKmsKeyArns[failoverRegion],
+        }),
       };
     }
 
@@ -242,6 +262,26 @@ export class Site extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const { standbyCa, replica } =
+      failover && peer
+        ? failoverResources(
+            name,
+            {
+              settings,
+              peer,
+              caCertificatePem: shared.caCertificatePem,
+              ami,
+              serverSubnetId: network.serverSubnetIds[0],
+              serverSecurityGroupIds: serverGroups,
+              dataSubnetIds: network.dataSubnetIds,
+              databaseSecurityGroupId: network.securityGroup("database"),
+              caStateVolume: stateVolume(STATE_VOLUME_GB.ca),
+              tags,
+            },
+            this,
+          )
+        : {};
+
     // Every state volume of the site, snapshotted on a schedule and copied to the other sites'
     // regions (at most three), where a lost region's state can be restored from.
     const copyRegions = [...new Set(settings.sites.map((x) => x.region))]
@@ -272,11 +312,13 @@ export class Site extends pulumi.ComponentResource {
           sites: siteNames(settings),
           masterCount: settings.masters.count,
           masterWeight: settings.masters.srvWeight,
+          standbyCaSite: settings.failoverSite?.name,
         }),
         hosts: [
           ...pool.masters,
           { hostName: puppetdbName, privateIp: puppetdb.privateIp },
           ...(ca ? [{ hostName: ca.hostName, privateIp: ca.privateIp }] : []),
+          ...(standbyCa ? [{ hostName: standbyCa.hostName, privateIp: standbyCa.privateIp }] : []),
         ],
         pool: {
           hostName: poolHostName(site, domain),
@@ -328,6 +370,8 @@ export class Site extends pulumi.ComponentResource {
       agentPuppetConf: renderAgentConfig(agentSite(settings)),
       // Where the agent networks' resolvers forward the zone's queries (README: on-premises DNS).
       resolverAddresses: resolver ? resolver.addresses : [],
+      ...(standbyCa && { standbyCaHost: standbyCa.hostName }),
+      ...(replica && { databaseReplicaHost: replica.address }),
     };
     this.outputs = ca
       ? ({
@@ -338,6 +382,7 @@ export class Site extends pulumi.ComponentResource {
           databaseName: DATABASE_NAME,
           databaseUser: DATABASE_USER,
           databaseSecretName: secretRef(settings, "database").name,
+          ...primaryOnly,
         } satisfies PrimaryStackOutputs)
       : siteOutputs;
     this.registerOutputs({ outputs: this.outputs });

@@ -50,10 +50,10 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
   const primaryName = reader.string("primarySite", names[0], (v) =>
     names.includes(v) ? undefined : `expected one of the sites: ${names.join(", ")}`,
   );
-  const sites = settleStandbyCa(catalogue, primaryName);
+  const sites = settleFailover(catalogue, primaryName);
   const site = sites.find((s) => s.name === siteName)!;
   const primarySite = sites.find((s) => s.name === primaryName)!;
-  const standbyCaSite = sites.find((s) => s.standbyCa);
+  const failoverSite = sites.find((s) => s.failover);
   const role: SiteRole = site === primarySite ? "primary" : "secondary";
   const peerStack = reader.optionalString("peerStack", (v) =>
     /^([\w.-]+\/){0,2}[\w.-]+$/.test(v)
@@ -74,7 +74,7 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
     site,
     sites,
     primarySite,
-    standbyCaSite,
+    failoverSite,
     role,
     peerStack: role === "secondary" ? peerStack : undefined,
     azCount: reader.integer("availabilityZoneCount", DEFAULTS.azCount, 2, MAX_AZS),
@@ -190,34 +190,34 @@ function instanceType(v: string): string | undefined {
     : "expected an EC2 instance type such as m6i.large";
 }
 
-/** A catalogue entry as read: `standbyCa` is settled once the primary is known. */
-type ReadSite = Omit<SiteEntry, "standbyCa"> & { readonly standbyCa: boolean | undefined };
+/** A catalogue entry as read: `failover` is settled once the primary is known. */
+type ReadSite = Omit<SiteEntry, "failover"> & { readonly failover: boolean | undefined };
 
 /**
- * Settles which site runs the standby CA: the one that says so, or else the other site of a
- * two-site deployment unless it says `standbyCa: false`.
+ * Settles which site is the failover site: the one that says so, or else the other site of a
+ * two-site deployment unless it says `failover: false`.
  */
-function settleStandbyCa(read: readonly ReadSite[], primaryName: string): SiteEntry[] {
+function settleFailover(read: readonly ReadSite[], primaryName: string): SiteEntry[] {
   const primary = read.find((s) => s.name === primaryName)!;
-  if (primary.standbyCa === true) {
+  if (primary.failover === true) {
     throw new ConfigError(
-      `sites.${primary.name}.standbyCa`,
+      `sites.${primary.name}.failover`,
       true,
-      "the primary site runs the active CA; the standby CA belongs in another site",
+      "the primary site holds the active CA and the database; the failover site is another",
     );
   }
-  const chosen = read.filter((s) => s.standbyCa === true);
+  const chosen = read.filter((s) => s.failover === true);
   if (chosen.length > 1) {
     throw new ConfigError(
-      `sites.${chosen[1].name}.standbyCa`,
+      `sites.${chosen[1].name}.failover`,
       true,
-      `sites.${chosen[0].name}.standbyCa is true already; one site runs the standby CA`,
+      `sites.${chosen[0].name}.failover is true already; one site is the failover site`,
     );
   }
   const others = read.filter((s) => s !== primary);
   const standby =
-    chosen[0] ?? (others.length === 1 && others[0].standbyCa === undefined ? others[0] : undefined);
-  return read.map((s) => ({ ...s, standbyCa: s === standby }));
+    chosen[0] ?? (others.length === 1 && others[0].failover === undefined ? others[0] : undefined);
+  return read.map((s) => ({ ...s, failover: s === standby }));
 }
 
 function parseSites(reader: Reader): ReadSite[] {
@@ -262,7 +262,7 @@ function parseSites(reader: Reader): ReadSite[] {
             }
             return v;
           }),
-          standbyCa: entry.optionalBoolean("standbyCa"),
+          failover: entry.optionalBoolean("failover"),
         }));
       });
     },

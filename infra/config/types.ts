@@ -17,12 +17,13 @@ export interface SiteEntry {
    */
   readonly agentCidrs: readonly string[];
   /**
-   * Whether the site runs the standby CA: a second Puppet CA that holds the CA key, copies the
-   * active CA's records continuously, serves the CA certificate and the CRL, and signs nothing until
-   * it is promoted (README: losing the primary site). At most one site, never the primary. Default:
-   * true for the other site of a two-site deployment, false otherwise.
+   * Whether this is the failover site, where what is central to the deployment is kept ready for
+   * the loss of the primary site (README: losing the primary site): the standby CA, which holds the
+   * CA key, copies the active CA's records continuously, serves the CA certificate and the CRL, and
+   * signs nothing until it is promoted; and a read replica of the database. At most one site, never
+   * the primary. Default: true for the other site of a two-site deployment, false otherwise.
    */
-  readonly standbyCa: boolean;
+  readonly failover: boolean;
 }
 
 export interface MasterSettings {
@@ -103,8 +104,8 @@ export interface Settings {
   readonly sites: readonly SiteEntry[];
   /** The catalogue entry of the site that owns the CA, the database and the zone. */
   readonly primarySite: SiteEntry;
-  /** The catalogue entry of the site that runs the standby CA; none when no site does. */
-  readonly standbyCaSite?: SiteEntry;
+  /** The catalogue entry of the failover site (standby CA, database replica); none when no site is. */
+  readonly failoverSite?: SiteEntry;
   readonly role: SiteRole;
   /** Stack the secondary reads the primary's outputs from (`org/project/stack`). */
   readonly peerStack?: string;

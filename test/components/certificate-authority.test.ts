@@ -15,6 +15,7 @@ const ca = (protect?: boolean, host = caHost(), serverRolePath = "/puppet-multis
     kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/primary",
     replicaKmsKeyArns: { "eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/replica" },
     serverRolePath,
+    caRolePath: `${serverRolePath}ca/`,
     stateVolume: { sizeGb: 10, availabilityZone: "us-east-1a" },
     protect,
   });
@@ -82,9 +83,10 @@ describe("CertificateAuthority", () => {
     };
   }
 
-  it("lets only the CA host's role read the key", async () => {
+  it("lets only the CAs' roles read the key: this host's and the standby's, by their IAM path", async () => {
     const run = await runProgram(() => void ca());
     const [caRole] = run.ofType("aws:iam/role:Role");
+    expect(caRole.inputs.path).toBe("/puppet-multisite/servers/ca/");
     expect(secretPolicy(run, "-key-secret").Statement).toEqual([
       {
         Sid: "OnlyNamedReaders",
@@ -96,7 +98,7 @@ describe("CertificateAuthority", () => {
         Condition: {
           ArnNotLike: {
             "aws:PrincipalArn": [
-              `arn:aws:iam::123456789012:role/${caRole.name}`,
+              "arn:aws:iam::123456789012:role/puppet-multisite/servers/ca/*",
               // The principal running Pulumi (an assumed role, named by its role ARN).
               "arn:aws:iam::123456789012:role/deployer",
             ],
@@ -116,8 +118,9 @@ describe("CertificateAuthority", () => {
         ],
       },
     });
+    // The CA's own role is under that path too: it checks servers' CSRs against the challenge.
     const [caRole] = run.ofType("aws:iam/role:Role");
-    expect(caRole.inputs.path).toBe("/puppet-multisite/servers/");
+    expect(caRole.inputs.path).toMatch(/^\/puppet-multisite\/servers\//);
     // The agent challenge is handed to agents' provisioning: IAM alone decides who reads it.
     expect(
       run

@@ -188,61 +188,59 @@ describe("the sites catalogue", () => {
   });
 });
 
-describe("the standby CA's site", () => {
+describe("the failover site", () => {
   it("is the other site of a two-site deployment, seen alike by both stacks", () => {
     for (const stack of ["site-a", "site-b"] as const) {
       const s = settings(stack);
-      expect(s.standbyCaSite?.name).toBe("site-b");
-      expect(s.sites.map((x) => x.standbyCa)).toEqual([false, true]);
+      expect(s.failoverSite?.name).toBe("site-b");
+      expect(s.sites.map((x) => x.failover)).toEqual([false, true]);
     }
   });
 
   it("follows primarySite", () => {
     const s = parseSettings(rawConfig({ primarySite: "site-b" }, "site-b"), context("site-b"));
-    expect(s.standbyCaSite?.name).toBe("site-a");
+    expect(s.failoverSite?.name).toBe("site-a");
   });
 
-  it("is none when the other site says standbyCa: false, or with a single site", () => {
-    expect(settings("site-a", at("sites.site-b.standbyCa", false)).standbyCaSite).toBeUndefined();
+  it("is none when the other site says failover: false, or with a single site", () => {
+    expect(settings("site-a", at("sites.site-b.failover", false)).failoverSite).toBeUndefined();
     const single = parseSettings(rawConfig(at("sites.site-b", undefined)), context("site-a"));
-    expect(single.standbyCaSite).toBeUndefined();
+    expect(single.failoverSite).toBeUndefined();
   });
 
   it("is chosen by name among three sites, and none by default there", () => {
-    expect(
-      settings("site-a", at("sites.site-c", siteConfig(SITE_C))).standbyCaSite,
-    ).toBeUndefined();
-    const s = settings("site-a", at("sites.site-c", { ...siteConfig(SITE_C), standbyCa: "true" }));
-    expect(s.standbyCaSite?.name).toBe("site-c");
-    expect(s.sites.map((x) => x.standbyCa)).toEqual([false, false, true]);
+    expect(settings("site-a", at("sites.site-c", siteConfig(SITE_C))).failoverSite).toBeUndefined();
+    const s = settings("site-a", at("sites.site-c", { ...siteConfig(SITE_C), failover: "true" }));
+    expect(s.failoverSite?.name).toBe("site-c");
+    expect(s.sites.map((x) => x.failover)).toEqual([false, false, true]);
   });
 
   it("is never the primary, and there is only one", () => {
     expectRejected(
-      rawConfig(at("sites.site-a.standbyCa", true)),
+      rawConfig(at("sites.site-a.failover", true)),
       context("site-a"),
-      "sites.site-a.standbyCa",
+      "sites.site-a.failover",
       true,
-      "the primary site runs the active CA",
+      "the primary site holds the active CA and the database",
     );
     const both = {
-      "site-b": { ...siteConfig(SITE_B), standbyCa: true },
-      "site-c": { ...siteConfig(SITE_C), standbyCa: true },
+      "site-b": { ...siteConfig(SITE_B), failover: true },
+      "site-c": { ...siteConfig(SITE_C), failover: true },
     };
     expectRejected(
       rawConfig(at("sites", both)),
       context("site-a"),
-      "sites.site-c.standbyCa",
+      "sites.site-c.failover",
       true,
-      "sites.site-b.standbyCa is true already; one site runs the standby CA",
+      "sites.site-b.failover is true already; one site is the failover site",
     );
   });
 
   it("refuses a standbyCa that is not a boolean", () => {
     expectRejected(
-      rawConfig(at("sites.site-b.standbyCa", "yes")),
+      rawConfig(at("sites.site-b.failover", "yes")),
       context("site-a"),
-      "sites.site-b.standbyCa",
+      "sites.site-b.failover",
       "yes",
       "expected true or false",
     );
@@ -721,7 +719,7 @@ describe("misspelt keys inside a section", () => {
       context("site-a"),
       "sites.site-b.agentCIDRs",
       "(set)",
-      "unknown key; the keys of sites.site-b are: region, vpcCidr, agentCidrs, standbyCa",
+      "unknown key; the keys of sites.site-b are: region, vpcCidr, agentCidrs, failover",
     );
   });
 

@@ -1,0 +1,75 @@
+// What the failover site keeps ready for the loss of the primary site (README: losing the primary
+// site): the standby CA and the database's replica, made from what the primary's stack outputs.
+import * as pulumi from "@pulumi/pulumi";
+import { Settings } from "../config";
+import { standbyCaHostSettings } from "../host-settings";
+import { caRolePath } from "../naming";
+import { PrimaryOutputs } from "../peer";
+import { PuppetDatabaseReplica } from "./database-replica";
+import { StateVolumeArgs } from "./puppet-host";
+import { StandbyCertificateAuthority } from "./standby-ca";
+
+export interface FailoverArgs {
+  readonly settings: Settings;
+  /** The primary's outputs: the CA certificate, the database's ARN and this region's key. */
+  readonly peer: PrimaryOutputs;
+  readonly caCertificatePem: pulumi.Input<string>;
+  readonly ami: pulumi.Input<string>;
+  readonly serverSubnetId: pulumi.Input<string>;
+  readonly serverSecurityGroupIds: pulumi.Input<string>[];
+  readonly dataSubnetIds: pulumi.Input<string>[];
+  readonly databaseSecurityGroupId: pulumi.Input<string>;
+  readonly caStateVolume: Omit<StateVolumeArgs, "protect">;
+  readonly tags: Record<string, string>;
+}
+
+/** An output the failover site needs from the primary (readPrimary checks it is there). */
+function required(value: string | undefined, output: string): string {
+  if (value === undefined) {
+    throw new Error(`the primary's stack has no output ${output}: run pulumi up on it first`);
+  }
+  return value;
+}
+
+/** The standby CA and the database replica of the failover site, children of `parent`. */
+export function failoverResources(
+  name: string,
+  args: FailoverArgs,
+  parent: pulumi.Resource,
+): { standbyCa: StandbyCertificateAuthority; replica: PuppetDatabaseReplica } {
+  const { settings, peer, tags } = args;
+  const protect = settings.protectStateful;
+  const standbyCa = new StandbyCertificateAuthority(
+    `${name}-standby-ca`,
+    {
+      host: standbyCaHostSettings(settings),
+      caCertificatePem: args.caCertificatePem,
+      rolePath: caRolePath(settings.project),
+      subnetId: args.serverSubnetId,
+      securityGroupIds: args.serverSecurityGroupIds,
+      instanceType: settings.caInstanceType,
+      ami: args.ami,
+      stateVolume: args.caStateVolume,
+      protect,
+      tags,
+    },
+    { parent },
+  );
+  const replica = new PuppetDatabaseReplica(
+    `${name}-database-replica`,
+    {
+      sourceArn: required(peer.databaseArn, "databaseArn"),
+      kmsKeyArn: required(peer.failoverKmsKeyArn, "failoverKmsKeyArn"),
+      engineVersion: settings.database.engineVersion,
+      instanceClass: settings.database.instanceClass,
+      backupRetentionDays: settings.database.backupRetentionDays,
+      applyImmediately: settings.database.applyImmediately,
+      subnetIds: args.dataSubnetIds,
+      securityGroupIds: [args.databaseSecurityGroupId],
+      protect,
+      tags,
+    },
+    { parent },
+  );
+  return { standbyCa, replica };
+}
