@@ -2,6 +2,7 @@
 // writes lab-report.json and tears everything down (`--keep` leaves it running; `npm run lab:down`
 // removes it; `--only <key,...>` runs the cold start and just those). `npm run test:lab` is the same
 // run, failing when any scenario fails or does not run.
+import { standbySync } from "./standby-ca";
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -68,6 +69,7 @@ async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
   await lab.startDatabase();
 
   const ca = lab.byRole("ca")[0];
+  const standbys = lab.byRole("standby-ca");
   const masters = lab.byRole("compile-master");
   const puppetdbs = lab.byRole("puppetdb");
   const bringUp = async (node: (typeof masters)[number]) => {
@@ -91,11 +93,13 @@ async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
   await bringUp(ca);
   const primaryDb = puppetdbs.filter((d) => d.topo.site === lab.topo.primarySite);
   const otherDbs = puppetdbs.filter((d) => d.topo.site !== lab.topo.primarySite);
+  // The standby asks the CA for its certificate and copies its records before it starts.
   await Promise.all([
     ...masters.map(bringUp),
+    ...standbys.map(bringUp),
     Promise.all(primaryDb.map(bringUp)).then(() => Promise.all(otherDbs.map(bringUp))),
   ]);
-  for (const n of [...masters, ...puppetdbs]) lab.startTimers(n);
+  for (const n of [...masters, ...puppetdbs, ...standbys]) lab.startTimers(n);
 
   let converged = 0;
   const agents = lab.byRole("agent").filter((a) => !a.topo.certname.startsWith("spare-"));
@@ -210,6 +214,12 @@ const SCENARIOS: readonly LabScenario[] = [
     run: (c) => replaceCa(c.lab),
   },
   {
+    key: "standby-sync",
+    id: 21,
+    name: () => "the standby CA copies the active one and signs nothing",
+    run: (c) => standbySync(c.lab),
+  },
+  {
     key: "replace-puppetdb",
     id: 11,
     name: (c) => `a PuppetDB rebuilt with commands queued (${c.secondary})`,
@@ -257,6 +267,7 @@ async function main(): Promise<void> {
       agents: { type: "string", default: "2" },
       "sync-interval": { type: "string", default: "20" },
       "crl-refresh": { type: "string", default: "10" },
+      "ca-sync": { type: "string", default: "5" },
       heap: { type: "string", default: "512" },
       "boot-retry": { type: "string", default: "10" },
       report: { type: "string", default: join(ROOT, "lab-report.json") },
@@ -283,6 +294,7 @@ async function main(): Promise<void> {
       wanDelayMs: Number(values["wan-delay"]),
       syncIntervalSeconds: Number(values["sync-interval"]),
       crlRefreshSeconds: Number(values["crl-refresh"]),
+      caSyncSeconds: Number(values["ca-sync"]),
       heapMb: Number(values.heap),
       bootRetrySeconds: Number(values["boot-retry"]),
     },

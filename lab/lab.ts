@@ -36,6 +36,8 @@ export interface LabOptions {
    * `crl_refresh_interval` (EC2: `certificates.crlRefreshMinutes`).
    */
   readonly crlRefreshSeconds: number;
+  /** Seconds between two copies of the active CA's records to the standby (EC2: its setting). */
+  readonly caSyncSeconds: number;
   readonly heapMb: number;
   /** Seconds between two attempts of a failed first boot (EC2: 30 s doubling up to 300 s). */
   readonly bootRetrySeconds: number;
@@ -60,16 +62,20 @@ export function withCaCertificate(userData: string, pem: string): string {
   const file = (name: string) => doc.write_files.find((f) => f.path === `${CONF_DIR}/${name}`);
   const cert = file("ca.pem");
   const env = file("host.env");
+  const pinned = env !== undefined && /^CA_FINGERPRINT=/m.test(env.content);
+  if (!cert && !pinned) {
+    throw new Error(`user data has neither ${CONF_DIR}/ca.pem nor a CA_FINGERPRINT in host.env`);
+  }
+  // A standby CA has both: the certificate of the CA it holds, the pin of the one it asks.
   if (cert) {
     cert.content = pem;
     delete cert.encoding;
-  } else if (env && /^CA_FINGERPRINT=/m.test(env.content)) {
+  }
+  if (pinned) {
     env.content = env.content.replace(
       /^CA_FINGERPRINT=.*$/m,
       `CA_FINGERPRINT='${caFingerprint(pem)}'`,
     );
-  } else {
-    throw new Error(`user data has neither ${CONF_DIR}/ca.pem nor a CA_FINGERPRINT in host.env`);
   }
   return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
@@ -88,7 +94,7 @@ export class Lab {
     readonly secretNames: SecretNames,
   ) {
     for (const t of topo.hosts) {
-      const mountPoint = STATE_MOUNT_POINTS[t.role as HostRole];
+      const mountPoint = STATE_MOUNT_POINTS[(t.role === "standby-ca" ? "ca" : t.role) as HostRole];
       this.nodes.set(t.certname, {
         topo: t,
         host: {
@@ -269,7 +275,7 @@ export class Lab {
     const tls =
       node.topo.role === "puppetdb"
         ? puppetTls(node.topo.certname)
-        : node.topo.role === "ca"
+        : node.topo.role === "ca" || node.topo.role === "standby-ca"
           ? { cacert: `${CONF_DIR}/ca.pem` }
           : { cacert: puppetTls(node.topo.certname).cacert };
     return waitForStatus(node.host, this.statusUrl(node), timeoutMs, {
@@ -307,6 +313,13 @@ export class Lab {
     }
     if (node.topo.role === "compile-master" || node.topo.role === "puppetdb") {
       node.loops.push(every("crl-refresh", this.options.crlRefreshSeconds));
+    }
+    if (node.topo.role === "standby-ca") {
+      node.loops.push(
+        every("ca-sync", this.options.caSyncSeconds, `${LIB_DIR}/ca-sync.rb`, {
+          CA_SYNC_SECONDS: String(this.options.caSyncSeconds),
+        }),
+      );
     }
     if (node.topo.role === "puppetdb") {
       // Both reload PuppetDB as Debian's unit does (SIGHUP), by the PID file the lab writes.

@@ -7,6 +7,7 @@ import { hostPath } from "./host";
 import { Lab, Node } from "./lab";
 import { pushCommit } from "./material";
 import { blackhole, restore } from "./net";
+import { AUTOSIGN_LOG } from "./probes";
 import { puppetdbRequest, queryPuppetdb } from "./puppetdb-client";
 import { Figure, ScenarioResult } from "./report";
 import { sleep } from "./sleep";
@@ -187,6 +188,17 @@ export async function caDown(lab: Lab): Promise<Outcome> {
     await lab.prepareAgent(spare);
     const attempt = await lab.runAgent(spare);
     newAgentRefused = !attempt.ok;
+    // The CA's SRV records list the standby next: the agent's request reaches it, which signs
+    // nothing and drops it, so the agent's next attempt goes to whichever CA answers then.
+    for (const standby of lab.byRole("standby-ca")) {
+      const log = hostPath(standby.host, AUTOSIGN_LOG);
+      const line = (existsSync(log) ? readFileSync(log, "utf8") : "")
+        .split("\n")
+        .find((l) => l.includes(`rejected ${spare.topo.certname}:`));
+      notes.push(
+        `new agent's request at the standby ${standby.topo.certname}: ${line?.replace(/^\S+ autosign /, "") ?? "never reached it"}`,
+      );
+    }
     const reason = attempt.output
       .split("\n")
       .find((l) => /Error|Could not|Failed|refused|certificate/i.test(l));

@@ -11,7 +11,8 @@ import { ROLE_TAG, SITE_TAG } from "../infra/naming";
 import { hostTags } from "../tools/plan/hosts";
 import { Plan, PlannedResource } from "../tools/plan/plan";
 
-export type LabRole = "ca" | "compile-master" | "puppetdb" | "database" | "agent";
+/** A program host's role, the standby CA told apart from the active one (both are role `ca`). */
+export type LabRole = "ca" | "standby-ca" | "compile-master" | "puppetdb" | "database" | "agent";
 
 export interface PlannedHost {
   /** Network namespace (and directory) of the host. */
@@ -119,6 +120,9 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
     if (r.inputs.type === "A" && values?.length) addressOf.set(r.inputs.name as string, values[0]);
   }
 
+  // A CA outside the primary site is the failover site's standby.
+  const roleOf = (role: string, site: string): LabRole =>
+    role === "ca" && site !== primary.outputs.site ? "standby-ca" : (role as LabRole);
   const hosts: PlannedHost[] = plans.flatMap((p) =>
     p.resources
       .filter((r) => r.type === INSTANCE)
@@ -131,7 +135,7 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
         return {
           ns: namespaceOf(site, certname),
           certname,
-          role: str(tags.role, `${ROLE_TAG} tag of ${r.name}`) as LabRole,
+          role: roleOf(str(tags.role, `${ROLE_TAG} tag of ${r.name}`), site),
           site,
           address,
           userData: instanceUserData(r.inputs),

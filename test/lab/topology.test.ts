@@ -18,6 +18,8 @@ describe("labTopology", () => {
     expect(servers.map((h) => `${h.role} ${h.certname}`).sort()).toEqual(
       [
         `ca ca.${DOMAIN}`,
+        // The failover site's CA is the standby, told apart from the active one.
+        `standby-ca ca.site-b.${DOMAIN}`,
         `compile-master master-1.site-a.${DOMAIN}`,
         `compile-master master-2.site-a.${DOMAIN}`,
         `compile-master master-1.site-b.${DOMAIN}`,
