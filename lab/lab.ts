@@ -66,7 +66,6 @@ export function withCaCertificate(userData: string, pem: string): string {
   if (!cert && !pinned) {
     throw new Error(`user data has neither ${CONF_DIR}/ca.pem nor a CA_FINGERPRINT in host.env`);
   }
-  // A standby CA has both: the certificate of the CA it holds, the pin of the one it asks.
   if (cert) {
     cert.content = pem;
     delete cert.encoding;
@@ -275,7 +274,7 @@ export class Lab {
     const tls =
       node.topo.role === "puppetdb"
         ? puppetTls(node.topo.certname)
-        : node.topo.role === "ca" || node.topo.role === "standby-ca"
+        : node.topo.role === "ca"
           ? { cacert: `${CONF_DIR}/ca.pem` }
           : { cacert: puppetTls(node.topo.certname).cacert };
     return waitForStatus(node.host, this.statusUrl(node), timeoutMs, {

@@ -302,10 +302,13 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
     case "ca":
       return {
         ...common,
-        // The CA is the one host that carries its certificate; the others pin its fingerprint.
-        "ca.pem": host.caCertificatePem.endsWith("\n")
-          ? host.caCertificatePem
-          : `${host.caCertificatePem}\n`,
+        // The active CA is the one host that carries its certificate; the others, the standby
+        // CA too, pin its fingerprint.
+        ...(!host.standby && {
+          "ca.pem": host.caCertificatePem.endsWith("\n")
+            ? host.caCertificatePem
+            : `${host.caCertificatePem}\n`,
+        }),
         "puppetserver/ca.conf": renderCaConf(),
         "puppetserver/ca.cfg": renderCaServices(true),
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
@@ -362,10 +365,12 @@ export function hostFiles(host: HostConfig): HostFile[] {
     content,
     permissions: "0644",
   }));
-  const scripts = roleScripts(host.role).map(({ name, content }) => ({
-    path: `${LIB_DIR}/${name}`,
-    content,
-    permissions: "0755",
-  }));
+  const scripts = roleScripts(host.role, host.role === "ca" && host.standby === true).map(
+    ({ name, content }) => ({
+      path: `${LIB_DIR}/${name}`,
+      content,
+      permissions: "0755",
+    }),
+  );
   return [...config, ...scripts];
 }

@@ -13,7 +13,7 @@ export const SCRIPTS_DIR = join(__dirname, "scripts");
  */
 const COMMON = ["lib.sh", "boot.sh", "ssm-agent.sh"] as const;
 const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
-  ca: ["ca.sh", "state-volume.sh", "autosign.rb", "ca-sync.rb"],
+  ca: ["ca.sh", "state-volume.sh", "autosign.rb"],
   "compile-master": [
     "compile-master.sh",
     "code-sync.sh",
@@ -34,9 +34,12 @@ const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
   ],
 };
 
+/** What a standby CA runs besides: the copy of the active CA's records, and its promotion. */
+export const STANDBY_CA_SCRIPTS = ["ca-sync.rb", "ca-promote.rb"] as const;
+
 /** Every script file of this module, for tests and the lab. */
 export const ALL_SCRIPTS: readonly string[] = [
-  ...new Set([...COMMON, ...Object.values(BY_ROLE).flat()]),
+  ...new Set([...COMMON, ...Object.values(BY_ROLE).flat(), ...STANDBY_CA_SCRIPTS]),
 ];
 
 /** The script a role's first boot runs, until it succeeds. */
@@ -60,8 +63,12 @@ export function shipScript(name: string, content: string): string {
   return [shebang, ...code.map((line) => line.trimStart())].join("\n");
 }
 
-export function roleScripts(role: HostRole): ReadonlyArray<{ name: string; content: string }> {
-  return [...COMMON, ...BY_ROLE[role]].map((name) => ({
+/** The scripts a host of `role` ships; a standby CA's include STANDBY_CA_SCRIPTS. */
+export function roleScripts(
+  role: HostRole,
+  standby = false,
+): ReadonlyArray<{ name: string; content: string }> {
+  return [...COMMON, ...BY_ROLE[role], ...(standby ? STANDBY_CA_SCRIPTS : [])].map((name) => ({
     name,
     content: shipScript(name, readFileSync(join(SCRIPTS_DIR, name), "utf8")),
   }));

@@ -74,14 +74,11 @@ describe("user data of every role", () => {
         expect(env.includes("AGENT_CHALLENGE_SECRET_NAME=")).toBe(host.role === "ca");
       });
 
-      it("carries the CA certificate (the CA) or its pinned fingerprint (every other host)", () => {
+      it("carries the CA certificate (the active CA) or its pinned fingerprint (every other host)", () => {
         const env = fileOf(parsed, conf("host.env"));
-        if (host.role === "ca") {
+        if (host.role === "ca" && !host.standby) {
           expect(fileOf(parsed, conf("ca.pem"))).toBe(host.caCertificatePem);
-          // The standby fetches the active CA's certificate for its own, pinned, as servers do.
-          expect(env.includes(`CA_FINGERPRINT='${caFingerprint(host.caCertificatePem)}'`)).toBe(
-            host.standby === true,
-          );
+          expect(env).not.toContain("CA_FINGERPRINT=");
         } else {
           expect(parsed.files.has(conf("ca.pem"))).toBe(false);
           expect(env).toContain(`CA_FINGERPRINT='${caFingerprint(host.caCertificatePem)}'`);
@@ -183,6 +180,7 @@ describe("standby CA user data", () => {
     const service = iniDoc(fileOf(parsed, conf("systemd/puppet-multisite-ca-sync.service")));
     expect(service.Service.ExecStart).toBe(`${LIB_DIR}/ca-sync.rb`);
     expect(fileOf(parsed, `${LIB_DIR}/ca-sync.rb`)).toContain("certificate_statuses");
+    expect(parsed.files.get(`${LIB_DIR}/ca-promote.rb`)?.permissions).toBe("0755");
   });
 
   it("asks for a CA's certificate: pp_auth_role puppet-ca, pp_cli_auth, its name and ca.<domain>", () => {
@@ -204,6 +202,7 @@ describe("standby CA user data", () => {
     expect(fileOf(active, conf("host.env"))).toContain("CA_MODE='active'");
     expect(active.files.has(conf("systemd/puppet-multisite-ca-sync.timer"))).toBe(false);
     expect(active.files.has(conf("csr_attributes.yaml"))).toBe(false);
+    expect(active.files.has(`${LIB_DIR}/ca-sync.rb`)).toBe(false);
   });
 });
 

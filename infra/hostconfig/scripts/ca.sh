@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A Puppet CA: puppetserver with the CA service on and policy-based autosigning, the CA key from
-# Secrets Manager and the certificate from the rendered configuration.
-# - The active CA (CA_MODE=active) imports the CA into its state volume on its first boot.
+# Secrets Manager.
+# - The active CA (CA_MODE=active) imports the CA, whose certificate its configuration carries, into
+#   its state volume on its first boot.
 # - The standby (CA_MODE=standby) gets its own certificate from the active CA as every server does,
-#   installs the CA's key and certificate without importing (an import signs a certificate for the
-#   host with serial 2, which the active CA has issued already), copies the active CA's records
-#   (ca-sync.rb) before puppetserver starts, and then on its timer. Its state volume carries the
-#   standby marker, with which it signs nothing; promotion removes it.
+#   with the CA certificate it pins; installs the CA's key and certificate without importing (an
+#   import signs a certificate for the host with serial 2, which the active CA has issued already);
+#   copies the active CA's records (ca-sync.rb) before puppetserver starts, and then on its timer.
+#   Its state volume carries the standby marker, with which it signs nothing; promotion removes it.
 # Idempotent: a second run finds everything in place and changes nothing.
 set -euo pipefail
 PM_SCRIPT=ca
@@ -57,26 +58,26 @@ install_standby_ca() {
   install -d -o puppet -g puppet -m 0750 "$cadir" "$cadir/signed" "$cadir/requests"
   if [[ ! -s $cadir/ca_key.pem ]]; then
     secret_to_file "$CA_KEY_SECRET_NAME" "$CA_KEY_SECRET_REGION" "$key"
-    check_ca_key "$key"
+    check_ca_key "$key" "$PUPPET_SSLDIR/certs/ca.pem"
     install -o puppet -g puppet -m 0640 "$key" "$cadir/ca_key.pem"
     openssl rsa -in "$key" -pubout -out "$cadir/ca_pub.pem" 2>/dev/null
     rm -f "$key"
     CHANGED=1
   fi
-  install -o puppet -g puppet -m 0644 "$PM_CONF_DIR/ca.pem" "$cadir/ca_crt.pem"
+  install -o puppet -g puppet -m 0644 "$PUPPET_SSLDIR/certs/ca.pem" "$cadir/ca_crt.pem"
   [[ -e $cadir/inventory.txt ]] || install -o puppet -g puppet -m 0644 /dev/null "$cadir/inventory.txt"
   retry "${PUPPET_MULTISITE_CA_ATTEMPTS:-60}" 5 120 "the first copy of the records of $CA_SERVER" -- \
     "$PM_LIB_DIR/ca-sync.rb"
   [[ -e $cadir/infra_crl.pem ]] || install -o puppet -g puppet -m 0644 "$cadir/ca_crl.pem" "$cadir/infra_crl.pem"
 }
 
-# check_ca_key FILE: the secret holds an unencrypted RSA key (what puppetserver ca import takes) that
-# matches the CA certificate of the rendered configuration.
+# check_ca_key KEY CERT: the secret holds an unencrypted RSA key (what puppetserver ca import takes)
+# that matches the CA certificate (the active's from its configuration, the standby's pinned).
 check_ca_key() {
   openssl rsa -in "$1" -check -noout >/dev/null 2>&1 ||
     die "secret $CA_KEY_SECRET_NAME is not an unencrypted RSA key (puppetserver ca import needs one)"
-  [[ $(openssl x509 -in "$PM_CONF_DIR/ca.pem" -noout -pubkey) == $(openssl rsa -in "$1" -pubout 2>/dev/null) ]] ||
-    die "secret $CA_KEY_SECRET_NAME does not match the CA certificate in $PM_CONF_DIR/ca.pem"
+  [[ $(openssl x509 -in "$2" -noout -pubkey) == $(openssl rsa -in "$1" -pubout 2>/dev/null) ]] ||
+    die "secret $CA_KEY_SECRET_NAME does not match the CA certificate in $2"
 }
 
 # Builds the CRL the import needs (one per certificate in the bundle: the root's own) from the
@@ -94,7 +95,7 @@ import_ca() {
   trap "rm -rf '$work'" EXIT
   key="$work/ca_key.pem"
   secret_to_file "$CA_KEY_SECRET_NAME" "$CA_KEY_SECRET_REGION" "$key"
-  check_ca_key "$key"
+  check_ca_key "$key" "$PM_CONF_DIR/ca.pem"
   : >"$work/index.txt"
   echo 1000 >"$work/crlnumber"
   cat >"$work/openssl.cnf" <<CNF
