@@ -2,6 +2,7 @@
 // writes lab-report.json and tears everything down (`--keep` leaves it running; `npm run lab:down`
 // removes it; `--only <key,...>` runs the cold start and just those). `npm run test:lab` is the same
 // run, failing when any scenario fails or does not run.
+import { siteLoss } from "./site-loss";
 import { standbySync } from "./standby-ca";
 import { execFileSync } from "node:child_process";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
@@ -254,6 +255,13 @@ const SCENARIOS: readonly LabScenario[] = [
     id: 12,
     name: (c) => `a first boot retried until its cause is gone (${c.secondary})`,
     run: (c) => bootRetry(c.lab, c.secondary),
+  },
+  // Last: the primary site does not come back.
+  {
+    key: "site-loss",
+    id: 22,
+    name: () => "the primary site lost: the standby CA promoted",
+    run: (c) => siteLoss(c.lab),
   },
 ];
 

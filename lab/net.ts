@@ -273,6 +273,28 @@ export function restore(
     ip("-n", ns, "route", "replace", other.cidr, "via", site.routerAddress);
 }
 
+/**
+ * Cuts the WAN: every router drops what it would send to another site, silently, as a link that is
+ * gone does. joinWan() puts the links back.
+ */
+export function cutWan(topo: LabTopology): void {
+  for (const site of topo.sites) {
+    for (const other of topo.sites.filter((s) => s !== site)) {
+      ip("-n", routerNs(site.name), "route", "replace", "blackhole", other.cidr);
+    }
+  }
+}
+
+/** Undoes cutWan(): each router sends another site's traffic over its TUN device again. */
+export function joinWan(topo: LabTopology): void {
+  topo.sites.forEach((site) => {
+    topo.sites.forEach((other, idx) => {
+      if (other === site) return;
+      ip("-n", routerNs(site.name), "route", "replace", other.cidr, "dev", `wan${idx}`);
+    });
+  });
+}
+
 /** Removes every lab namespace and its resolv.conf. Processes are stopped first (processes.ts). */
 export function removeNetwork(): string[] {
   const removed = existingLabNamespaces();

@@ -162,6 +162,17 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
       address: offset(primarySite.cidr, 0xc000 + 100 + i),
     });
   }
+  // One agent that joins later in every other site: a new node while the primary is lost.
+  for (const site of sites.filter((s) => s !== primarySite)) {
+    const certname = `spare-1.${site.srvDomain}`;
+    hosts.push({
+      ns: namespaceOf(site.name, certname),
+      certname,
+      role: "agent",
+      site: site.name,
+      address: offset(site.cidr, 0xc000 + 101),
+    });
+  }
   for (const site of sites) {
     for (let i = 1; i <= agentsPerSite; i++) {
       const certname = `agent-${i}.${site.srvDomain}`;

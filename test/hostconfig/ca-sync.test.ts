@@ -333,9 +333,10 @@ describe("ca-sync.rb", () => {
       });
       expect(active.requests).toEqual(
         [
+          // The CRL first: everything is checked before anything is written.
+          `${PREFIX}certificate_revocation_list/ca`,
           `${PREFIX}certificate_statuses/any`,
           ...certs.map((c) => `${PREFIX}certificate/${c.name}`),
-          `${PREFIX}certificate_revocation_list/ca`,
         ].map((path) => ({ path: `GET ${path}`, client: STANDBY_CA })),
       );
     },

@@ -38,10 +38,11 @@ describe("labTopology", () => {
     expect(new Set(topo.hosts.map((h) => h.ns)).size).toBe(topo.hosts.length);
   });
 
-  it("adds two agents per site, two spare ones, and the database under the RDS endpoint name", () => {
+  it("adds two agents per site, two spare ones and one in the other site, and the database under the RDS endpoint name", () => {
     expect(topo.hosts.filter((h) => h.role === "agent").map((h) => h.certname)).toEqual([
       `spare-1.site-a.${DOMAIN}`,
       `spare-2.site-a.${DOMAIN}`,
+      `spare-1.site-b.${DOMAIN}`,
       `agent-1.site-a.${DOMAIN}`,
       `agent-2.site-a.${DOMAIN}`,
       `agent-1.site-b.${DOMAIN}`,

@@ -92,50 +92,12 @@ unless lock.flock(File::LOCK_EX | File::LOCK_NB)
   exit 0
 end
 
+# Everything is read and checked first, then written: a refusal leaves the copy as it was.
 begin
   ca_cert = OpenSSL::X509::Certificate.new(File.read(File.join(CADIR, 'ca_crt.pem')))
   state = File.exist?(STATE) ? JSON.parse(File.read(STATE)) : {}
-  known = state.fetch('certificates', {})
+  known = state.fetch('certificates', {}).dup
   signed_dir = File.join(CADIR, 'signed')
-  FileUtils.mkdir_p(signed_dir)
-
-  statuses = JSON.parse(get('/puppet-ca/v1/certificate_statuses/any', 'application/json'))
-  certificates = statuses.select { |s| %w[signed revoked].include?(s['state']) }
-  inventory_path = File.join(CADIR, 'inventory.txt')
-  inventory = File.exist?(inventory_path) ? File.read(inventory_path) : ''
-  in_inventory = inventory.scan(/^0x(\h+) /).flatten.to_h { |hex| [hex.to_i(16), true] }
-  added = []
-  fetched = 0
-  certificates.each do |status|
-    name = status['name'].to_s
-    serial = status['serial_number']
-    unless CERTNAME_PATTERN.match?(name) && serial.is_a?(Integer)
-      log("skipping a status with certname #{name.inspect} and serial #{serial.inspect}")
-      next
-    end
-    path = File.join(signed_dir, "#{name}.pem")
-    next if known[name] == serial && File.exist?(path)
-
-    pem = get("/puppet-ca/v1/certificate/#{name}", 'text/plain')
-    cert = OpenSSL::X509::Certificate.new(pem)
-    raise "the certificate of #{name} does not verify against the CA certificate" unless cert.verify(ca_cert.public_key)
-    raise "the certificate of #{name} has serial #{cert.serial}, its status says #{serial}" unless cert.serial.to_i == serial
-
-    write_file(path, pem)
-    fetched += 1
-    known[name] = serial
-    next if in_inventory[serial]
-
-    added << inventory_line(cert)
-    in_inventory[serial] = true
-  end
-  listed = certificates.map { |s| s['name'] }
-  removed = known.keys - listed
-  removed.each do |name|
-    FileUtils.rm_f(File.join(signed_dir, "#{name}.pem"))
-    known.delete(name)
-  end
-  write_file(inventory_path, inventory + added.join) unless added.empty?
 
   crl_pem = get('/puppet-ca/v1/certificate_revocation_list/ca', 'text/plain')
   crl = OpenSSL::X509::CRL.new(crl_pem)
@@ -147,13 +109,53 @@ begin
     raise "the active CA's CRL (number #{crl_number(crl)}) is older than ours (#{ours}): " \
           'is the other CA the one promoted?'
   end
+
+  statuses = JSON.parse(get('/puppet-ca/v1/certificate_statuses/any', 'application/json'))
+  certificates = statuses.select { |s| %w[signed revoked].include?(s['state']) }
+  inventory_path = File.join(CADIR, 'inventory.txt')
+  inventory = File.exist?(inventory_path) ? File.read(inventory_path) : ''
+  serials = inventory.scan(/^0x(\h+) /).flatten.to_h { |hex| [hex.to_i(16), true] }
+  added = []
+  fetched = {}
+  certificates.each do |status|
+    name = status['name'].to_s
+    serial = status['serial_number']
+    # A serial counts even when its name is refused: no number becomes a path.
+    serials[serial] ||= false if serial.is_a?(Integer)
+    unless CERTNAME_PATTERN.match?(name) && serial.is_a?(Integer)
+      log("skipping a status with certname #{name.inspect} and serial #{serial.inspect}")
+      next
+    end
+    next if known[name] == serial && File.exist?(File.join(signed_dir, "#{name}.pem"))
+
+    pem = get("/puppet-ca/v1/certificate/#{name}", 'text/plain')
+    cert = OpenSSL::X509::Certificate.new(pem)
+    raise "the certificate of #{name} does not verify against the CA certificate" unless cert.verify(ca_cert.public_key)
+    raise "the certificate of #{name} has serial #{cert.serial}, its status says #{serial}" unless cert.serial.to_i == serial
+
+    fetched[name] = pem
+    known[name] = serial
+    next if serials[serial]
+
+    added << inventory_line(cert)
+    serials[serial] = true
+  end
+  removed = known.keys - certificates.map { |s| s['name'] }
+
+  FileUtils.mkdir_p(signed_dir)
+  fetched.each { |name, pem| write_file(File.join(signed_dir, "#{name}.pem"), pem) }
+  removed.each do |name|
+    FileUtils.rm_f(File.join(signed_dir, "#{name}.pem"))
+    known.delete(name)
+  end
+  write_file(inventory_path, inventory + added.join) unless added.empty?
   if crl_number(crl) > ours || File.read(crl_path) != crl_pem
     write_file(crl_path, crl_pem)
     write_file(File.join(SSLDIR, 'crl.pem'), crl_pem)
   end
 
-  # Past every serial this CA has seen: those of the inventory and the revoked ones.
-  highest = [*in_inventory.keys, *crl.revoked.map { |r| r.serial.to_i }].max || 1
+  # Past every serial this CA has seen: the inventory's, the statuses' and the revoked ones.
+  highest = [*serials.keys, *crl.revoked.map { |r| r.serial.to_i }].max || 1
   serial_path = File.join(CADIR, 'serial')
   current = File.exist?(serial_path) ? File.read(serial_path).strip.to_i(16) : 0
   write_file(serial_path, format('%04X', highest + 1)) if highest + 1 > current
@@ -167,7 +169,7 @@ begin
     'revoked' => crl.revoked.size,
   }
   write_file(STATE, "#{JSON.pretty_generate(state)}\n")
-  log("copied from #{CA_SERVER}: #{known.size} certificates (#{fetched} fetched, #{removed.size} removed), " \
+  log("copied from #{CA_SERVER}: #{known.size} certificates (#{fetched.size} fetched, #{removed.size} removed), " \
       "next serial #{format('%04X', state['next_serial'])}, CRL number #{state['crl_number']} " \
       "(#{state['revoked']} revoked)")
 rescue StandardError => e

@@ -1,0 +1,184 @@
+// 22. The primary site lost: the WAN cut and every host of the primary stopped, after certificates
+// were signed and one revoked there. The failover site's agents keep converging, a new agent there
+// waits, the standby CA is promoted with the command the README gives, and the new agent gets its
+// certificate from it. Run last: the primary does not come back.
+import { existsSync, readFileSync } from "node:fs";
+import { CA_DIR, LIB_DIR } from "../infra/hostconfig/paths";
+import { PUPPET_PORT } from "../infra/ports";
+import { hostPath, runInHost } from "./host";
+import { httpsRequest } from "./https";
+import { Lab, Node } from "./lab";
+import { cutWan } from "./net";
+import { AUTOSIGN_LOG, describeAnswer, loggedAt } from "./probes";
+import { Outcome, runAll } from "./scenarios";
+import { puppetTls } from "./services";
+import { sleep } from "./sleep";
+import { makeCsr, normalSerial, revokedSerials, serialOf } from "./x509";
+
+/** The first serial of the epoch a first promotion starts (ca-promote.rb: epoch * 2^24). */
+const FIRST_PROMOTED_SERIAL = 1 << 24;
+
+function caFile(node: Node, name: string): string | undefined {
+  const path = hostPath(node.host, `${CA_DIR}/${name}`);
+  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+}
+
+export async function siteLoss(lab: Lab): Promise<Outcome> {
+  const notes: string[] = [];
+  const ca = lab.byRole("ca")[0];
+  const standby = lab.byRole("standby-ca")[0];
+  if (!standby) return { passed: false, figures: [], notes: ["the plans have no standby CA"] };
+  const site = standby.topo.site;
+  const interval = lab.options.caSyncSeconds;
+  const prober = lab.agents(site)[0];
+  const { cacert } = puppetTls(prober.topo.certname);
+  const api = (node: Node) => `https://${node.topo.certname}:${PUPPET_PORT}/puppet-ca/v1`;
+  const primaryDomain = lab.site(lab.topo.primarySite).srvDomain;
+  const stamp = Date.now().toString(36);
+
+  // 1. Certificates signed at the primary before the loss: two at least one copy interval before
+  //    it, one just before it (inside the window the standby cannot know), and a revocation.
+  const sign = async (certname: string) => {
+    await httpsRequest(prober.host, `${api(ca)}/certificate_request/${certname}`, {
+      method: "PUT",
+      body: makeCsr(certname, { challenge: lab.material.agentChallenge }),
+      contentType: "text/plain",
+      cacert,
+    });
+    const cert = await httpsRequest(prober.host, `${api(ca)}/certificate/${certname}`, { cacert });
+    return cert.status === 200 ? serialOf(cert.body) : undefined;
+  };
+  const early = [1, 2].map((i) => `loss-${stamp}-${i}.${primaryDomain}`);
+  const earlySerials = await Promise.all(early.map(sign));
+  const revoke = await httpsRequest(ca.host, `${api(ca)}/certificate_status/${early[0]}`, {
+    method: "PUT",
+    body: JSON.stringify({ desired_state: "revoked" }),
+    contentType: "application/json",
+    ...puppetTls(ca.topo.certname),
+  });
+  notes.push(
+    `signed before the loss: ${early.map((n, i) => `${n} (serial ${earlySerials[i]})`).join(", ")}; ${early[0]} revoked: ${describeAnswer(revoke)}`,
+  );
+  await sleep((interval + 2) * 1000);
+  const late = `loss-${stamp}-late.${primaryDomain}`;
+  const lateSerial = await sign(late);
+  const lateSignedAt = Date.now();
+
+  // 2. The loss: the WAN cut, then every program host of the primary and its database stopped.
+  const lossAt = Date.now();
+  cutWan(lab.topo);
+  const lost = [...lab.nodes.values()].filter(
+    (n) => n.topo.site === lab.topo.primarySite && n.topo.role !== "agent",
+  );
+  for (const n of lost) await lab.stopTimers(n);
+  await Promise.all(lost.map((n) => lab.stopServer(n)));
+  await lab.stopDatabase();
+  const lastCopy = JSON.parse(caFile(standby, "puppet-multisite-sync.json") ?? "{}") as {
+    synced_at?: string;
+  };
+  const window = lastCopy.synced_at ? (lossAt - Date.parse(lastCopy.synced_at)) / 1000 : undefined;
+  notes.push(
+    `the standby's last copy before the loss: ${lastCopy.synced_at ?? "none"} (${window?.toFixed(1) ?? "?"} s before it); ${late} signed ${((lossAt - lateSignedAt) / 1000).toFixed(1)} s before it`,
+  );
+
+  // 3. The failover site's agents keep converging; a new agent there cannot get a certificate.
+  const agents = lab.agents(site);
+  const converged = [...(await runAll(lab, agents)).values()].filter((r) => r.ok).length;
+  const newAgent = lab.byRole("agent", site).find((a) => a.topo.certname.startsWith("spare-"))!;
+  await lab.prepareAgent(newAgent);
+  const waiting = await lab.runAgent(newAgent);
+  notes.push(
+    `${newAgent.topo.certname} before the promotion: ${waiting.ok ? "got a certificate?!" : "no certificate"}`,
+  );
+
+  // 4. Promotion, as the README documents it; RTO up to the new agent's signed certificate.
+  const promotedAt = Date.now();
+  const promote = await runInHost(standby.host, [`${LIB_DIR}/ca-promote.rb`], {
+    logName: "ca-promote",
+    timeoutMs: 120_000,
+  });
+  notes.push(
+    `ca-promote.rb: exit ${promote.code}, ${promote.seconds.toFixed(1)} s: ${promote.output.trim().split("\n").at(-1) ?? ""}`,
+  );
+  const joined = await lab.runAgent(newAgent);
+  const signedAt = loggedAt(
+    hostPath(standby.host, AUTOSIGN_LOG),
+    new RegExp(`signed ${newAgent.topo.certname.replace(/\./g, "\\.")} \\(agent\\)`),
+    promotedAt,
+  );
+  const rto = signedAt === undefined ? undefined : (signedAt - promotedAt) / 1000;
+  const certPath = hostPath(newAgent.host, puppetTls(newAgent.topo.certname).cert);
+  const newSerial = existsSync(certPath) ? serialOf(readFileSync(certPath, "utf8")) : undefined;
+  notes.push(
+    `${newAgent.topo.certname} after the promotion: ${joined.ok ? `converged in ${joined.seconds.toFixed(1)} s` : "failed"}, serial ${newSerial ?? "none"}`,
+  );
+
+  // 5. RPO: which certificates signed before the loss the promoted CA knows.
+  const knows = (certname: string) => caFile(standby, `signed/${certname}.pem`) !== undefined;
+  const earlyKnown = early.filter(knows).length;
+  const inventory = (caFile(standby, "inventory.txt") ?? "")
+    .split("\n")
+    .map((l) => normalSerial(l.split(" ")[0] ?? ""));
+
+  // 6. The revocation survives the promotion, in the CRL the promoted CA serves.
+  const crl = await httpsRequest(prober.host, `${api(standby)}/certificate_revocation_list/ca`, {
+    cacert,
+  });
+  const stillRevoked =
+    crl.status === 200 &&
+    earlySerials[0] !== undefined &&
+    revokedSerials(crl.body).includes(earlySerials[0]);
+  const newInEpoch = newSerial !== undefined && parseInt(newSerial, 16) >= FIRST_PROMOTED_SERIAL;
+  const twice = inventory.filter((s) => s !== "" && s === newSerial).length > 1;
+
+  return {
+    passed:
+      earlySerials.every((s) => s !== undefined) &&
+      revoke.status === 204 &&
+      converged === agents.length &&
+      !waiting.ok &&
+      promote.ok &&
+      joined.ok &&
+      rto !== undefined &&
+      earlyKnown === early.length &&
+      stillRevoked &&
+      newInEpoch &&
+      !twice,
+    figures: [
+      {
+        name: `agents of ${site} converging with the primary lost`,
+        value: `${converged}/${agents.length}`,
+      },
+      {
+        name: "RTO: promotion command to the new agent's signed certificate",
+        value: rto ?? "never",
+        unit: rto === undefined ? "" : " s",
+        target: "< 120 s",
+      },
+      { name: "promotion command", value: promote.seconds, unit: " s" },
+      {
+        name: "RPO: certificates signed over a copy interval before the loss, known after promotion",
+        value: `${earlyKnown}/${early.length}`,
+      },
+      {
+        name: `certificate signed ${((lossAt - lateSignedAt) / 1000).toFixed(1)} s before the loss, known`,
+        value: lateSerial !== undefined && knows(late) ? "yes" : "no (inside the window)",
+      },
+      {
+        name: "copy window at the loss",
+        value: window ?? "unknown",
+        unit: window === undefined ? "" : " s",
+        target: `<= ${interval} s`,
+      },
+      {
+        name: "revoked before the loss, still in the promoted CA's CRL",
+        value: stillRevoked ? "yes" : "no",
+      },
+      {
+        name: "new serial past every serial of the lost CA",
+        value: newInEpoch && !twice ? "yes" : "no",
+      },
+    ],
+    notes,
+  };
+}
