@@ -20,7 +20,7 @@ import {
   SPOOL_DIR,
 } from "./puppetdb-spool";
 import { ssmAgentKeyring } from "./ssm-agent-key";
-import { renderAutosignPolicy } from "./autosign-policy";
+import { PP_CLI_AUTH_OID, renderAutosignPolicy } from "./autosign-policy";
 import {
   DATABASE_SSLMODE,
   renderCaConf,
@@ -314,7 +314,8 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
         "autosign-policy.json": renderAutosignPolicy(host),
         ...(host.standby && {
-          "csr_attributes.yaml": renderCsrAttributes(host.role, { pp_cli_auth: "true" }),
+          // By OID: Puppet 7.23 knows no short name pp_cli_auth for a CSR's extension requests.
+          "csr_attributes.yaml": renderCsrAttributes(host.role, { [PP_CLI_AUTH_OID]: "true" }),
           ...timerFiles("ca-sync", renderCaSyncUnits(host)),
         }),
       };

@@ -185,7 +185,7 @@ describe("standby CA user data", () => {
 
   it("asks for a CA's certificate: pp_auth_role puppet-ca, pp_cli_auth, its name and ca.<domain>", () => {
     expect(parse(fileOf(parsed, conf("csr_attributes.yaml")))).toEqual({
-      extension_requests: { pp_auth_role: "puppet-ca", pp_cli_auth: "true" },
+      extension_requests: { pp_auth_role: "puppet-ca", "1.3.6.1.4.1.34380.1.3.39": "true" },
     });
     const ini = iniDoc(fileOf(parsed, conf("puppet.conf")));
     expect(ini.main.dns_alt_names).toBe(`${STANDBY_CA},${CA}`);
