@@ -174,16 +174,22 @@ describe("secrets", () => {
     Statement: { Resource: string; Condition: { ArnNotLike: { "aws:PrincipalArn": string[] } } }[];
   }
 
-  it("let only the CA host's role and the administrators read the CA key, in every region", () => {
+  it("let only the CAs' roles, by their IAM path, and the administrators read the CA key, in every region", () => {
     const caKey = Object.entries(policies()).find(([name]) => name.includes("key-secret"))![1];
-    const caRole = plans["site-a"]
-      .ofType("aws:iam/role:Role")
-      .find((r) => r.name.includes("-ca-host"))!;
     expect(caKey.Statement).toHaveLength(1);
     expect(caKey.Statement[0].Resource).toBe("*");
     expect(caKey.Statement[0].Condition.ArnNotLike["aws:PrincipalArn"]).toEqual([
-      caRole.outputs.arn,
+      `arn:aws:iam::123456789012:role/${PROJECT}/servers/ca/*`,
       ...ADMINS,
+    ]);
+    // Under that path: the CA host's role alone, in three sites with no failover site (no standby).
+    const caRoles = all().filter(
+      (r) =>
+        r.type === "aws:iam/role:Role" &&
+        String(inputs(r).path).startsWith(`/${PROJECT}/servers/ca/`),
+    );
+    expect(caRoles.map((r) => `${r.name} ${String(inputs(r).path)}`)).toEqual([
+      `site-a-ca-host-role /${PROJECT}/servers/ca/`,
     ]);
   });
 

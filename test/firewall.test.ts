@@ -15,6 +15,7 @@ function firewallInput(s: Settings): FirewallInput {
     site: s.site.name,
     sites: s.sites,
     primarySite: s.primarySite.name,
+    standbyCaSite: s.failoverSite?.name,
     gitSshPort: gitSshPort(s.controlRepo.url),
   };
 }
@@ -29,6 +30,14 @@ function show(r: Rule): string {
 /** Every way a rule set breaks least privilege; empty when it does not. */
 function violations(rules: readonly Rule[], input: FirewallInput): string[] {
   const isPrimary = input.site === input.primarySite;
+  // The failover site holds the standby CA and the database's replica.
+  const isFailover = input.standbyCaSite !== undefined && input.site === input.standbyCaSite;
+  const hasDatabase = isPrimary || isFailover;
+  const primary = input.sites.find((s) => s.name === input.primarySite);
+  const standby = input.sites.find((s) => s.name === input.standbyCaSite);
+  // Puppet servers and PuppetDB reach port 8140 on the CAs only: the active's and the standby's tier.
+  const caTiers = [primary, standby].flatMap((s) => (s ? [tierCidr(s.vpcCidr, "servers")] : []));
+  const primaryData = primary && tierCidr(primary.vpcCidr, "data");
   const others = input.sites.filter((s) => s.name !== input.site);
   // Agents of every site (in its VPC or its agent networks) may reach every site's Puppet servers.
   const agents = input.sites.flatMap((s) => [s.vpcCidr, ...s.agentCidrs]);
@@ -48,7 +57,9 @@ function violations(rules: readonly Rule[], input: FirewallInput): string[] {
       r.direction === "egress";
     if (!SECURITY_GROUPS.includes(r.group)) bad(r, "unknown security group");
     if (r.port === 22 && !gitSsh) bad(r, "port 22 other than the control repository's SSH port");
-    if (r.group === "database" && !isPrimary) bad(r, "database rule on a secondary");
+    if (r.group === "database" && !hasDatabase) {
+      bad(r, "database rule in a site with neither the database nor its replica");
+    }
     if (r.description.trim() === "") bad(r, "no description");
     if ((r.protocol ?? "tcp") !== "tcp" && r.port !== 53) bad(r, "UDP other than DNS");
     if (r.direction === "ingress") {
@@ -72,9 +83,14 @@ function violations(rules: readonly Rule[], input: FirewallInput): string[] {
         }
       } else if (r.port === 5432) {
         if (r.group !== "database") bad(r, "5432 into a non-database group");
-        if (!isPrimary) bad(r, "5432 ingress on a secondary");
-        if (!(group === "puppetdb" || (cidr !== undefined && otherData.includes(cidr)))) {
-          bad(r, "5432 from other than PuppetDB hosts");
+        if (!hasDatabase)
+          bad(r, "5432 ingress in a site with neither the database nor its replica");
+        if (isPrimary) {
+          if (!(group === "puppetdb" || (cidr !== undefined && otherData.includes(cidr)))) {
+            bad(r, "5432 from other than PuppetDB hosts");
+          }
+        } else if (group !== "puppetdb") {
+          bad(r, "5432 into the replica from other than its own site's PuppetDB");
         }
       } else {
         bad(r, "ingress on an unexpected port");
@@ -86,6 +102,18 @@ function violations(rules: readonly Rule[], input: FirewallInput): string[] {
       }
       if (cidr === ANYWHERE && ![80, 443].includes(r.port) && !gitSsh) {
         bad(r, "egress to anywhere on a port other than 80/443 and the git SSH port");
+      }
+      if (r.port === 8140 && r.group !== "balancer" && !(cidr && caTiers.includes(cidr))) {
+        bad(r, "8140 to other than the CA's and the standby CA's server tiers");
+      }
+      if (r.port === 5432) {
+        if (r.group !== "puppetdb") bad(r, "5432 from other than PuppetDB");
+        if (group === "database" && !hasDatabase) {
+          bad(r, "5432 to a database group the site does not have");
+        }
+        if (cidr !== undefined && cidr !== primaryData) {
+          bad(r, "5432 to other than the primary's data tier");
+        }
       }
     }
   }
@@ -124,7 +152,10 @@ describe("least-privilege sweep over every rule", () => {
     const input = firewallInput(s);
     expect(input.gitSshPort).toBe(port);
     const rules = firewallRules(input);
-    expect(rules).toHaveLength((stack === "site-a" ? 26 : 24) + (port === undefined ? 0 : 1));
+    // Both sites reach the standby CA (2 rules); site-b, the failover site, has its replica's 2.
+    expect(rules).toHaveLength(
+      (stack === "site-a" ? 26 + 2 : 24 + 2 + 2) + (port === undefined ? 0 : 1),
+    );
     expect(violations(rules, input)).toEqual([]);
     // Anywhere is reachable on 80 and 443 only, plus the git SSH port from the Puppet servers.
     expect(
@@ -163,7 +194,11 @@ describe("least-privilege sweep over every rule", () => {
       rule("puppetserver", "ingress", 8140, { cidr: SITE_C.agentCidrs[0] }),
       rule("puppetdb", "egress", 22, { cidr: ANYWHERE }),
       rule("puppetserver", "egress", 2222, { cidr: ANYWHERE }),
-      rule("database", "ingress", 5432, { group: "puppetdb" }),
+      // site-b's replica admits its own PuppetDB only, not the primary's.
+      rule("database", "ingress", 5432, { cidr: tierCidr(SITE_A.vpcCidr, "data") }),
+      rule("puppetdb", "egress", 8140, { cidr: tierCidr(SITE_C.vpcCidr, "servers") }),
+      rule("puppetserver", "egress", 5432, { group: "database" }),
+      rule("puppetdb", "egress", 5432, { cidr: tierCidr(SITE_C.vpcCidr, "data") }),
       rule("resolver", "ingress", 53, { cidr: SITE_B.vpcCidr }),
       rule("balancer", "egress", 8081, { group: "puppetdb" }),
       {
@@ -179,12 +214,40 @@ describe("least-privilege sweep over every rule", () => {
       "puppetdb egress 22 0.0.0.0/0: port 22 other than the control repository's SSH port",
       "puppetdb egress 22 0.0.0.0/0: egress to anywhere on a port other than 80/443 and the git SSH port",
       "puppetserver egress 2222 0.0.0.0/0: egress to anywhere on a port other than 80/443 and the git SSH port",
-      "database ingress 5432 sg:puppetdb: database rule on a secondary",
-      "database ingress 5432 sg:puppetdb: 5432 ingress on a secondary",
+      "database ingress 5432 10.40.128.0/18: 5432 into the replica from other than its own site's PuppetDB",
+      "puppetdb egress 8140 10.60.64.0/18: 8140 to other than the CA's and the standby CA's server tiers",
+      "puppetserver egress 5432 sg:database: 5432 from other than PuppetDB",
+      "puppetdb egress 5432 10.60.128.0/18: 5432 to other than the primary's data tier",
       "resolver ingress 53 10.50.0.0/16: 53 from outside the agent networks",
       "balancer egress 8081 sg:puppetdb: balancer egress other than 8140 to the Puppet servers",
       "puppetserver ingress 8140/udp 10.50.0.0/16: UDP other than DNS",
       `${show(rules[0])}: duplicate rule`,
+    ]);
+  });
+
+  it("catches database rules in a site with neither the database nor its replica", () => {
+    const input = firewallInput(settings("site-b", { sites: { "site-b": { failover: false } } }));
+    expect(input.standbyCaSite).toBeUndefined();
+    const wrong: Rule[] = [
+      {
+        group: "database",
+        direction: "ingress",
+        port: 5432,
+        peer: { group: "puppetdb" },
+        description: "x",
+      },
+      {
+        group: "puppetdb",
+        direction: "egress",
+        port: 5432,
+        peer: { group: "database" },
+        description: "x",
+      },
+    ];
+    expect(violations(wrong, input)).toEqual([
+      "database ingress 5432 sg:puppetdb: database rule in a site with neither the database nor its replica",
+      "database ingress 5432 sg:puppetdb: 5432 ingress in a site with neither the database nor its replica",
+      "puppetdb egress 5432 sg:database: 5432 to a database group the site does not have",
     ]);
   });
 
@@ -229,6 +292,8 @@ describe("site-a (primary)", () => {
       "puppetdb ingress 8081 sg:puppetserver",
       "puppetdb ingress 8081 10.50.64.0/18",
       "puppetdb egress 8140 10.40.64.0/18",
+      "puppetserver egress 8140 10.50.64.0/18",
+      "puppetdb egress 8140 10.50.64.0/18",
       "puppetdb egress 5432 sg:database",
       "database ingress 5432 sg:puppetdb",
       "database ingress 5432 10.50.128.0/18",
@@ -269,7 +334,7 @@ describe("site-a (primary)", () => {
 describe("site-b (secondary)", () => {
   const rules = firewallRules(firewallInput(settings("site-b")));
 
-  it("has exactly the expected rules, reaching the CA and database in site-a by tier", () => {
+  it("has exactly the expected rules, reaching the CA and database in site-a by tier, its standby CA and its replica", () => {
     expect(rules.map(show)).toEqual([
       "puppetserver ingress 8140 10.40.0.0/16",
       "puppetserver ingress 8140 10.50.0.0/16",
@@ -281,7 +346,11 @@ describe("site-b (secondary)", () => {
       "puppetdb ingress 8081 sg:puppetserver",
       "puppetdb ingress 8081 10.40.64.0/18",
       "puppetdb egress 8140 10.40.64.0/18",
+      "puppetserver egress 8140 10.50.64.0/18",
+      "puppetdb egress 8140 10.50.64.0/18",
       "puppetdb egress 5432 10.40.128.0/18",
+      "database ingress 5432 sg:puppetdb",
+      "puppetdb egress 5432 sg:database",
       ...BALANCER_AND_RESOLVER,
       "puppetserver egress 443 0.0.0.0/0",
       "puppetserver egress 80 0.0.0.0/0",
@@ -290,9 +359,20 @@ describe("site-b (secondary)", () => {
     ]);
   });
 
-  it("has no database group rules", () => {
-    expect(rules.filter((r) => r.group === "database")).toEqual([]);
-    expect(rules.filter((r) => "group" in r.peer && r.peer.group === "database")).toEqual([]);
+  it("has database rules for its replica only: from and to its own PuppetDB, by group", () => {
+    const database = (r: Rule) =>
+      r.group === "database" || ("group" in r.peer && r.peer.group === "database");
+    expect(rules.filter(database).map((r) => [show(r), r.description])).toEqual([
+      ["database ingress 5432 sg:puppetdb", "PuppetDB in site-b"],
+      ["puppetdb egress 5432 sg:database", "The database's replica in this site"],
+    ]);
+  });
+
+  it("has no database group rules when it is not the failover site", () => {
+    const s = settings("site-b", { sites: { "site-b": { failover: false } } });
+    const without = firewallRules(firewallInput(s));
+    expect(without.filter((r) => r.group === "database")).toEqual([]);
+    expect(without.filter((r) => "group" in r.peer && r.peer.group === "database")).toEqual([]);
   });
 });
 
@@ -434,6 +514,90 @@ describe("catalogue shapes", () => {
   it("fails when the sites list is empty", () => {
     expect(() => firewallRules({ ...three, sites: [] })).toThrow(
       "primarySite site-a is not among the sites: ",
+    );
+  });
+});
+
+describe("the standby CA's site (the failover site)", () => {
+  const standbyTier = tierCidr(SITE_B.vpcCidr, "servers");
+  const failoverOff = { sites: { "site-b": { failover: false } } };
+
+  it.each(["site-a", "site-b"] as const)(
+    "%s: its Puppet servers and PuppetDB reach the standby CA's server tier on 8140",
+    (stack) => {
+      const rules = firewallRules(firewallInput(settings(stack)));
+      expect(
+        rules
+          .filter(
+            (r) => r.direction === "egress" && "cidr" in r.peer && r.peer.cidr === standbyTier,
+          )
+          .map((r) => [show(r), r.description]),
+      ).toEqual([
+        ["puppetserver egress 8140 10.50.64.0/18", "The standby CA in site-b"],
+        ["puppetdb egress 8140 10.50.64.0/18", "The standby CA in site-b"],
+      ]);
+    },
+  );
+
+  it.each([
+    ["site-a", 26],
+    ["site-b", 24],
+  ] as const)(
+    "%s with sites.site-b.failover false: no standby CA rule, no replica rule, still least privilege",
+    (stack, count) => {
+      const input = firewallInput(settings(stack, failoverOff));
+      expect(input.standbyCaSite).toBeUndefined();
+      const rules = firewallRules(input);
+      expect(rules).toHaveLength(count);
+      expect(violations(rules, input)).toEqual([]);
+      expect(rules.filter((r) => r.description.includes("standby")).map(show)).toEqual([]);
+      expect(rules.filter((r) => r.port === 8140 && r.direction === "egress").map(show)).toEqual([
+        "puppetserver egress 8140 10.40.64.0/18",
+        "puppetdb egress 8140 10.40.64.0/18",
+        "balancer egress 8140 sg:puppetserver",
+      ]);
+    },
+  );
+
+  it("in three sites, every site reaches the standby's tier and only the primary and the failover site have database rules", () => {
+    const sites = [SITE_A, SITE_B, SITE_C];
+    const databaseRules = (site: string) => {
+      const input: FirewallInput = { site, sites, primarySite: "site-a", standbyCaSite: "site-c" };
+      const rules = firewallRules(input);
+      expect(violations(rules, input), site).toEqual([]);
+      expect(
+        rules.filter((r) => r.description === "The standby CA in site-c").map(show),
+        site,
+      ).toEqual(["puppetserver egress 8140 10.60.64.0/18", "puppetdb egress 8140 10.60.64.0/18"]);
+      return rules
+        .filter((r) => r.group === "database" || ("group" in r.peer && r.peer.group === "database"))
+        .map(show);
+    };
+    expect(databaseRules("site-a")).toEqual([
+      "puppetdb egress 5432 sg:database",
+      "database ingress 5432 sg:puppetdb",
+      "database ingress 5432 10.50.128.0/18",
+      "database ingress 5432 10.60.128.0/18",
+    ]);
+    expect(databaseRules("site-b")).toEqual([]);
+    // The replica's: its own site's PuppetDB only.
+    expect(databaseRules("site-c")).toEqual([
+      "database ingress 5432 sg:puppetdb",
+      "puppetdb egress 5432 sg:database",
+    ]);
+  });
+
+  it("fails when standbyCaSite is the primary", () => {
+    const input = { ...firewallInput(settings("site-a")), standbyCaSite: "site-a" };
+    expect(() => firewallRules(input)).toThrow(
+      "standbyCaSite site-a must be one of the sites other than the primary site-a",
+    );
+  });
+
+  it("fails when standbyCaSite is not among the sites", () => {
+    const input = { ...firewallInput(settings("site-a")), standbyCaSite: "site-z" };
+    expect(() => firewallRules(input)).toThrow(
+      "standbyCaSite site-z must be one of the sites other than the primary site-a",
     );
   });
 });

@@ -2,11 +2,13 @@ import { describe, expect, it } from "vitest";
 import {
   HEAP_MB,
   agentSite,
+  caCertnames,
   caHostSettings,
   masterHostSettings,
   puppetdbHostSettings,
   rdsCaBundleUrl,
   secretRef,
+  standbyCaHostSettings,
 } from "../infra/host-settings";
 import { DOMAIN, SSH_HOST_KEY, settings } from "./fixtures";
 
@@ -48,7 +50,67 @@ describe("caHostSettings", () => {
       caKeySecret: { name: "puppet-multisite/site-a/ca-key", region: "us-east-1" },
       agentChallengeSecret: { name: "puppet-multisite/site-a/challenge", region: "us-east-1" },
       dnsAltNames: [`ca.${DOMAIN}`],
+      // The standby may read the active CA's records (ca-sync).
+      peerCas: [`ca.site-b.${DOMAIN}`],
     });
+  });
+
+  it("names no peer CA when no site is the failover site", () => {
+    const s = settings("site-a", { sites: { "site-b": { failover: false } } });
+    expect(caHostSettings(s).peerCas).toEqual([]);
+  });
+});
+
+describe("caCertnames", () => {
+  it("is the active CA, then the failover site's standby", () => {
+    expect(caCertnames(settings("site-a"))).toEqual([`ca.${DOMAIN}`, `ca.site-b.${DOMAIN}`]);
+    const none = settings("site-a", { sites: { "site-b": { failover: false } } });
+    expect(caCertnames(none)).toEqual([`ca.${DOMAIN}`]);
+  });
+});
+
+describe("standbyCaHostSettings", () => {
+  it("gives the failover site's standby its own name and ca.<domain>, the active CA as peer and the sync interval, reading secrets in its region", () => {
+    const s = settings("site-b");
+    expect(standbyCaHostSettings(s)).toEqual({
+      certname: `ca.site-b.${DOMAIN}`,
+      site: "site-b",
+      domain: DOMAIN,
+      region: "eu-west-1",
+      // Its certificate comes from the active CA, like every server's.
+      caServer: `ca.${DOMAIN}`,
+      serverChallengeSecret: {
+        name: "puppet-multisite/site-a/server-challenge",
+        region: "eu-west-1",
+      },
+      heapMb: HEAP_MB.ca,
+      role: "ca",
+      caKeySecret: { name: "puppet-multisite/site-a/ca-key", region: "eu-west-1" },
+      agentChallengeSecret: { name: "puppet-multisite/site-a/challenge", region: "eu-west-1" },
+      dnsAltNames: [`ca.site-b.${DOMAIN}`, `ca.${DOMAIN}`],
+      peerCas: [`ca.${DOMAIN}`],
+      standby: true,
+      syncIntervalSeconds: s.certificates.standbySyncSeconds,
+    });
+    expect(s.certificates.standbySyncSeconds).toBe(60);
+  });
+
+  it("copies the active CA's records at the configured interval", () => {
+    const s = settings("site-b", { certificates: { standbySyncSeconds: 15 } });
+    expect(standbyCaHostSettings(s).syncIntervalSeconds).toBe(15);
+  });
+
+  it("fails for a site that is not the failover site, naming the one that is", () => {
+    expect(() => standbyCaHostSettings(settings("site-a"))).toThrow(
+      "site site-a runs no standby CA (sites.<name>.failover names site-b)",
+    );
+  });
+
+  it("fails when no site is the failover site", () => {
+    const s = settings("site-b", { sites: { "site-b": { failover: false } } });
+    expect(() => standbyCaHostSettings(s)).toThrow(
+      "site site-b runs no standby CA (sites.<name>.failover names no site)",
+    );
   });
 });
 

@@ -3,8 +3,15 @@
 import { instanceUserData } from "../infra/hostconfig";
 import { caFingerprint } from "../infra/hostconfig/ca-pin";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PRIMARY_OUTPUT_NAMES } from "../infra/peer";
-import { Plan, PlanError, SECRET, planStack, planWithPeers } from "../tools/plan/plan";
+import { FAILOVER_OUTPUT_NAMES, PRIMARY_OUTPUT_NAMES } from "../infra/peer";
+import {
+  Plan,
+  PlanError,
+  PlannedResource,
+  SECRET,
+  planStack,
+  planWithPeers,
+} from "../tools/plan/plan";
 import { readStackConfig } from "../tools/plan/stack-config";
 import { Run, userDataFiles, withQueries } from "./harness";
 import { itWithTools, run as runTool } from "./hostconfig/helpers";
@@ -39,8 +46,23 @@ function srv(run: Run): Record<string, string[]> {
   );
 }
 
+/** The value of one setting of a host's `host.env`. */
+function hostEnv(instance: PlannedResource, key: string): string | undefined {
+  const env = userDataFiles(instanceUserData(instance.inputs))["/etc/puppet-multisite/host.env"];
+  return new RegExp(`^${key}='([^']*)'$`, "m").exec(env)?.[1];
+}
+
+/** Whether an IAM `ArnLike` pattern (`*` any run of characters, `?` one) matches `arn`. */
+function arnLike(pattern: string, arn: string): boolean {
+  const source = pattern
+    .split("")
+    .map((c) => (c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\/]/g, "\\$&")))
+    .join("");
+  return new RegExp(`^${source}$`).test(arn);
+}
+
 describe("site-a (primary)", () => {
-  it("owns the CA, the database, the zone and the secrets key, and builds a 2-master pool", () => {
+  it("owns the CA, the database, the zone and the secrets key, builds a 2-master pool, and no standby CA or replica", () => {
     expect(count(a)).toMatchObject({
       "puppet:ca:CertificateAuthority": 1,
       "puppet:database:PuppetDatabase": 1,
@@ -55,22 +77,27 @@ describe("site-a (primary)", () => {
       "aws:ec2/natGateway:NatGateway": 2,
     });
     expect(count(a)["pulumi:pulumi:StackReference"]).toBeUndefined();
+    expect(count(a)["puppet:ca:StandbyCertificateAuthority"]).toBeUndefined();
+    expect(count(a)["puppet:database:PuppetDatabaseReplica"]).toBeUndefined();
     expect(count(a)["aws:ec2/vpcPeeringConnection:VpcPeeringConnection"]).toBeUndefined();
   });
 
-  it("publishes its SRV records: local masters at priority 0, site-b's pool at priority 1, and the CA", () => {
+  it("publishes its SRV records: local masters at priority 0, site-b's pool at priority 1, the CA, then site-b's standby CA", () => {
     expect(srv(a)).toEqual({
       [`_x-puppet._tcp.site-a.${DOMAIN}`]: [
         `0 10 8140 master-1.site-a.${DOMAIN}`,
         `0 10 8140 master-2.site-a.${DOMAIN}`,
         `1 10 8140 pool.site-b.${DOMAIN}`,
       ],
-      [`_x-puppet-ca._tcp.site-a.${DOMAIN}`]: [`0 0 8140 ca.${DOMAIN}`],
+      [`_x-puppet-ca._tcp.site-a.${DOMAIN}`]: [
+        `0 0 8140 ca.${DOMAIN}`,
+        `1 0 8140 ca.site-b.${DOMAIN}`,
+      ],
     });
   });
 
-  it("exports every output a secondary reads, and no secret", () => {
-    const read: readonly string[] = PRIMARY_OUTPUT_NAMES;
+  it("exports every output a secondary reads, those the failover site reads besides, and no secret", () => {
+    const read: readonly string[] = [...PRIMARY_OUTPUT_NAMES, ...FAILOVER_OUTPUT_NAMES];
     expect(read.length).toBeGreaterThan(0);
     expect(
       Object.keys(a.outputs)
@@ -86,19 +113,28 @@ describe("site-a (primary)", () => {
 });
 
 describe("site-b (secondary)", () => {
-  it("reads site-a through one stack reference named by config and builds no CA, database or zone", () => {
+  it("reads site-a through one stack reference named by config; builds no active CA, primary database, zone or secret, but a standby CA and a replica", () => {
     const refs = b.ofType("pulumi:pulumi:StackReference");
     expect(refs.map((r) => r.inputs.name)).toEqual(["organization/puppet-multisite/site-a"]);
     const counts = count(b);
     for (const type of [
       "puppet:ca:CertificateAuthority",
-      "aws:rds/instance:Instance",
+      "puppet:database:PuppetDatabase",
+      "puppet:secrets:SecretsKey",
       "aws:route53/zone:Zone",
       "aws:kms/key:Key",
+      "aws:secretsmanager/secret:Secret",
+      "tls:index/privateKey:PrivateKey",
     ]) {
       expect(counts[type], type).toBeUndefined();
     }
-    expect(counts["aws:ec2/instance:Instance"]).toBe(3); // two masters, PuppetDB
+    // The failover site (by default the other site of two).
+    expect(counts).toMatchObject({
+      "puppet:ca:StandbyCertificateAuthority": 1,
+      "puppet:database:PuppetDatabaseReplica": 1,
+      "aws:rds/instance:Instance": 1, // the replica
+      "aws:ec2/instance:Instance": 4, // two masters, PuppetDB, the standby CA
+    });
   });
 
   it("uses site-a's zone, VPC and route tables", () => {
@@ -114,14 +150,17 @@ describe("site-b (secondary)", () => {
     );
   });
 
-  it("publishes its SRV records: local masters at priority 0, site-a's pool at priority 1, and the CA", () => {
+  it("publishes its SRV records: local masters at priority 0, site-a's pool at priority 1, the CA, then its standby CA", () => {
     expect(srv(b)).toEqual({
       [`_x-puppet._tcp.site-b.${DOMAIN}`]: [
         `0 10 8140 master-1.site-b.${DOMAIN}`,
         `0 10 8140 master-2.site-b.${DOMAIN}`,
         `1 10 8140 pool.site-a.${DOMAIN}`,
       ],
-      [`_x-puppet-ca._tcp.site-b.${DOMAIN}`]: [`0 0 8140 ca.${DOMAIN}`],
+      [`_x-puppet-ca._tcp.site-b.${DOMAIN}`]: [
+        `0 0 8140 ca.${DOMAIN}`,
+        `1 0 8140 ca.site-b.${DOMAIN}`,
+      ],
     });
   });
 
@@ -144,10 +183,114 @@ describe("site-b (secondary)", () => {
   });
 });
 
+describe("the failover site (site-b, by default the other site of two)", () => {
+  it("replicates site-a's planned database, encrypted with the eu-west-1 replica of site-a's secrets key, both from site-a's outputs", () => {
+    const source = a.named("site-a-database-postgres");
+    const regionKey = a.named("site-a-secrets-replica-eu-west-1");
+    expect(String(regionKey.outputs.arn)).toMatch(/^arn:aws:kms:eu-west-1:/);
+    expect(a.outputs.databaseArn).toBe(source.outputs.arn);
+    expect(a.outputs.failoverKmsKeyArn).toBe(regionKey.outputs.arn);
+    const [replica] = b.ofType("aws:rds/instance:Instance");
+    expect(replica.name).toBe("site-b-database-replica-postgres");
+    expect(replica.inputs.replicateSourceDb).toBe(source.outputs.arn);
+    expect(replica.inputs.kmsKeyId).toBe(regionKey.outputs.arn);
+    // In site-b's own data subnets, behind its database group.
+    const [subnets] = b.ofType("aws:rds/subnetGroup:SubnetGroup");
+    expect(subnets.inputs.subnetIds).toEqual(
+      b
+        .ofType("aws:ec2/subnet:Subnet")
+        .filter((x) => x.name.includes("-data-"))
+        .map((x) => x.id),
+    );
+    expect(replica.inputs.vpcSecurityGroupIds).toEqual([b.named("site-b-network-database").id]);
+    expect(b.outputs.databaseReplicaHost).toBe(replica.outputs.address);
+  });
+
+  it("runs the standby CA ca.site-b.<domain> pinning site-a's CA certificate, named in the zone and exported", () => {
+    const standby = b.named("site-b-standby-ca-host-instance");
+    // Its certificate comes from the active CA, which it pins as every server does.
+    expect(hostEnv(standby, "CA_FINGERPRINT")).toBe(
+      caFingerprint(a.outputs.caCertificatePem as string),
+    );
+    expect(hostEnv(standby, "CERTNAME")).toBe(`ca.site-b.${DOMAIN}`);
+    expect(hostEnv(standby, "CA_MODE")).toBe("standby");
+    const [serverSubnet] = b
+      .ofType("aws:ec2/subnet:Subnet")
+      .filter((x) => x.name === "site-b-network-servers-1");
+    expect(standby.inputs.subnetId).toBe(serverSubnet.id);
+    expect(standby.inputs.vpcSecurityGroupIds).toEqual([b.named("site-b-network-puppetserver").id]);
+    const records = b
+      .ofType("aws:route53/record:Record")
+      .filter((r) => r.inputs.name === `ca.site-b.${DOMAIN}`);
+    expect(records.map((r) => [r.inputs.type, r.inputs.zoneId, r.inputs.records])).toEqual([
+      ["A", a.outputs.zoneId, [standby.outputs.privateIp]],
+    ]);
+    expect(b.outputs.standbyCaHost).toBe(`ca.site-b.${DOMAIN}`);
+    // Only the failover site names the standby CA's host.
+    expect(
+      a.ofType("aws:route53/record:Record").filter((r) => r.inputs.name === `ca.site-b.${DOMAIN}`),
+    ).toEqual([]);
+  });
+
+  /** Both stacks' configuration with `sites.site-b.failover` set. */
+  const withFailover = (failover: boolean) => (stack: string) => {
+    const cfg = readStackConfig(stack);
+    const key = "puppet-multisite:sites";
+    const sites = JSON.parse(cfg.config[key]) as Record<string, Record<string, unknown>>;
+    sites["site-b"] = { ...sites["site-b"], failover };
+    return { ...cfg, config: { ...cfg.config, [key]: JSON.stringify(sites) } };
+  };
+
+  it("is none with sites.site-b.failover false: no standby CA, no replica, no priority-1 CA target, no failover output", async () => {
+    const plans = await planWithPeers("site-b", new Map(), withFailover(false));
+    const offA = withQueries(plans.get("site-a")!);
+    const offB = withQueries(plans.get("site-b")!);
+    const counts = count(offB);
+    for (const type of [
+      "puppet:ca:StandbyCertificateAuthority",
+      "puppet:database:PuppetDatabaseReplica",
+      "aws:rds/instance:Instance",
+    ]) {
+      expect(counts[type], type).toBeUndefined();
+    }
+    expect(counts["aws:ec2/instance:Instance"]).toBe(3); // two masters, PuppetDB
+    for (const run of [offA, offB]) {
+      const caTargets = Object.entries(srv(run)).filter(([name]) =>
+        name.startsWith("_x-puppet-ca."),
+      );
+      expect(caTargets.map(([, targets]) => targets)).toEqual([[`0 0 8140 ca.${DOMAIN}`]]);
+      // No server reaches site-b's server tier on 8140 (the standby CA's).
+      expect(
+        run
+          .ofType("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+          .filter((r) => r.inputs.cidrIpv4 === "10.50.64.0/18")
+          .map((r) => r.name),
+      ).toEqual([]);
+    }
+    expect(offB.outputs).not.toHaveProperty("standbyCaHost");
+    expect(offB.outputs).not.toHaveProperty("databaseReplicaHost");
+    expect(offA.outputs).not.toHaveProperty("failoverKmsKeyArn");
+    // Its counterpart: the default plan has them.
+    expect(Object.keys(b.outputs)).toEqual(
+      expect.arrayContaining(["standbyCaHost", "databaseReplicaHost"]),
+    );
+  });
+
+  it("reads no failover output when site-b is not the failover site: a primary without them will do", async () => {
+    const { databaseArn: _arn, failoverKmsKeyArn: _key, ...older } = a.outputs;
+    const plan = await planStack("site-b", {
+      config: withFailover(false)("site-b"),
+      peers: { "organization/puppet-multisite/site-a": older },
+    });
+    expect(count(plan)["puppet:site:Site"]).toBe(1);
+    expect(count(plan)["puppet:database:PuppetDatabaseReplica"]).toBeUndefined();
+  });
+});
+
 describe("both sites", () => {
   const both = () => [...a.resources, ...b.resources];
 
-  it("run every compile master with the CA disabled, and only the CA with it enabled", () => {
+  it("run every compile master with the CA disabled, and only the two CAs with it enabled: site-a's active, site-b's standby", () => {
     const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
     const role = (i: (typeof instances)[number]) =>
       (i.inputs.tags as Record<string, string>)["puppet:role"];
@@ -165,56 +308,90 @@ describe("both sites", () => {
         .filter((i) =>
           services(i).includes("certificate-authority-service/certificate-authority-service"),
         )
-        .map((i) => `${i.name} (${role(i)})`),
-    ).toEqual(["site-a-ca-host-instance (ca)"]);
+        .map((i) => `${i.name} (${role(i)}, ${hostEnv(i, "CA_MODE")})`),
+    ).toEqual([
+      "site-a-ca-host-instance (ca, active)",
+      "site-b-standby-ca-host-instance (ca, standby)",
+    ]);
   });
 
-  it("let only Puppet servers' roles read the server challenge, and only the CA read the agent challenge", () => {
+  it("let each host read its secrets in its own region: the server challenge every server, the CA key and agent challenge the two CAs only", () => {
     const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
     // A host's role, role policy and instance share the component's name.
-    const reads = instances.map((i) => {
-      const host = i.name.replace(/-instance$/, "");
-      const [policy] = both().filter(
-        (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === `${host}-secrets`,
-      );
-      const doc = JSON.parse(policy.inputs.policy as string) as {
-        Statement: { Sid: string; Resource: string | string[] }[];
-      };
-      const grant = doc.Statement.find((st) => st.Sid === "ReadOwnSecrets")!;
-      const names = [grant.Resource]
-        .flat()
-        .map((arn) =>
-          arn.replace(/^.*:secret:puppet-multisite\/site-a\//, "").replace(/-\?+$/, ""),
+    const reads = Object.fromEntries(
+      instances.map((i) => {
+        const host = i.name.replace(/-instance$/, "");
+        const [policy] = both().filter(
+          (r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.name === `${host}-secrets`,
         );
-      return `${(i.inputs.tags as Record<string, string>)["puppet:role"]} ${[...new Set(names)].sort().join(",")}`;
+        const doc = JSON.parse(policy.inputs.policy as string) as {
+          Statement: { Sid: string; Resource: string | string[] }[];
+        };
+        const grant = doc.Statement.find((st) => st.Sid === "ReadOwnSecrets")!;
+        const names = [grant.Resource]
+          .flat()
+          .map((arn) =>
+            arn.replace(
+              /^arn:aws:secretsmanager:([a-z0-9-]+):123456789012:secret:puppet-multisite\/site-a\/(.*)-\?{6}$/,
+              "$1 $2",
+            ),
+          );
+        return [i.name, names.sort()];
+      }),
+    );
+    const server = (region: string) => [`${region} server-challenge`];
+    const ca = (region: string) => [
+      `${region} ca-key`,
+      `${region} challenge`,
+      `${region} server-challenge`,
+    ];
+    const puppetdb = (region: string) => [`${region} database`, `${region} server-challenge`];
+    expect(reads).toEqual({
+      "site-a-ca-host-instance": ca("us-east-1"),
+      "site-a-masters-1-instance": server("us-east-1"),
+      "site-a-masters-2-instance": server("us-east-1"),
+      "site-a-puppetdb-instance": puppetdb("us-east-1"),
+      "site-b-masters-1-instance": server("eu-west-1"),
+      "site-b-masters-2-instance": server("eu-west-1"),
+      "site-b-puppetdb-instance": puppetdb("eu-west-1"),
+      "site-b-standby-ca-host-instance": ca("eu-west-1"),
     });
-    expect(reads.sort()).toEqual([
-      "ca ca-key,challenge,server-challenge",
-      "compile-master server-challenge",
-      "compile-master server-challenge",
-      "compile-master server-challenge",
-      "compile-master server-challenge",
-      "puppetdb database,server-challenge",
-      "puppetdb database,server-challenge",
-    ]);
-    // The server challenge's own policy admits roles under this path, and every host's role is there.
+  });
+
+  it("admit by IAM path: every host's role to the server challenge, only the two CAs' roles to the CA key", () => {
     // Instance roles: those EC2 assumes (the snapshot policy's role is DLM's).
     const roles = both().filter(
       (r) =>
         r.type === "aws:iam/role:Role" &&
         String(r.inputs.assumeRolePolicy).includes("ec2.amazonaws.com"),
     );
-    expect(roles.map((r) => `${r.name} ${String(r.inputs.path)}`).sort()).toEqual(
-      instances
-        .map((i) => `${i.name.replace(/-instance$/, "-role")} /puppet-multisite/servers/`)
-        .sort(),
-    );
-    const [challengePolicy] = a
-      .ofType("aws:secretsmanager/secretPolicy:SecretPolicy")
-      .filter((p) => p.name.startsWith("site-a-ca-server-challenge-secret"));
-    expect(challengePolicy.inputs.policy).toContain(
-      "arn:aws:iam::123456789012:role/puppet-multisite/servers/*",
-    );
+    expect(roles.map((r) => `${r.name} ${String(r.inputs.path)}`).sort()).toEqual([
+      "site-a-ca-host-role /puppet-multisite/servers/ca/",
+      "site-a-masters-1-role /puppet-multisite/servers/",
+      "site-a-masters-2-role /puppet-multisite/servers/",
+      "site-a-puppetdb-role /puppet-multisite/servers/",
+      "site-b-masters-1-role /puppet-multisite/servers/",
+      "site-b-masters-2-role /puppet-multisite/servers/",
+      "site-b-puppetdb-role /puppet-multisite/servers/",
+      "site-b-standby-ca-host-role /puppet-multisite/servers/ca/",
+    ]);
+    // The ARN AWS gives a role names its path (the mocks' ARNs leave it out).
+    const arns = roles.map((r) => ({
+      name: r.name,
+      arn: `arn:aws:iam::123456789012:role${String(r.inputs.path)}${String(r.outputs.name)}`,
+    }));
+    const admitted = (part: string) => {
+      const [policy] = a
+        .ofType("aws:secretsmanager/secretPolicy:SecretPolicy")
+        .filter((p) => p.name.startsWith(`site-a-ca-${part}-secret`));
+      const doc = JSON.parse(policy.inputs.policy as string) as {
+        Statement: { Condition: { ArnNotLike: { "aws:PrincipalArn": string[] } } }[];
+      };
+      const patterns = doc.Statement[0].Condition.ArnNotLike["aws:PrincipalArn"];
+      return arns.filter((r) => patterns.some((p) => arnLike(p, r.arn))).map((r) => r.name);
+    };
+    expect(admitted("key")).toEqual(["site-a-ca-host-role", "site-b-standby-ca-host-role"]);
+    expect(admitted("server-challenge")).toEqual(roles.map((r) => r.name));
   });
 
   itWithTools(
@@ -223,7 +400,7 @@ describe("both sites", () => {
     () => {
       const dir = mkdtempSync(join(tmpdir(), "pm-planned-user-data-"));
       const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
-      expect(instances).toHaveLength(7);
+      expect(instances).toHaveLength(8);
       for (const instance of instances) {
         const file = join(dir, `${instance.name}.yaml`);
         writeFileSync(file, instanceUserData(instance.inputs));
@@ -235,7 +412,7 @@ describe("both sites", () => {
 
   it("give every instance no public address, IMDSv2 and an encrypted root volume", () => {
     const instances = both().filter((r) => r.type === "aws:ec2/instance:Instance");
-    expect(instances).toHaveLength(7);
+    expect(instances).toHaveLength(8);
     for (const i of instances) {
       expect(i.inputs.associatePublicIpAddress, i.name).toBe(false);
       expect(i.inputs.metadataOptions, i.name).toMatchObject({ httpTokens: "required" });
@@ -247,7 +424,8 @@ describe("both sites", () => {
     const rules = both().filter((r) => r.type.startsWith("aws:vpc/securityGroup"));
     expect(rules.length).toBeGreaterThan(20);
     const allowed: Record<number, RegExp> = {
-      8140: /^(10\.40\.0\.0\/16|10\.50\.0\.0\/16|172\.2[01]\.0\.0\/16|10\.40\.64\.0\/18)$/,
+      // The sites' VPCs and agent networks in; out, the CA's server tier and the standby CA's.
+      8140: /^(10\.40\.0\.0\/16|10\.50\.0\.0\/16|172\.2[01]\.0\.0\/16|10\.[45]0\.64\.0\/18)$/,
       8081: /^(10\.[45]0\.(64|128)\.0\/18)$/,
       5432: /^(10\.[45]0\.128\.0\/18)$/,
       // The Resolver endpoint: the agent networks only.
@@ -268,16 +446,26 @@ describe("both sites", () => {
     }
   });
 
-  it("encrypt and protect the database", () => {
-    const [db] = a.ofType("aws:rds/instance:Instance");
-    expect(db.inputs).toMatchObject({
-      storageEncrypted: true,
-      deletionProtection: true,
+  it("encrypt and protect the database and its replica, which is single-AZ and private", () => {
+    const protectedDatabase = (db: PlannedResource, inputs: Record<string, unknown>) => {
+      expect(db.inputs, db.name).toMatchObject({
+        storageEncrypted: true,
+        deletionProtection: true,
+        publiclyAccessible: false,
+        ...inputs,
+      });
+      expect(db.inputs.backupRetentionPeriod, db.name).toBeGreaterThanOrEqual(7);
+      expect(db.protect, db.name).toBe(true);
+    };
+    protectedDatabase(a.ofType("aws:rds/instance:Instance")[0], {
       multiAz: true,
       skipFinalSnapshot: false,
     });
-    expect(db.inputs.backupRetentionPeriod).toBeGreaterThanOrEqual(7);
-    expect(db.protect).toBe(true);
+    // RDS deletes a replica only without a final snapshot; its data is the source's.
+    protectedDatabase(b.ofType("aws:rds/instance:Instance")[0], {
+      multiAz: false,
+      skipFinalSnapshot: true,
+    });
   });
 
   it("protect every CA key and certificate, random password, secret, database, hosted zone, KMS key, KMS replica key and state volume", () => {
@@ -298,14 +486,14 @@ describe("both sites", () => {
     expect(stateful.filter((r) => !r.protect).map((r) => `${r.type} ${r.name}`)).toEqual([]);
   });
 
-  it("keep the CA's and each PuppetDB's state on a volume in its host's zone, snapshotted and copied to the other site's region", () => {
+  it("keep each CA's (the active and the standby) and each PuppetDB's state on a volume in its host's zone, snapshotted and copied to the other site's region", () => {
     for (const [run, site, other] of [
       [a, "site-a", "eu-west-1"],
       [b, "site-b", "us-east-1"],
     ] as const) {
       const volumes = run.ofType("aws:ebs/volume:Volume");
       const roles = volumes.map((v) => (v.inputs.tags as Record<string, string>)["puppet:role"]);
-      expect(roles.sort()).toEqual(site === "site-a" ? ["ca", "puppetdb"] : ["puppetdb"]);
+      expect(roles.sort()).toEqual(["ca", "puppetdb"]);
       const zoneOfSubnet = new Map(
         run.ofType("aws:ec2/subnet:Subnet").map((s) => [s.id, s.inputs.availabilityZone]),
       );
@@ -361,20 +549,30 @@ describe("configuration", () => {
     expect((err as PlanError).resources.map((r) => r.type)).toEqual(["pulumi:pulumi:Stack"]);
   });
 
-  it("fails when the primary's stack lacks an output the secondary reads, before creating anything else", async () => {
-    const { zoneId: _zone, caCertificatePem: _ca, ...partial } = a.outputs;
-    const err = await planStack("site-b", {
-      config: readStackConfig("site-b"),
-      peers: { "organization/puppet-multisite/site-a": partial },
-    }).catch((e: unknown) => e);
-    expect((err as Error).message).toContain(
-      'config peerStack: stack "organization/puppet-multisite/site-a" has no output "zoneId", "caCertificatePem"',
-    );
-    expect((err as PlanError).resources.map((r) => r.type).sort()).toEqual([
-      "pulumi:pulumi:Stack",
-      "pulumi:pulumi:StackReference",
-    ]);
-  });
+  it.each([
+    ["an output every secondary reads", ["zoneId", "caCertificatePem"]],
+    // An older primary: site-b is the failover site, by default.
+    ["the outputs the failover site reads besides", ["databaseArn", "failoverKmsKeyArn"]],
+  ])(
+    "fails when the primary's stack lacks %s, before creating anything else",
+    async (_, missing) => {
+      const partial = Object.fromEntries(
+        Object.entries(a.outputs).filter(([name]) => !missing.includes(name)),
+      );
+      const err = await planStack("site-b", {
+        config: readStackConfig("site-b"),
+        peers: { "organization/puppet-multisite/site-a": partial },
+      }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PlanError);
+      expect((err as PlanError).message).toContain(
+        `config peerStack: stack "organization/puppet-multisite/site-a" has no output ${missing.map((m) => JSON.stringify(m)).join(", ")}`,
+      );
+      expect((err as PlanError).resources.map((r) => r.type).sort()).toEqual([
+        "pulumi:pulumi:Stack",
+        "pulumi:pulumi:StackReference",
+      ]);
+    },
+  );
 
   it("fails when the peer stack describes another site than the primary in the catalogue", async () => {
     const err = await planStack("site-b", {

@@ -27,6 +27,23 @@ export function caHost(): Omit<CaHost, "caCertificatePem"> {
   };
 }
 
+/** The standby CA of site-b (the failover site), reading the primary's secrets in its own region. */
+export function standbyCaHost(): Omit<CaHost, "caCertificatePem"> {
+  const region = "eu-west-1";
+  const { caCertificatePem: _pem, ...host } = common(`ca.site-b.${DOMAIN}`, region);
+  return {
+    ...host,
+    site: "site-b",
+    role: "ca",
+    caKeySecret: { name: "puppet-multisite/site-a/ca-key", region },
+    agentChallengeSecret: { name: "puppet-multisite/site-a/challenge", region },
+    dnsAltNames: [`ca.site-b.${DOMAIN}`, `ca.${DOMAIN}`],
+    peerCas: [`ca.${DOMAIN}`],
+    standby: true,
+    syncIntervalSeconds: 60,
+  };
+}
+
 export function masterHost(index: number): CompileMasterHost {
   return {
     ...common(`master-${index}.site-a.${DOMAIN}`),
