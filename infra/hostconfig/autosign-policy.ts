@@ -24,16 +24,7 @@ export interface ServerIdentity {
   readonly certname: string;
   /** Templates of its alt names, filled with what the certname matched; empty: no alt names. */
   readonly altNames: readonly string[];
-  /** Authorization extensions it must carry besides pp_auth_role, by OID, with their values. */
-  readonly extensions?: Readonly<Record<string, string>>;
 }
-
-/**
- * `pp_cli_auth`: Puppet Server's default auth.conf lets a certificate with it read and change every
- * certificate's status. The CA makes its own certificate with it; the standby asks for it, so it
- * can read the active CA's records and, once promoted, revoke as the CA it has become.
- */
-export const PP_CLI_AUTH_OID = "1.3.6.1.4.1.34380.1.3.39";
 
 /**
  * On a CA's state volume: present while the CA is the standby, and its autosigner then signs
@@ -90,11 +81,7 @@ export function autosignPolicy(
       [AUTH_ROLES.puppetdb]: { certname: template("puppetdb"), altNames: [] },
       // The active CA makes its own certificate when it is imported; the standby asks for one.
       ...(standby && {
-        [AUTH_ROLES.ca]: {
-          certname: standby,
-          altNames: [standby, template("ca")],
-          extensions: { [PP_CLI_AUTH_OID]: "true" },
-        },
+        [AUTH_ROLES.ca]: { certname: standby, altNames: [standby, template("ca")] },
       }),
     },
     reservedCertnames: (Object.keys(HOST_NAME_TEMPLATES) as HostNameKind[]).map(template),

@@ -20,7 +20,7 @@ import {
   SPOOL_DIR,
 } from "./puppetdb-spool";
 import { ssmAgentKeyring } from "./ssm-agent-key";
-import { PP_CLI_AUTH_OID, renderAutosignPolicy } from "./autosign-policy";
+import { renderAutosignPolicy } from "./autosign-policy";
 import {
   DATABASE_SSLMODE,
   renderCaConf,
@@ -104,6 +104,8 @@ export function hostSettings(host: HostConfig): EnvVars {
         AGENT_CHALLENGE_SECRET_REGION: host.agentChallengeSecret.region,
         // A standby asks the active CA (CA_SERVER) for its certificate, as every server does.
         CA_MODE: host.standby ? "standby" : "active",
+        // The other CAs, which may read and change certificates' statuses here (auth-conf.rb).
+        CA_PEERS: host.peerCas?.length ? host.peerCas.join(" ") : undefined,
         CA_FINGERPRINT: host.standby ? caFingerprint(host.caCertificatePem) : undefined,
         CA_SYNC_SECONDS: host.standby ? host.syncIntervalSeconds : undefined,
       };
@@ -314,8 +316,7 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
         "autosign-policy.json": renderAutosignPolicy(host),
         ...(host.standby && {
-          // By OID: Puppet 7.23 knows no short name pp_cli_auth for a CSR's extension requests.
-          "csr_attributes.yaml": renderCsrAttributes(host.role, { [PP_CLI_AUTH_OID]: "true" }),
+          "csr_attributes.yaml": renderCsrAttributes(host.role),
           ...timerFiles("ca-sync", renderCaSyncUnits(host)),
         }),
       };

@@ -146,9 +146,6 @@ export function renderRoutesYaml(): string {
  * The public part of csr_attributes.yaml. The challenge password is added at boot from the secret
  * (see `request_certificate` in scripts/lib.sh), so it never appears in user data.
  */
-export function renderCsrAttributes(
-  role: HostRole,
-  extensions: Readonly<Record<string, string>> = {},
-): string {
-  return stringify({ extension_requests: { pp_auth_role: AUTH_ROLES[role], ...extensions } });
+export function renderCsrAttributes(role: HostRole): string {
+  return stringify({ extension_requests: { pp_auth_role: AUTH_ROLES[role] } });
 }

@@ -13,7 +13,7 @@ export const SCRIPTS_DIR = join(__dirname, "scripts");
  */
 const COMMON = ["lib.sh", "boot.sh", "ssm-agent.sh"] as const;
 const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
-  ca: ["ca.sh", "state-volume.sh", "autosign.rb"],
+  ca: ["ca.sh", "state-volume.sh", "autosign.rb", "auth-conf.rb"],
   "compile-master": [
     "compile-master.sh",
     "code-sync.sh",

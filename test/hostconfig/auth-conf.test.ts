@@ -1,5 +1,6 @@
-// auth-conf.rb run for real on Debian's auth.conf: the two admin-API rules first, for the master's
-// own certificate and DELETE only, every rule of the package kept as it is, and a second run a no-op.
+// auth-conf.rb run for real on Debian's auth.conf: a master's two admin-API rules first, for its own
+// certificate and DELETE only; a CA's three status rules for the deployment's CAs; every rule of
+// the package kept as it is, and a second run a no-op.
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -37,8 +38,10 @@ function authConf(certname = CERTNAME) {
   const path = join(dir, "auth.conf");
   copyFileSync(DEBIAN_AUTH_CONF, path);
   const apply = (name = certname) =>
-    run("ruby", [join(SCRIPTS_DIR, "auth-conf.rb"), path, name]).status;
-  return { path, apply };
+    run("ruby", [join(SCRIPTS_DIR, "auth-conf.rb"), path, "admin", name]).status;
+  const applyCa = (...names: string[]) =>
+    run("ruby", [join(SCRIPTS_DIR, "auth-conf.rb"), path, "ca", ...names]).status;
+  return { path, apply, applyCa };
 }
 
 describe("auth-conf.rb", () => {
@@ -82,6 +85,58 @@ describe("auth-conf.rb", () => {
       "master-9.site-a.puppet.example.internal",
     ]);
     expect(renamed).toHaveLength(rules(DEBIAN_AUTH_CONF).length + 2);
+  });
+
+  itWithTools(
+    TOOLS,
+    "lets the deployment's CAs, and pp_cli_auth as before, read and change certificates' statuses",
+    () => {
+      const { path, applyCa } = authConf();
+      const cas = ["ca.puppet.example.internal", "ca.site-b.puppet.example.internal"];
+      expect(applyCa(...cas)).toBe(0);
+      const all = rules(path);
+      const allow = [...cas, { extensions: { pp_cli_auth: "true" } }];
+      expect(all.slice(0, 3)).toEqual([
+        {
+          "match-request": {
+            path: "/puppet-ca/v1/certificate_statuses",
+            type: "path",
+            method: "get",
+          },
+          allow,
+          "sort-order": 200,
+          name: "puppet-multisite CA statuses",
+        },
+        {
+          "match-request": {
+            path: "/puppet-ca/v1/certificate_status",
+            type: "path",
+            method: ["get", "put", "delete"],
+          },
+          allow,
+          "sort-order": 200,
+          name: "puppet-multisite CA status",
+        },
+        {
+          "match-request": { path: "/puppet-ca/v1/clean", type: "path", method: "put" },
+          allow,
+          "sort-order": 200,
+          name: "puppet-multisite CA clean",
+        },
+      ]);
+      // The package's own rules for those paths, for pp_cli_auth, stay behind ours.
+      expect(all.slice(3)).toEqual(rules(DEBIAN_AUTH_CONF));
+      expect(applyCa(...cas)).toBe(3);
+    },
+  );
+
+  itWithTools(TOOLS, "refuses a kind it does not know, or no certname", () => {
+    const { path } = authConf();
+    const before = readFileSync(path, "utf8");
+    for (const args of [["agents", CERTNAME], ["ca"], ["admin"]]) {
+      expect(run("ruby", [join(SCRIPTS_DIR, "auth-conf.rb"), path, ...args]).status).not.toBe(0);
+    }
+    expect(readFileSync(path, "utf8")).toBe(before);
   });
 
   itWithTools(TOOLS, "fails without writing on a file that is not HOCON", () => {

@@ -128,11 +128,7 @@ describe("CA user data", () => {
       },
       [AUTH_ROLES.puppetdb]: { certname: `puppetdb.{site}.${DOMAIN}`, altNames: [] },
       // The standby CA by its exact name, with the names a promoted CA answers to.
-      [AUTH_ROLES.ca]: {
-        certname: STANDBY_CA,
-        altNames: [STANDBY_CA, CA],
-        extensions: { "1.3.6.1.4.1.34380.1.3.39": "true" },
-      },
+      [AUTH_ROLES.ca]: { certname: STANDBY_CA, altNames: [STANDBY_CA, CA] },
     });
     expect(policy.reservedCertnames).toEqual([
       CA,
@@ -183,10 +179,12 @@ describe("standby CA user data", () => {
     expect(parsed.files.get(`${LIB_DIR}/ca-promote.rb`)?.permissions).toBe("0755");
   });
 
-  it("asks for a CA's certificate: pp_auth_role puppet-ca, pp_cli_auth, its name and ca.<domain>", () => {
+  it("asks for a CA's certificate: pp_auth_role puppet-ca, its name and ca.<domain>", () => {
     expect(parse(fileOf(parsed, conf("csr_attributes.yaml")))).toEqual({
-      extension_requests: { pp_auth_role: "puppet-ca", "1.3.6.1.4.1.34380.1.3.39": "true" },
+      extension_requests: { pp_auth_role: "puppet-ca" },
     });
+    // Puppet Server refuses pp_cli_auth in a CSR: the CAs admit each other in auth.conf instead.
+    expect(env).toContain(`CA_PEERS='${CA}'`);
     const ini = iniDoc(fileOf(parsed, conf("puppet.conf")));
     expect(ini.main.dns_alt_names).toBe(`${STANDBY_CA},${CA}`);
     expect(ini.server.autosign).toBe("/etc/puppet/puppetserver/autosign.rb");
@@ -200,6 +198,7 @@ describe("standby CA user data", () => {
   it("leaves the active CA without a copy timer or CSR attributes", () => {
     const active = parseUserData(renderUserData(caHost));
     expect(fileOf(active, conf("host.env"))).toContain("CA_MODE='active'");
+    expect(fileOf(active, conf("host.env"))).toContain(`CA_PEERS='${STANDBY_CA}'`);
     expect(active.files.has(conf("systemd/puppet-multisite-ca-sync.timer"))).toBe(false);
     expect(active.files.has(conf("csr_attributes.yaml"))).toBe(false);
     expect(active.files.has(`${LIB_DIR}/ca-sync.rb`)).toBe(false);

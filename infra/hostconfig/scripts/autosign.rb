@@ -116,26 +116,19 @@ def alt_names(extensions)
 end
 
 def check_server(certname, extensions)
+  auth = extensions.select { |e| e.oid.start_with?(AUTH_EXTENSION_PREFIX) }
+  unknown = auth.map(&:oid) - [PP_AUTH_ROLE_OID]
+  raise Rejected, "authorization extensions not allowed: #{unknown.join(', ')}" unless unknown.empty?
+
   servers = policy.fetch('servers')
-  role_extension = extensions.find { |e| e.oid == PP_AUTH_ROLE_OID }
-  role = role_extension && extension_string(role_extension)
+  role = auth.first && extension_string(auth.first)
   raise Rejected, "the server challenge needs a pp_auth_role, one of #{servers.keys.join(', ')}" unless role
   identity = servers[role] or
     raise Rejected, "pp_auth_role #{role.inspect} is not a role the autosigner signs (#{servers.keys.join(', ')})"
 
-  # Authorization extensions a role carries besides pp_auth_role (the standby CA's pp_cli_auth).
-  required = identity.fetch('extensions', {})
-  auth = extensions.select { |e| e.oid.start_with?(AUTH_EXTENSION_PREFIX) }
-  unknown = auth.map(&:oid) - [PP_AUTH_ROLE_OID] - required.keys
-  raise Rejected, "authorization extensions not allowed: #{unknown.join(', ')}" unless unknown.empty?
-
-  required.each do |oid, value|
-    given = extensions.find { |e| e.oid == oid }
-    raise Rejected, "a #{role} must carry extension #{oid} = #{value.inspect}" unless given && extension_string(given) == value
-  end
   bindings = template_match(identity.fetch('certname'), certname) or
     raise Rejected, "a #{role} certname must have the form #{identity.fetch('certname')}"
-  others = extensions.map(&:oid) - ['subjectAltName', PP_AUTH_ROLE_OID] - required.keys
+  others = extensions.map(&:oid) - ['subjectAltName', PP_AUTH_ROLE_OID]
   raise Rejected, "extensions not allowed on a server certificate: #{others.join(', ')}" unless others.empty?
 
   expected = identity.fetch('altNames').map { |t| fill(t, bindings) }.uniq.sort

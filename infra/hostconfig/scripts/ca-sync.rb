@@ -2,8 +2,8 @@
 # frozen_string_literal: true
 
 # The standby CA's copy of the active CA's records, every CA_SYNC_SECONDS and once at first boot
-# before puppetserver starts. Read from the active CA's API with this host's certificate, which
-# carries pp_cli_auth (Puppet Server's auth.conf asks for it on the statuses):
+# before puppetserver starts. Read from the active CA's API with this host's certificate, which the
+# active CA's auth.conf admits on the statuses (auth-conf.rb):
 # - every certificate's status: a certificate new or re-issued there is fetched, checked against the
 #   CA certificate and its serial, and written to the signed directory; one cleaned there is removed;
 # - the inventory gains a line, in Puppet Server's own format, for every certificate it lacks, and

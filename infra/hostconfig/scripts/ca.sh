@@ -123,6 +123,12 @@ CNF
 
 install_config
 install_challenges
+# Every CA of the deployment may read and change certificates' statuses here, with its own
+# certificate: the standby copies the records, and a CA revokes. Exit 3: already allowed.
+rc=0
+# shellcheck disable=SC2086 # CA_PEERS is a list of certnames
+"$PM_LIB_DIR/auth-conf.rb" "$PUPPETSERVER_DIR/conf.d/auth.conf" ca "$CERTNAME" ${CA_PEERS:-} || rc=$?
+case $rc in 0) CHANGED=1 ;; 3) ;; *) die "could not add the CAs' rules to auth.conf" ;; esac
 if [[ ${CA_MODE:-active} == standby ]]; then
   request_certificate
   install_standby_ca

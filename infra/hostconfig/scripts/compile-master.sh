@@ -30,7 +30,7 @@ install_file "$PM_CONF_DIR/puppetdb-spool.json" "$PUPPET_CONFDIR/puppetdb-spool.
 install_file "$PM_CONF_DIR/puppetserver/puppetserver.conf" "$PUPPETSERVER_DIR/conf.d/puppetserver.conf" 0644
 # This master may flush its own caches after a deploy (code-sync.sh); exit 3: already allowed.
 rc=0
-"$PM_LIB_DIR/auth-conf.rb" "$PUPPETSERVER_DIR/conf.d/auth.conf" "$CERTNAME" || rc=$?
+"$PM_LIB_DIR/auth-conf.rb" "$PUPPETSERVER_DIR/conf.d/auth.conf" admin "$CERTNAME" || rc=$?
 case $rc in 0) CHANGED=1 ;; 3) ;; *) die "could not add the admin API rules to auth.conf" ;; esac
 # What no PuppetDB accepted waits here (written by puppetserver, drained by the spool timer).
 if id puppet >/dev/null 2>&1; then
