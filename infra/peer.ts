@@ -100,5 +100,17 @@ export function checkPrimary(
       );
     }
   }
+  // The key a replica is encrypted with must be in the replica's region: a primary last deployed
+  // with another failover site hands over another region's.
+  const key = primary.failoverKmsKeyArn;
+  if (settings.failoverSite === settings.site && key !== undefined) {
+    const region = key.split(":")[3];
+    if (region !== settings.site.region) {
+      throw new Error(
+        `config peerStack: output failoverKmsKeyArn of ${settings.peerStack} is a key in ${region}, but this failover site is in ${settings.site.region}; ` +
+          `run pulumi up on the primary's stack first, so it exports the key of this site's region`,
+      );
+    }
+  }
   return primary;
 }

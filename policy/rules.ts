@@ -367,7 +367,10 @@ export const STATEFUL_TYPES: readonly string[] = [
 
 const deletionProtected: Check = (db, report) => {
   if (db.deletionProtection !== true) report("deletionProtection is not true");
-  if (db.skipFinalSnapshot === true) report("skipFinalSnapshot is true: no final snapshot");
+  // A read replica cannot keep a final snapshot (RDS refuses one): its source keeps them.
+  if (db.skipFinalSnapshot === true && db.replicateSourceDb === undefined) {
+    report("skipFinalSnapshot is true: no final snapshot");
+  }
 };
 
 export const statefulProtected: ResourceValidationPolicy = {

@@ -39,6 +39,9 @@ export function failoverResources(
 ): { standbyCa: StandbyCertificateAuthority; replica: PuppetDatabaseReplica } {
   const { settings, peer, tags } = args;
   const protect = settings.protectStateful;
+  // Checked before anything is created: a missing output leaves nothing half built.
+  const sourceArn = required(peer.databaseArn, "databaseArn");
+  const kmsKeyArn = required(peer.failoverKmsKeyArn, "failoverKmsKeyArn");
   const standbyCa = new StandbyCertificateAuthority(
     `${name}-standby-ca`,
     {
@@ -58,8 +61,8 @@ export function failoverResources(
   const replica = new PuppetDatabaseReplica(
     `${name}-database-replica`,
     {
-      sourceArn: required(peer.databaseArn, "databaseArn"),
-      kmsKeyArn: required(peer.failoverKmsKeyArn, "failoverKmsKeyArn"),
+      sourceArn,
+      kmsKeyArn,
       engineVersion: settings.database.engineVersion,
       instanceClass: settings.database.instanceClass,
       backupRetentionDays: settings.database.backupRetentionDays,

@@ -59,7 +59,7 @@ export class SiteNetwork extends pulumi.ComponentResource {
   /** Availability zone of the subnets of each index (server and data subnet `i` share zone `i`). */
   public readonly zones: pulumi.Output<string>[];
   public readonly privateRouteTableIds: pulumi.Output<string>[];
-  /** Security groups by role; a secondary has no `database` group. */
+  /** Security groups by role; only the primary and the failover site have a `database` group. */
   public readonly securityGroupIds: Partial<Record<SecurityGroupName, pulumi.Output<string>>>;
   public readonly peeringConnectionId?: pulumi.Output<string>;
 

@@ -145,9 +145,6 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
       if (database) {
         lines.push(`  ${id(database.site, "db")} -. ${label("replication")} .-> ${replica}`);
       }
-      view.puppetdb.forEach((_, i) =>
-        lines.push(`  ${id(view.site, `puppetdb${i}`)} -. ${label("reads")} .-> ${replica}`),
-      );
     }
   }
 

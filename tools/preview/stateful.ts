@@ -56,7 +56,7 @@ const RULES: readonly Rule[] = [
     input: "replicateSourceDb",
     why:
       "the database's replica in the failover site: a new one copies the whole database across " +
-      "regions, and it is what the site's PuppetDB reads and what is promoted when the primary is lost",
+      "regions, and it is what is promoted when the primary is lost",
   },
   {
     type: "aws:rds/instance:Instance",

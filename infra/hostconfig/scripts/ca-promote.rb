@@ -95,10 +95,8 @@ number = [old_number + 1, epoch << EPOCH_CRL_BITS].max
 factory = OpenSSL::X509::ExtensionFactory.new
 factory.issuer_certificate = ca_cert
 factory.crl = crl
-crl.extensions = [
-  OpenSSL::X509::Extension.new('crlNumber', OpenSSL::ASN1::Integer(number)),
-  factory.create_extension('authorityKeyIdentifier', 'keyid:always'),
-]
+number_extension = OpenSSL::X509::Extension.new('crlNumber', OpenSSL::ASN1::Integer(number))
+crl.extensions = [number_extension, factory.create_extension('authorityKeyIdentifier', 'keyid:always')]
 crl.last_update = Time.now
 crl.next_update = Time.now + (5 * 365 * 24 * 3600)
 crl.sign(key, OpenSSL::Digest.new('SHA256'))

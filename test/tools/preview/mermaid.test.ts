@@ -77,7 +77,9 @@ describe("renderMermaid", () => {
       { before: siteView(base.get("site-b")!) },
     ]);
     await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
-    expect(text).toMatch(/^ {2}class site_b_pool,site_b_puppetdb0 removed$/m);
+    expect(text).toMatch(
+      /^ {2}class site_b_standby_ca,site_b_pool,site_b_puppetdb0,site_b_db_replica removed$/m,
+    );
   });
 
   it("draws a secondary's standby CA and its database replica, fed by the primary's database", async () => {
@@ -93,14 +95,16 @@ describe("renderMermaid", () => {
     expect(text).toContain('site_b_agents -. "_x-puppet-ca p1" .-> site_b_standby_ca');
     expect(text).toContain('site_b_db_replica[("RDS read replica<br/>db.m6g.large")]');
     expect(text).toContain('site_a_db -. "replication" .-> site_b_db_replica');
-    expect(text).toContain('site_b_puppetdb0 -. "reads" .-> site_b_db_replica');
+    expect(text).not.toContain('"reads"');
   });
 
   it("marks a new standby CA and replica as added, and a replica's new class as changed", async () => {
     const before = siteView(base.get("site-b")!)!;
     const failover = await failoverView();
     const after = withFailoverParts(before, failover);
-    const added = renderMermaid([{ before: { ...before, standbyCa: undefined }, after }]);
+    const added = renderMermaid([
+      { before: { ...before, standbyCa: undefined, databaseReplica: undefined }, after },
+    ]);
     expect(added).toMatch(/^ {2}class site_b_standby_ca,site_b_db_replica added$/m);
     const larger = withFailoverParts(before, {
       ...failover,
