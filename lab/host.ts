@@ -53,8 +53,15 @@ export interface RunResult {
   readonly output: string;
 }
 
-/** Where the host sees `path`: `<root>/fs<path>` on the machine. */
+/**
+ * Where the host sees `path`: its state volume's directory for a path under the volume's mount
+ * point (bound over it inside the host), else `<root>/fs<path>` on the machine.
+ */
 export function hostPath(host: ExecHost, path: string): string {
+  const volume = host.volume;
+  if (volume && (path === volume.mountPoint || path.startsWith(`${volume.mountPoint}/`))) {
+    return join(resolve(volume.dir), path.slice(volume.mountPoint.length));
+  }
   return join(resolve(host.root), "fs", path);
 }
 

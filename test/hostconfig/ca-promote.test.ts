@@ -139,10 +139,12 @@ describe("ca-promote.rb", () => {
       const started = Date.now();
       const r = await promote(s, { env: lost });
       expect(logged(r, "ca-sync")).toEqual([
-        expect.stringMatching(/^could not copy from localhost: Errno::ECONNREFUSED/) as string,
+        expect.stringMatching(
+          /^the active CA localhost did not answer: Errno::ECONNREFUSED/,
+        ) as string,
       ]);
       expect(logged(r, "ca-promote")).toEqual([
-        "the active CA did not answer a last copy",
+        "the active CA localhost did not answer a last copy",
         `${STANDBY_CA} is the active CA: epoch 1, serials from 1000000, CRL number 4294967296 with 2 revocations, in N s. Certificates localhost signed after its last copy here (${lastCopy}) are unknown to this CA`,
       ]);
       expect(r.status).toBe(0);
@@ -205,8 +207,8 @@ describe("ca-promote.rb", () => {
 
   interface EpochCase {
     readonly what: string;
-    /** Files of the CA directory written over a copied standby's. */
-    readonly given: Record<string, string>;
+    /** Files of the CA directory written over a copied standby's (made once the test CA is). */
+    readonly given: () => Record<string, string>;
     readonly epoch: number;
     readonly serial: string;
     readonly crlNumber: number;
@@ -214,21 +216,28 @@ describe("ca-promote.rb", () => {
   const EPOCHS: EpochCase[] = [
     {
       what: "serials copied from a CA in epoch 1 (1000005, no epoch recorded here)",
-      given: { serial: "1000005" },
+      given: () => ({ serial: "1000005" }),
+      epoch: 2,
+      serial: "2000000",
+      crlNumber: CRL_EPOCH_2,
+    },
+    {
+      what: "a CRL numbered in epoch 1 (2^32 + 1, copied from a CA promoted elsewhere), the serials below it",
+      given: () => ({ "ca_crl.pem": ca.crl(2 ** 32 + 1, [11, 42]) }),
       epoch: 2,
       serial: "2000000",
       crlNumber: CRL_EPOCH_2,
     },
     {
       what: "the recorded epoch 3, the serials below it (002B)",
-      given: { [EPOCH_FILE]: `${JSON.stringify({ epoch: 3 })}\n` },
+      given: () => ({ [EPOCH_FILE]: `${JSON.stringify({ epoch: 3 })}\n` }),
       epoch: 4,
       serial: "4000000",
       crlNumber: 2 ** 34,
     },
     {
       what: "serials in epoch 126 (7E000001): 127 is the last epoch (Puppet Server reads a signed 32-bit serial)",
-      given: { serial: "7E000001" },
+      given: () => ({ serial: "7E000001" }),
       epoch: 127,
       serial: "7F000000",
       crlNumber: 127 * 2 ** 32,
@@ -240,7 +249,7 @@ describe("ca-promote.rb", () => {
       `${what}: promoted to epoch ${epoch}, serial ${serial}, CRL number ${crlNumber}`,
       async () => {
         const s = await copiedStandby();
-        for (const [file, content] of Object.entries(given)) {
+        for (const [file, content] of Object.entries(given())) {
           writeFileSync(join(s.cadir, file), content);
         }
         const r = await promote(s, { env: lost });
@@ -291,7 +300,7 @@ describe("ca-promote.rb", () => {
         ) as string,
       ]);
       expect(logged(r, "ca-promote")).toEqual([
-        "last copy made (--force: the other CA must stop signing)",
+        "--force: promoting though localhost answered; it must stop signing",
         `${STANDBY_CA} is the active CA: epoch 1, serials from 1000000, CRL number 4294967296 with 2 revocations, in N s. Certificates localhost signed after its last copy here (${syncedAt(s)}) are unknown to this CA`,
       ]);
       expect(r.status).toBe(0);
@@ -305,6 +314,53 @@ describe("ca-promote.rb", () => {
         last_copy_of: "localhost",
       });
       expect(existsSync(join(s.cadir, MARKER))).toBe(false);
+    },
+  );
+
+  itWithTools(
+    TOOLS,
+    "the active CA answers but the last copy fails (its CRL not the CA's): refuses, as it is alive; --force promotes from the copy it had",
+    async () => {
+      const s = await copiedStandby();
+      active.crl = ca.crl(2, [11, 42], ca.otherCa);
+      const before = files(s);
+      const r = await promote(s);
+      expect(logged(r, "ca-sync")).toEqual([
+        "could not copy from localhost: RuntimeError: the CRL does not verify against the CA certificate",
+      ]);
+      expect(logged(r, "ca-promote")).toEqual([
+        "ERROR: the active CA localhost answered, though the last copy failed (see above): it is alive, and promoting now would make two CAs sign. Stop it first, or run again with --force for a planned switch",
+      ]);
+      expect(r.status).toBe(1);
+      expect(files(s)).toEqual(before);
+
+      const forced = await promote(s, { args: ["--force"] });
+      expect(logged(forced, "ca-promote")[0]).toBe(
+        "--force: promoting though localhost answered; it must stop signing",
+      );
+      expect(forced.status).toBe(0);
+      expect(read(s, "serial")).toBe("1000000");
+      expect(crlView(read(s, "ca_crl.pem")).revoked).toEqual(["B", "2A"]);
+    },
+  );
+
+  itWithTools(
+    TOOLS,
+    "no ca-sync.rb beside it: refuses (nothing showed the active CA is gone) and changes no file",
+    async () => {
+      const s = await copiedStandby();
+      const alone = join(ca.dir, "lib-without-sync");
+      mkdirSync(alone, { recursive: true });
+      copyFileSync(join(lib, "ca-promote.rb"), join(alone, "ca-promote.rb"));
+      const before = files(s);
+      const r = await runScript(join(alone, "ca-promote.rb"), s, { env: lost });
+      expect(logged(r, "ca-promote")).toEqual([
+        expect.stringMatching(
+          /^ERROR: cannot make a last copy: no \S+\/lib-without-sync\/ca-sync\.rb$/,
+        ) as string,
+      ]);
+      expect(r.status).toBe(1);
+      expect(files(s)).toEqual(before);
     },
   );
 
@@ -338,6 +394,12 @@ describe("ca-promote.rb", () => {
       reason: /^ERROR: \S+\/ca-dir\/ca\/ca_crl\.pem does not verify against the CA certificate$/,
     },
     {
+      what: "a CA key that is not the CA certificate's",
+      change: (s) => writeFileSync(join(s.cadir, "ca_key.pem"), readFileSync(ca.otherCa.key)),
+      beforeCopy: false,
+      reason: /^ERROR: \S+\/ca-dir\/ca\/ca_key\.pem is not the key of ca_crt\.pem$/,
+    },
+    {
       what: "an epoch past 127 (serial 7F000001)",
       change: (s) => writeFileSync(join(s.cadir, "serial"), "7F000001"),
       beforeCopy: false,
@@ -354,7 +416,7 @@ describe("ca-promote.rb", () => {
         const before = files(s);
         const r = await promote(s, { args, env: beforeCopy ? {} : lost });
         expect(logged(r, "ca-promote")).toEqual([
-          ...(beforeCopy ? [] : ["the active CA did not answer a last copy"]),
+          ...(beforeCopy ? [] : ["the active CA localhost did not answer a last copy"]),
           expect.stringMatching(reason) as string,
         ]);
         expect(r.status).toBe(1);

@@ -1,5 +1,6 @@
 // The standby CA's copy of the active CA's records (scripts/ca-sync.rb) run for real with Ruby. A
 // fake active CA (fake-ca.ts) answers as puppetserver 7's CA API does.
+import { spawn } from "child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect } from "vitest";
@@ -261,6 +262,44 @@ describe("ca-sync.rb", () => {
     expect(read(s, "serial")).toBe("0100");
     expect(JSON.parse(read(s, "puppet-multisite-sync.json"))).toMatchObject({ next_serial: 256 });
   });
+
+  itWithTools(
+    TOOLS,
+    "an active CA that does not answer (nothing listens on its port): exit 2, as ca-promote.rb reads it, and nothing written",
+    async () => {
+      const s = ca.standby({ CA_PORT: "1" });
+      const before = files(s);
+      const r = await sync(s);
+      expect(r.stderr).toMatch(
+        /\[ca-sync\] the active CA localhost did not answer: Errno::ECONNREFUSED/,
+      );
+      expect(r.status).toBe(2);
+      expect(files(s)).toEqual(before);
+    },
+  );
+
+  itWithTools(
+    [...TOOLS, "flock"],
+    "another copy holding the lock: exit 3 at once; with --wait it copies once the lock is free",
+    async () => {
+      const s = ca.standby();
+      const holder = spawn("flock", [
+        join(s.cadir, ".puppet-multisite-sync.lock"),
+        "sh",
+        "-c",
+        "echo locked; sleep 2",
+      ]);
+      await new Promise<void>((locked) => holder.stdout.once("data", () => locked()));
+      const busy = await sync(s);
+      expect(busy.stderr).toMatch(/\[ca-sync\] another copy is running/);
+      expect(busy.status).toBe(3);
+      expect(active.requests).toEqual([]);
+      const waited = await runScript(join(SCRIPTS_DIR, "ca-sync.rb"), s, { args: ["--wait"] });
+      expect(holder.exitCode).toBe(0);
+      expect(waited.stderr).toMatch(/copied from localhost/);
+      expect(waited.status).toBe(0);
+    },
+  );
 
   itWithTools(TOOLS, "takes a setting from the environment over host.env", async () => {
     const s = ca.standby({ CA_PORT: "1" });

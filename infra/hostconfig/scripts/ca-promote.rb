@@ -3,8 +3,10 @@
 
 # Promotes the standby CA to the active CA, in one step (README: losing the primary site):
 #   sudo /usr/local/lib/puppet-multisite/ca-promote.rb [--force]
-# 1. A last copy of the active CA's records. If the active CA answers it is alive: promoting would
-#    make two CAs sign, so this refuses unless --force (a planned switch, the other one stopped).
+# 1. A last copy of the active CA's records (ca-sync.rb, waiting for a running one). Only when the
+#    active CA did not answer at all (ca-sync.rb's exit 2) does this go on: an answer, even one the
+#    copy refused, means it is alive, and promoting would make two CAs sign, so this refuses unless
+#    --force (a planned switch, the other one stopped).
 # 2. A new epoch, one past the highest this CA knows of (its own record, and the epoch in the serials
 #    it has copied). Epoch N signs serials from N * 2^24: a CA signs within its own epoch's range, so
 #    the lost CA, whatever it signed after the last copy, never issued the serials the promoted CA
@@ -16,9 +18,11 @@
 # 4. Pending requests dropped (agents send theirs again), the epoch recorded on the state volume, the
 #    standby marker removed: the autosigner signs from the next request on. Puppet Server reads the
 #    serial, the CRL and the marker at each request, so nothing restarts.
+require 'English'
 require 'fileutils'
 require 'json'
 require 'openssl'
+require 'rbconfig'
 require 'shellwords'
 require 'time'
 
@@ -53,12 +57,22 @@ started = Time.now
 
 fail!("#{CERTNAME} is not a standby CA (no #{MARKER}): it signs already") unless File.exist?(MARKER)
 
-copy = system(File.join(__dir__, 'ca-sync.rb'))
-if copy && !force
-  fail!("the active CA #{ENV.fetch('CA_SERVER')} answered a last copy: it is alive, and promoting now " \
-        'would make two CAs sign. Stop it first, or run again with --force for a planned switch')
+ca_server = ENV.fetch('CA_SERVER')
+sync_script = File.join(__dir__, 'ca-sync.rb')
+fail!("cannot make a last copy: no #{sync_script}") unless File.file?(sync_script)
+copy = system(RbConfig.ruby, sync_script, '--wait')
+fail!("cannot run #{sync_script} for a last copy: #{$CHILD_STATUS || 'not started'}") if copy.nil?
+unreachable = $CHILD_STATUS.exitstatus == 2
+if !unreachable && !force
+  what = copy ? 'answered a last copy' : 'answered, though the last copy failed (see above)'
+  fail!("the active CA #{ca_server} #{what}: it is alive, and promoting now would make two CAs " \
+        'sign. Stop it first, or run again with --force for a planned switch')
 end
-log(copy ? 'last copy made (--force: the other CA must stop signing)' : 'the active CA did not answer a last copy')
+log(if unreachable
+      "the active CA #{ca_server} did not answer a last copy"
+    else
+      "--force: promoting though #{ca_server} answered; it must stop signing"
+    end)
 
 lock = File.open(File.join(CADIR, '.puppet-multisite-sync.lock'), File::CREAT | File::RDWR, 0o600)
 lock.flock(File::LOCK_EX)
@@ -75,22 +89,26 @@ def write_file(path, content, mode = 0o644)
   File.rename(tmp, path)
 end
 
-sync = File.exist?(SYNC_STATE) ? JSON.parse(File.read(SYNC_STATE)) : {}
-recorded = File.exist?(EPOCH_FILE) ? JSON.parse(File.read(EPOCH_FILE)).fetch('epoch', 0) : 0
-serial_path = File.join(CADIR, 'serial')
-next_serial = File.exist?(serial_path) ? File.read(serial_path).strip.to_i(16) : 0
-epoch = [recorded, (next_serial - 1) >> EPOCH_SERIAL_BITS].max + 1
-fail!("epoch #{epoch} would pass #{MAX_EPOCH}: Puppet Server's serials are 32-bit") if epoch > MAX_EPOCH
-
-first_serial = epoch << EPOCH_SERIAL_BITS
+# Everything is read and checked before anything is written: a refusal changes nothing.
 key = OpenSSL::PKey.read(File.read(File.join(CADIR, 'ca_key.pem')))
 ca_cert = OpenSSL::X509::Certificate.new(File.read(File.join(CADIR, 'ca_crt.pem')))
+fail!("#{CADIR}/ca_key.pem is not the key of ca_crt.pem") unless ca_cert.check_private_key(key)
 crl_path = File.join(CADIR, 'ca_crl.pem')
 crl = OpenSSL::X509::CRL.new(File.read(crl_path))
 fail!("#{crl_path} does not verify against the CA certificate") unless crl.verify(ca_cert.public_key)
 
 old_number = crl.extensions.find { |e| e.oid == 'crlNumber' }
 old_number = old_number ? OpenSSL::ASN1.decode(old_number.value_der).value.to_i : 0
+sync = File.exist?(SYNC_STATE) ? JSON.parse(File.read(SYNC_STATE)) : {}
+recorded = File.exist?(EPOCH_FILE) ? JSON.parse(File.read(EPOCH_FILE)).fetch('epoch', 0) : 0
+serial_path = File.join(CADIR, 'serial')
+next_serial = File.exist?(serial_path) ? File.read(serial_path).strip.to_i(16) : 0
+# The newest epoch this CA has evidence of: its record, the serials and the CRL it copied (a CA
+# promoted elsewhere numbers both from its epoch).
+epoch = [recorded, (next_serial - 1) >> EPOCH_SERIAL_BITS, old_number >> EPOCH_CRL_BITS].max + 1
+fail!("epoch #{epoch} would pass #{MAX_EPOCH}: Puppet Server's serials are 32-bit") if epoch > MAX_EPOCH
+
+first_serial = (epoch << EPOCH_SERIAL_BITS)
 number = [old_number + 1, epoch << EPOCH_CRL_BITS].max
 factory = OpenSSL::X509::ExtensionFactory.new
 factory.issuer_certificate = ca_cert

@@ -11,7 +11,10 @@
 #   certificate was revoked first), so a promoted CA starts beyond everything it was told of;
 # - the CRL, installed only when it verifies against the CA certificate and is not older than ours.
 # Nothing here signs or revokes. A CA without the standby marker is the active one and is left
-# alone. Exit 0 when synced (or nothing to do), 1 when the active CA could not be read.
+# alone. Exit codes (ca-promote.rb reads them): 0 copied, or nothing to do; 1 the active CA
+# answered but the copy was refused (an HTTP error, a record that does not verify); 2 the active
+# CA did not answer (refused, unreachable, timed out, its name unknown); 3 another copy is running.
+# --wait waits for a running copy instead of exiting 3.
 require 'fileutils'
 require 'json'
 require 'net/http'
@@ -87,10 +90,13 @@ unless File.exist?(MARKER)
   exit 0
 end
 lock = File.open(File.join(CADIR, '.puppet-multisite-sync.lock'), File::CREAT | File::RDWR, 0o600)
-unless lock.flock(File::LOCK_EX | File::LOCK_NB)
+wait = ARGV.delete('--wait')
+unless lock.flock(wait ? File::LOCK_EX : File::LOCK_EX | File::LOCK_NB)
   log('another copy is running')
-  exit 0
+  exit 3
 end
+# A promotion may have ended while this waited for the lock.
+exit 0 unless File.exist?(MARKER)
 
 # Everything is read and checked first, then written: a refusal leaves the copy as it was.
 begin
@@ -172,6 +178,10 @@ begin
   log("copied from #{CA_SERVER}: #{known.size} certificates (#{fetched.size} fetched, #{removed.size} removed), " \
       "next serial #{format('%04X', state['next_serial'])}, CRL number #{state['crl_number']} " \
       "(#{state['revoked']} revoked)")
+rescue SocketError, SystemCallError, Net::OpenTimeout => e
+  # Nothing answered: no TCP connection was made (a name, a route, a port or a host missing).
+  log("the active CA #{CA_SERVER} did not answer: #{e.class}: #{e.message}")
+  exit 2
 rescue StandardError => e
   log("could not copy from #{CA_SERVER}: #{e.class}: #{e.message}")
   exit 1
