@@ -53,6 +53,63 @@ export function makeCa(opts: {
 }
 
 /** `openssl req` arguments for a new RSA key written to `keyout` (`/dev/null` drops it). */
+/**
+ * A CRL of the CA in `caKey`/`caCert` with CRL number `number`, revoking `serials`, made as ca.sh
+ * makes a CA's first one (openssl ca -gencrl, authorityKeyIdentifier).
+ */
+export function makeCrl(opts: {
+  caKey: string;
+  caCert: string;
+  number: number;
+  serials: readonly number[];
+}): string {
+  const work = mkdtempSync(join(tmpdir(), "pm-crl-"));
+  // openssl reads an even number of hex digits.
+  const evenHex = (n: number) => {
+    const hex = n.toString(16).toUpperCase();
+    return hex.padStart(Math.max(4, hex.length + (hex.length % 2)), "0");
+  };
+  try {
+    writeFileSync(
+      join(work, "index.txt"),
+      opts.serials
+        .map((s) => `R\t301231000000Z\t240101000000Z\t${evenHex(s)}\tunknown\t/CN=revoked-${s}\n`)
+        .join(""),
+    );
+    writeFileSync(join(work, "crlnumber"), `${evenHex(opts.number)}\n`);
+    writeFileSync(
+      join(work, "openssl.cnf"),
+      [
+        "[ca]",
+        "default_ca = puppet_ca",
+        "[puppet_ca]",
+        `database = ${join(work, "index.txt")}`,
+        `crlnumber = ${join(work, "crlnumber")}`,
+        "default_md = sha256",
+        "default_crl_days = 3650",
+        "crl_extensions = crl_ext",
+        "[crl_ext]",
+        "authorityKeyIdentifier = keyid:always",
+        "",
+      ].join("\n"),
+    );
+    const config = join(work, "openssl.cnf");
+    return openssl([
+      "ca",
+      "-batch",
+      "-gencrl",
+      "-config",
+      config,
+      "-keyfile",
+      opts.caKey,
+      "-cert",
+      opts.caCert,
+    ]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 export function newKeyRequest(keyout: string): string[] {
   return ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", keyout];
 }

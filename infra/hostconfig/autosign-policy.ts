@@ -32,6 +32,9 @@ export interface ServerIdentity {
  */
 export const STANDBY_MARKER = `${CA_DIR}/puppet-multisite-standby`;
 
+/** On a CA's state volume: which CA of a newer epoch fenced this one (autosign.rb, ca-sync.rb). */
+export const FENCE_RECORD = `${CA_DIR}/puppet-multisite-fence.json`;
+
 export interface AutosignPolicy {
   /** Files holding each challenge (one value a line, so a challenge can be rotated). */
   readonly challenges: { readonly server: string; readonly agent: string };
@@ -51,6 +54,12 @@ export interface AutosignPolicy {
     readonly requestsDir: string;
     /** Present while this CA is the standby (see STANDBY_MARKER). */
     readonly standbyMarker: string;
+    /** The deployment's other CAs: a newer epoch in one's CRL fences this CA (autosign.rb). */
+    readonly peers: readonly string[];
+    /** This CA's CRL, whose number gives its epoch. */
+    readonly crl: string;
+    /** Where a fenced CA records which CA fenced it (ca-sync.rb then copies from that one). */
+    readonly fenceRecord: string;
     /** The CA host's certificate (it carries pp_cli_auth) and key, and the CA certificate. */
     readonly cert: string;
     readonly key: string;
@@ -92,6 +101,9 @@ export function autosignPolicy(
       signedDir: `${CA_DIR}/signed`,
       requestsDir: `${CA_DIR}/requests`,
       standbyMarker: STANDBY_MARKER,
+      peers: host.peerCas ?? [],
+      crl: `${CA_DIR}/ca_crl.pem`,
+      fenceRecord: FENCE_RECORD,
       cert: `${SSL_DIR}/certs/${host.certname}.pem`,
       key: `${SSL_DIR}/private_keys/${host.certname}.pem`,
       cacert: `${SSL_DIR}/certs/ca.pem`,

@@ -16,6 +16,7 @@ import { autosignPolicy } from "../../infra/hostconfig/autosign-policy";
 import {
   CsrOptions,
   makeCa,
+  makeCrl,
   makeCsr as csr,
   newKeyRequest,
   openssl,
@@ -44,17 +45,29 @@ interface Revocation {
   client?: string;
 }
 
-/** The CA's certificate_status endpoint: records each request; `answer` is the status it gives. */
+/**
+ * The CA's certificate_status endpoint: records each request; `answer` is the status it gives. The
+ * same server is the peer CA fencing reads, at localhost: it serves `peerCrl` to anyone, as Puppet
+ * Server serves its CRL.
+ */
 const revocations: Revocation[] = [];
 let answer = 204;
+let peerCrl = "";
+const CRL_PATH = "/puppet-ca/v1/certificate_revocation_list/ca";
+const crl = (number: number) =>
+  makeCrl({ caKey: join(dir, "ca.key"), caCert: join(dir, "ca.pem"), number, serials: [] });
 let server: Server;
 
 beforeAll(async () => {
   makeCa({ key: join(dir, "ca.key"), cert: join(dir, "ca.pem"), cn: "Test Puppet CA" });
+  makeCa({ key: join(dir, "other.key"), cert: join(dir, "other.pem"), cn: "Another CA" });
   // The CA host's certificate: the server's and the autosigner's client identity.
   writeFileSync(
     join(dir, "host.pem"),
-    certificate(CA, 1, [`subjectAltName = DNS:${CA}`, "extendedKeyUsage = serverAuth,clientAuth"]),
+    certificate(CA, 1, [
+      `subjectAltName = DNS:${CA},DNS:localhost`,
+      "extendedKeyUsage = serverAuth,clientAuth",
+    ]),
   );
   server = createServer(
     {
@@ -62,9 +75,18 @@ beforeAll(async () => {
       cert: readFileSync(join(dir, "host.pem")),
       ca: readFileSync(join(dir, "ca.pem")),
       requestCert: true,
-      rejectUnauthorized: true,
+      rejectUnauthorized: false,
     },
     (req: IncomingMessage, res: ServerResponse) => {
+      if (req.url === CRL_PATH) {
+        res.writeHead(200, { "Content-Type": "text/plain" });
+        res.end(peerCrl);
+        return;
+      }
+      if (!(req.socket as TLSSocket).authorized) {
+        res.writeHead(403).end("Forbidden request");
+        return;
+      }
       let body = "";
       req.on("data", (d: Buffer) => (body += d.toString()));
       req.on("end", () => {
@@ -93,6 +115,10 @@ beforeAll(async () => {
         signedDir,
         requestsDir,
         standbyMarker,
+        // No peer but in the fencing tests: a peer's name would be looked up in DNS.
+        peers: [],
+        crl: join(dir, "ca_crl.pem"),
+        fenceRecord: join(dir, "fence.json"),
         cert: join(dir, "host.pem"),
         key: join(dir, `${CA}.key`),
         cacert: join(dir, "ca.pem"),
@@ -100,6 +126,7 @@ beforeAll(async () => {
       logFile,
     }),
   );
+  writeFileSync(join(dir, "ca_crl.pem"), crl(3));
   // One value a line: a second line is how a challenge is rotated.
   writeFileSync(join(dir, "server-challenge"), `old-server-challenge\n${SERVER_CHALLENGE}\n`);
   writeFileSync(join(dir, "agent-challenge"), `${AGENT_CHALLENGE}\n`);
@@ -421,6 +448,100 @@ describe("autosign.rb", () => {
       expect((await autosign(agent, csr(agent, { challenge: AGENT_CHALLENGE }))).status).toBe(0);
     },
   );
+
+  itWithTools(
+    ["ruby", "openssl"],
+    "a fenced CA (the marker holding ca-sync.rb's reason) refuses with that reason",
+    async () => {
+      const reason =
+        "fenced: ca.site-b.example is the active CA of epoch 1, this CA's is 0: it signs nothing";
+      writeFileSync(standbyMarker, `${reason}\n`);
+      try {
+        writeFileSync(
+          join(requestsDir, `${agent}.pem`),
+          csr(agent, { challenge: AGENT_CHALLENGE }),
+        );
+        const r = await autosign(agent, readFileSync(join(requestsDir, `${agent}.pem`), "utf8"));
+        expect(r.status).toBe(1);
+        expect(r.stderr).toContain(`rejected ${agent}: ${reason}`);
+        expect(existsSync(join(requestsDir, `${agent}.pem`))).toBe(false);
+      } finally {
+        rmSync(standbyMarker);
+      }
+    },
+  );
+
+  /** Runs `body` with the policy naming localhost (the test server) as the peer CA. */
+  async function withPeer(body: () => Promise<void>): Promise<void> {
+    const path = join(dir, "policy.json");
+    const saved = readFileSync(path, "utf8");
+    const policy = JSON.parse(saved) as { ca: Record<string, unknown> };
+    writeFileSync(path, JSON.stringify({ ...policy, ca: { ...policy.ca, peers: ["localhost"] } }));
+    try {
+      await body();
+    } finally {
+      writeFileSync(path, saved);
+      rmSync(standbyMarker, { force: true });
+      rmSync(join(dir, "fence.json"), { force: true });
+    }
+  }
+
+  itWithTools(
+    ["ruby", "openssl"],
+    "fencing: a peer CA serving a CRL of a newer epoch (number 2^32 + 2; ours 3) stops this CA for good, with the reason logged, in the marker and in the fence record",
+    () =>
+      withPeer(async () => {
+        peerCrl = crl(2 ** 32 + 2);
+        writeFileSync(
+          join(requestsDir, `${agent}.pem`),
+          csr(agent, { challenge: AGENT_CHALLENGE }),
+        );
+        const r = await autosign(agent, readFileSync(join(requestsDir, `${agent}.pem`), "utf8"));
+        const reason =
+          "fenced: localhost is the active CA of epoch 1, this CA's is 0: it signs nothing and copies from localhost (ca-promote.rb makes it the active CA again)";
+        expect(r.stderr).toContain(`rejected ${agent}: ${reason}`);
+        expect(r.status).toBe(1);
+        expect(existsSync(join(requestsDir, `${agent}.pem`))).toBe(false);
+        expect(readFileSync(standbyMarker, "utf8")).toBe(`${reason}\n`);
+        expect(JSON.parse(readFileSync(join(dir, "fence.json"), "utf8"))).toMatchObject({
+          active: "localhost",
+          epoch: 1,
+          own_epoch: 0,
+          was_active: true,
+        });
+        // Stopped for good: a peer of the old epoch again does not undo it.
+        peerCrl = crl(4);
+        const again = await autosign(master, csr(master, asMaster));
+        expect(again.stderr).toContain(`rejected ${master}: ${reason}`);
+        expect(again.status).toBe(1);
+      }),
+  );
+
+  const UNFENCED: { what: string; crl: () => string; log?: string }[] = [
+    { what: "a peer of the same epoch (CRL number 9)", crl: () => crl(9) },
+    {
+      what: "a peer serving a newer epoch's CRL the CA did not sign",
+      crl: () =>
+        makeCrl({
+          caKey: join(dir, "other.key"),
+          caCert: join(dir, "other.pem"),
+          number: 2 ** 32,
+          serials: [],
+        }),
+      log: "fencing: no CRL from localhost: RuntimeError: its CRL does not verify against the CA certificate",
+    },
+  ];
+  for (const { what, crl: served, log } of UNFENCED) {
+    itWithTools(["ruby", "openssl"], `fencing: ${what} stops nothing`, () =>
+      withPeer(async () => {
+        peerCrl = served();
+        const r = await autosign(agent, csr(agent, { challenge: AGENT_CHALLENGE }));
+        expect(r.status).toBe(0);
+        if (log) expect(r.stderr).toContain(log);
+        expect(existsSync(standbyMarker)).toBe(false);
+      }),
+    );
+  }
 
   itWithTools(
     ["ruby", "openssl"],

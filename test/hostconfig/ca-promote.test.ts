@@ -205,6 +205,20 @@ describe("ca-promote.rb", () => {
     },
   );
 
+  itWithTools(
+    TOOLS,
+    "a fenced CA (its fence record beside the marker) promoted: both removed, so it signs again",
+    async () => {
+      const s = await copiedStandby();
+      writeFileSync(join(s.cadir, MARKER), "fenced: localhost is the active CA of epoch 1\n");
+      writeFileSync(join(s.cadir, "puppet-multisite-fence.json"), '{"active":"localhost"}\n');
+      const r = await promote(s, { env: lost });
+      expect(r.status).toBe(0);
+      expect(existsSync(join(s.cadir, MARKER))).toBe(false);
+      expect(existsSync(join(s.cadir, "puppet-multisite-fence.json"))).toBe(false);
+    },
+  );
+
   interface EpochCase {
     readonly what: string;
     /** Files of the CA directory written over a copied standby's (made once the test CA is). */

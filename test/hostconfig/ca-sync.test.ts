@@ -69,6 +69,8 @@ describe("ca-sync.rb", () => {
         next_serial: 43,
         crl_number: 1,
         revoked: 2,
+        signed_only_here: [],
+        revoked_only_here: [],
       });
       expect(active.requests).toEqual(
         [
@@ -298,6 +300,41 @@ describe("ca-sync.rb", () => {
       expect(holder.exitCode).toBe(0);
       expect(waited.stderr).toMatch(/copied from localhost/);
       expect(waited.status).toBe(0);
+    },
+  );
+
+  itWithTools(
+    TOOLS,
+    "a CA fenced by its autosigner copies from the CA its fence record names, not the configured one, keeps what only it knows and lists it",
+    async () => {
+      // The configured CA_SERVER would fail TLS (the fake CA's certificate names localhost only).
+      const s = ca.standby({ CA_SERVER: "127.0.0.1" });
+      const reason = "fenced: localhost is the active CA of epoch 1, this CA's is 0";
+      writeFileSync(join(s.cadir, "puppet-multisite-standby"), `${reason}\n`);
+      writeFileSync(
+        join(s.cadir, "puppet-multisite-fence.json"),
+        `${JSON.stringify({ active: "localhost", epoch: 1, own_epoch: 0 })}\n`,
+      );
+      // While it was active: CRL number 7 revoking 0x63 besides the others', and a certificate
+      // signed in a partition that the new active CA never saw.
+      writeFileSync(join(s.cadir, "ca_crl.pem"), ca.crl(7, [11, 42, 99]));
+      const partition = ca.certificate("partition-1.example.com", 98);
+      writeFileSync(join(s.cadir, "signed", "partition-1.example.com.pem"), partition.pem);
+      active.crl = ca.crl(2 ** 32, [11, 42]);
+      const r = await sync(s);
+      expect(r.stderr).toMatch(/\[ca-sync\] copied from localhost: 4 certificates/);
+      expect(r.stderr).toContain(
+        "[ca-sync] unknown to localhost: certificates signed here partition-1.example.com; serials revoked here 0063",
+      );
+      expect(r.status).toBe(0);
+      expect(read(s, "ca_crl.pem")).toBe(active.crl);
+      expect(read(s, "signed/partition-1.example.com.pem")).toBe(partition.pem);
+      expect(read(s, "puppet-multisite-standby")).toBe(`${reason}\n`);
+      expect(JSON.parse(read(s, "puppet-multisite-sync.json"))).toMatchObject({
+        source: "localhost",
+        signed_only_here: ["partition-1.example.com"],
+        revoked_only_here: ["0063"],
+      });
     },
   );
 

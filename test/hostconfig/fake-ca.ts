@@ -20,7 +20,7 @@ import { TLSSocket } from "tls";
 import { tmpdir } from "os";
 import { join, relative } from "path";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { makeCa, newKeyRequest, openssl, signCsr } from "../../lab/x509";
+import { makeCa, makeCrl, newKeyRequest, openssl, signCsr } from "../../lab/x509";
 import { STANDBY_CA } from "./fixtures";
 
 /** What the scripts and the fake CA need installed. */
@@ -177,16 +177,20 @@ export class FakeCa {
         key: readFileSync(join(this.dir, "localhost.key")),
         cert: localhost.pem,
         ca: readFileSync(this.testCa.cert),
+        // As Puppet Server: a client certificate is asked for, and only the CRL is served without.
         requestCert: true,
-        rejectUnauthorized: true,
+        rejectUnauthorized: false,
       },
       (req: IncomingMessage, res: ServerResponse) => {
-        const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
+        const socket = req.socket as TLSSocket;
+        const cn = socket.authorized ? socket.getPeerCertificate().subject?.CN : undefined;
         this.active.requests.push({
           path: `${req.method} ${req.url}`,
           client: Array.isArray(cn) ? cn.join(",") : cn,
         });
-        const [status, body] = this.answer(req.url ?? "");
+        const open = req.url === `${PREFIX}certificate_revocation_list/ca`;
+        const [status, body] =
+          socket.authorized || open ? this.answer(req.url ?? "") : [403, "Forbidden request"];
         res.writeHead(status, { "Content-Type": "text/plain" });
         res.end(body);
       },
@@ -228,51 +232,7 @@ export class FakeCa {
 
   /** A CRL of `ca` with CRL number `number`, revoking `serials`, made as ca.sh makes the first one. */
   crl(number: number, serials: readonly number[], ca = this.testCa): string {
-    const work = mkdtempSync(join(this.dir, "crl-"));
-    // openssl reads an even number of hex digits.
-    const evenHex = (n: number) => {
-      const hex = n.toString(16).toUpperCase();
-      return hex.padStart(Math.max(4, hex.length + (hex.length % 2)), "0");
-    };
-    try {
-      writeFileSync(
-        join(work, "index.txt"),
-        serials
-          .map((s) => `R\t301231000000Z\t240101000000Z\t${evenHex(s)}\tunknown\t/CN=revoked-${s}\n`)
-          .join(""),
-      );
-      writeFileSync(join(work, "crlnumber"), `${evenHex(number)}\n`);
-      writeFileSync(
-        join(work, "openssl.cnf"),
-        [
-          "[ca]",
-          "default_ca = puppet_ca",
-          "[puppet_ca]",
-          `database = ${join(work, "index.txt")}`,
-          `crlnumber = ${join(work, "crlnumber")}`,
-          "default_md = sha256",
-          "default_crl_days = 3650",
-          "crl_extensions = crl_ext",
-          "[crl_ext]",
-          "authorityKeyIdentifier = keyid:always",
-          "",
-        ].join("\n"),
-      );
-      const config = join(work, "openssl.cnf");
-      return openssl([
-        "ca",
-        "-batch",
-        "-gencrl",
-        "-config",
-        config,
-        "-keyfile",
-        ca.key,
-        "-cert",
-        ca.cert,
-      ]);
-    } finally {
-      rmSync(work, { recursive: true, force: true });
-    }
+    return makeCrl({ caKey: ca.key, caCert: ca.cert, number, serials });
   }
 
   /**

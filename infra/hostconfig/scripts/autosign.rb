@@ -12,6 +12,12 @@
 #   servers' names and that holds no certificate yet (an agent's identity is never taken over).
 # The CA allows alt names, auth extensions and duplicate certnames, so this is what stops an agent
 # from asking for a server's identity. Every decision is logged with its reason.
+# Fencing, before any signature: a CA's epoch is its CRL number divided by 2^32 (ca-promote.rb
+# numbers a promoted CA's CRLs from epoch * 2^32), and every CA serves its CRL, signed with the
+# shared CA key, without a client certificate. A peer CA of a newer epoch was promoted after this
+# one: this CA then writes the standby marker with the reason, and signs nothing from then on. A
+# peer that does not answer (down, or behind a partition) costs a request up to 2 s and stops
+# nothing.
 
 require 'json'
 require 'net/http'
@@ -158,10 +164,61 @@ def check_agent(certname, extensions)
                   "clean it first (puppetserver ca clean --certname #{certname})"
 end
 
+def crl_epoch(crl)
+  ext = crl.extensions.find { |e| e.oid == 'crlNumber' }
+  (ext ? OpenSSL::ASN1.decode(ext.value_der).value.to_i : 0) >> 32
+end
+
+# A peer CA's epoch from the CRL it serves, when that verifies against the CA certificate.
+def peer_epoch(peer, cacert)
+  http = Net::HTTP.new(peer, policy.fetch('ca').fetch('port'))
+  http.use_ssl = true
+  http.verify_mode = OpenSSL::SSL::VERIFY_PEER
+  http.cert_store = OpenSSL::X509::Store.new.tap { |s| s.add_cert(cacert) }
+  http.open_timeout = 2
+  http.read_timeout = 5
+  response = http.get('/puppet-ca/v1/certificate_revocation_list/ca', 'Accept' => 'text/plain')
+  raise "HTTP #{response.code}" unless response.is_a?(Net::HTTPSuccess)
+
+  crl = OpenSSL::X509::CRL.new(response.body)
+  raise 'its CRL does not verify against the CA certificate' unless crl.verify(cacert.public_key)
+
+  crl_epoch(crl)
+rescue StandardError => e
+  log("fencing: no CRL from #{peer}: #{e.class}: #{e.message}")
+  nil
+end
+
+# Raises Standby, after writing the marker and the fence record, when a peer CA is of a newer epoch.
+def fence!
+  ca = policy.fetch('ca')
+  peers = ca.fetch('peers', [])
+  return if peers.empty?
+
+  cacert = OpenSSL::X509::Certificate.new(File.read(ca.fetch('cacert')))
+  ours = crl_epoch(OpenSSL::X509::CRL.new(File.read(ca.fetch('crl'))))
+  peer, epoch = peers.filter_map { |p| (e = peer_epoch(p, cacert)) && [p, e] }.max_by(&:last)
+  return unless epoch && epoch > ours
+
+  reason = "fenced: #{peer} is the active CA of epoch #{epoch}, this CA's is #{ours}: it signs nothing " \
+           "and copies from #{peer} (ca-promote.rb makes it the active CA again)"
+  record = { 'active' => peer, 'epoch' => epoch, 'own_epoch' => ours,
+             'fenced_at' => Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%3NZ'), 'was_active' => true }
+  File.write(ca.fetch('fenceRecord'), "#{JSON.pretty_generate(record)}\n")
+  File.write(ca.fetch('standbyMarker'), "#{reason}\n")
+  log(reason)
+  raise Standby, reason
+end
+
 # What the CSR asks for: 'agent' or the server role; raises Rejected with the reason otherwise.
 def check(certname, request)
   marker = policy.fetch('ca')['standbyMarker']
-  raise Standby, 'this CA is the standby: it signs nothing until it is promoted' if marker && File.exist?(marker)
+  # The marker holds why a fenced CA stopped; a standby's is empty.
+  if marker && File.exist?(marker)
+    why = File.read(marker).strip
+    raise Standby, why.empty? ? 'this CA is the standby: it signs nothing until it is promoted' : why
+  end
+  fence!
   raise Rejected, 'CSR signature does not verify' unless request.verify(request.public_key)
 
   cn = request.subject.to_a.find { |entry| entry[0] == 'CN' }&.fetch(1)

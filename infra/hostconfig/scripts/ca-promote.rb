@@ -16,7 +16,7 @@
 #    CA can have issued since the last copy, so servers and agents that hold one of those (they
 #    never install an older CRL) take the promoted CA's.
 # 4. Pending requests dropped (agents send theirs again), the epoch recorded on the state volume, the
-#    standby marker removed: the autosigner signs from the next request on. Puppet Server reads the
+#    standby marker and any fence record (ca-sync.rb) removed: the autosigner signs from the next request on. Puppet Server reads the
 #    serial, the CRL and the marker at each request, so nothing restarts.
 require 'English'
 require 'fileutils'
@@ -137,6 +137,7 @@ record = {
 }
 write_file(EPOCH_FILE, "#{JSON.pretty_generate(record)}\n")
 File.delete(MARKER)
+FileUtils.rm_f(File.join(CADIR, 'puppet-multisite-fence.json'))
 log("#{CERTNAME} is the active CA: epoch #{epoch}, serials from #{record['first_serial']}, CRL number " \
     "#{number} with #{record['revocations']} revocations, in #{(Time.now - started).round(1)} s. " \
     "Certificates #{sync['source'] || 'the lost CA'} signed after its last copy here " \

@@ -10,8 +10,9 @@
 #   the serial file moves past the highest serial seen, revoked ones in the CRL included (a cleaned
 #   certificate was revoked first), so a promoted CA starts beyond everything it was told of;
 # - the CRL, installed only when it verifies against the CA certificate and is not older than ours.
-# Nothing here signs or revokes. A CA without the standby marker is the active one and is left
-# alone. Exit codes (ca-promote.rb reads them): 0 copied, or nothing to do; 1 the active CA
+# Nothing here signs or revokes.
+# A CA fenced by its autosigner (a peer CA of a newer epoch) copies from the CA its fence record
+# names, as a standby does. A CA without the standby marker is the active one, and copies nothing. Exit codes (ca-promote.rb reads them): 0 copied, or nothing to do; 1 the active CA
 # answered but the copy was refused (an HTTP error, a record that does not verify); 2 the active
 # CA did not answer (refused, unreachable, timed out, its name unknown); 3 another copy is running.
 # --wait waits for a running copy instead of exiting 3.
@@ -37,6 +38,7 @@ CA_PORT = Integer(ENV.fetch('CA_PORT', '8140'))
 SSLDIR = ENV.fetch('PUPPET_SSLDIR', '/var/lib/puppet/ssl')
 CADIR = File.join(ENV.fetch('PUPPETSERVER_DIR', '/etc/puppet/puppetserver'), 'ca')
 MARKER = File.join(CADIR, 'puppet-multisite-standby')
+FENCE = File.join(CADIR, 'puppet-multisite-fence.json')
 STATE = File.join(CADIR, 'puppet-multisite-sync.json')
 # Puppet's certname characters: nothing else may become a file name here.
 CERTNAME_PATTERN = /\A[a-z0-9][a-z0-9._-]*\z/
@@ -53,8 +55,13 @@ def write_file(path, content)
   File.rename(tmp, path)
 end
 
+# Where a standby copies from: the CA that fenced this one (autosign.rb), else the configured one.
+def source
+  @source ||= (File.exist?(FENCE) && JSON.parse(File.read(FENCE))['active']) || CA_SERVER
+end
+
 def http
-  @http ||= Net::HTTP.new(CA_SERVER, CA_PORT).tap do |h|
+  @http ||= Net::HTTP.new(source, CA_PORT).tap do |h|
     h.use_ssl = true
     h.verify_mode = OpenSSL::SSL::VERIFY_PEER
     h.ca_file = File.join(SSLDIR, 'certs', 'ca.pem')
@@ -85,18 +92,16 @@ def inventory_line(cert)
   format("0x%04X %s %s /%s\n", cert.serial.to_i, time.call(cert.not_before), time.call(cert.not_after), subject)
 end
 
-unless File.exist?(MARKER)
-  log("no standby marker in #{CADIR}: this CA is the active one, nothing to copy")
-  exit 0
-end
 lock = File.open(File.join(CADIR, '.puppet-multisite-sync.lock'), File::CREAT | File::RDWR, 0o600)
 wait = ARGV.delete('--wait')
 unless lock.flock(wait ? File::LOCK_EX : File::LOCK_EX | File::LOCK_NB)
   log('another copy is running')
   exit 3
 end
-# A promotion may have ended while this waited for the lock.
-exit 0 unless File.exist?(MARKER)
+unless File.exist?(MARKER)
+  log("no standby marker in #{CADIR}: this CA is the active one, nothing to copy")
+  exit 0
+end
 
 # Everything is read and checked first, then written: a refusal leaves the copy as it was.
 begin
@@ -147,6 +152,16 @@ begin
     serials[serial] = true
   end
   removed = known.keys - certificates.map { |s| s['name'] }
+  # What this CA has that the one it copies from lacks: certificates it signed and revocations it
+  # made while it was active (a partition), kept here and listed for the operator.
+  names = statuses.map { |s| s['name'] }
+  only_here = Dir.glob(File.join(signed_dir, '*.pem')).map { |f| File.basename(f, '.pem') } - names - removed
+  revoked_here = if File.exist?(crl_path)
+                   OpenSSL::X509::CRL.new(File.read(crl_path)).revoked.map { |r| r.serial.to_i } -
+                     crl.revoked.map { |r| r.serial.to_i }
+                 else
+                   []
+                 end
 
   FileUtils.mkdir_p(signed_dir)
   fetched.each { |name, pem| write_file(File.join(signed_dir, "#{name}.pem"), pem) }
@@ -167,22 +182,28 @@ begin
   write_file(serial_path, format('%04X', highest + 1)) if highest + 1 > current
 
   state = {
-    'source' => CA_SERVER,
+    'source' => source,
     'synced_at' => Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%3NZ'),
     'certificates' => known,
     'next_serial' => [highest + 1, current].max,
     'crl_number' => crl_number(crl),
     'revoked' => crl.revoked.size,
+    'signed_only_here' => only_here.sort,
+    'revoked_only_here' => revoked_here.sort.map { |n| format('%04X', n) },
   }
   write_file(STATE, "#{JSON.pretty_generate(state)}\n")
-  log("copied from #{CA_SERVER}: #{known.size} certificates (#{fetched.size} fetched, #{removed.size} removed), " \
+  unless only_here.empty? && revoked_here.empty?
+    log("unknown to #{source}: certificates signed here #{state['signed_only_here'].join(' ')}; " \
+        "serials revoked here #{state['revoked_only_here'].join(' ')}")
+  end
+  log("copied from #{source}: #{known.size} certificates (#{fetched.size} fetched, #{removed.size} removed), " \
       "next serial #{format('%04X', state['next_serial'])}, CRL number #{state['crl_number']} " \
       "(#{state['revoked']} revoked)")
 rescue SocketError, SystemCallError, Net::OpenTimeout => e
   # Nothing answered: no TCP connection was made (a name, a route, a port or a host missing).
-  log("the active CA #{CA_SERVER} did not answer: #{e.class}: #{e.message}")
+  log("the active CA #{source} did not answer: #{e.class}: #{e.message}")
   exit 2
 rescue StandardError => e
-  log("could not copy from #{CA_SERVER}: #{e.class}: #{e.message}")
+  log("could not copy from #{source}: #{e.class}: #{e.message}")
   exit 1
 end
