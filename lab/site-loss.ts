@@ -1,14 +1,16 @@
 // 22. The primary site lost: the WAN cut and every host of the primary stopped, after certificates
 // were signed and one revoked there. The failover site's agents keep converging, a new agent there
 // waits, the standby CA is promoted with the command the README gives, and the new agent gets its
-// certificate from it. Run last: the primary does not come back.
+// certificate from it. Then the old CA alone comes back, with the WAN: it finds the promoted CA's
+// newer epoch and refuses a request (fenced), saying why. Run last: the rest of the primary stays
+// down.
 import { existsSync, readFileSync } from "node:fs";
 import { CA_DIR, LIB_DIR } from "../infra/hostconfig/paths";
 import { PUPPET_PORT } from "../infra/ports";
 import { hostPath, runInHost } from "./host";
 import { httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
-import { cutWan } from "./net";
+import { cutWan, joinWan } from "./net";
 import { AUTOSIGN_LOG, describeAnswer, loggedAt } from "./probes";
 import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
@@ -131,6 +133,29 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   const newInEpoch = newSerial !== undefined && parseInt(newSerial, 16) >= FIRST_PROMOTED_SERIAL;
   const twice = inventory.filter((s) => s !== "" && s === newSerial).length > 1;
 
+  // 8. The old CA comes back with the WAN, its state volume as it was: fenced at its first request.
+  joinWan(lab.topo);
+  lab.startServer(ca);
+  await lab.waitReady(ca);
+  const returning = `loss-${stamp}-return.${primaryDomain}`;
+  await httpsRequest(prober.host, `${api(ca)}/certificate_request/${returning}`, {
+    method: "PUT",
+    body: makeCsr(returning, { challenge: lab.material.agentChallenge }),
+    contentType: "text/plain",
+    cacert,
+  });
+  const fencedAnswer = await httpsRequest(prober.host, `${api(ca)}/certificate/${returning}`, {
+    cacert,
+  });
+  const oldLog = hostPath(ca.host, AUTOSIGN_LOG);
+  const fenceReason = (existsSync(oldLog) ? readFileSync(oldLog, "utf8") : "")
+    .split("\n")
+    .find((l) => l.includes(`rejected ${returning}: fenced:`));
+  const fenced = fencedAnswer.status === 404 && fenceReason !== undefined;
+  notes.push(
+    `the old CA back: ${returning} ${describeAnswer(fencedAnswer)}; log: ${fenceReason?.replace(/^\S+ autosign /, "") ?? "(no fence)"}`,
+  );
+
   return {
     passed:
       earlySerials.every((s) => s !== undefined) &&
@@ -143,7 +168,8 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
       earlyKnown === early.length &&
       stillRevoked &&
       newInEpoch &&
-      !twice,
+      !twice &&
+      fenced,
     figures: [
       {
         name: `agents of ${site} converging with the primary lost`,
@@ -178,6 +204,7 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
         name: "new serial past every serial of the lost CA",
         value: newInEpoch && !twice ? "yes" : "no",
       },
+      { name: "the old CA back: fenced, signs nothing", value: fenced ? "yes" : "no" },
     ],
     notes,
   };

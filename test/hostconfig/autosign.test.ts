@@ -498,7 +498,7 @@ describe("autosign.rb", () => {
         );
         const r = await autosign(agent, readFileSync(join(requestsDir, `${agent}.pem`), "utf8"));
         const reason =
-          "fenced: localhost is the active CA of epoch 1, this CA's is 0: it signs nothing and copies from localhost (ca-promote.rb makes it the active CA again)";
+          "fenced: localhost is the active CA of epoch 1, this CA's is 0: it signs nothing until ca-promote.rb makes it the active CA again";
         expect(r.stderr).toContain(`rejected ${agent}: ${reason}`);
         expect(r.status).toBe(1);
         expect(existsSync(join(requestsDir, `${agent}.pem`))).toBe(false);

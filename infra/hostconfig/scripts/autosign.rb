@@ -201,7 +201,7 @@ def fence!
   return unless epoch && epoch > ours
 
   reason = "fenced: #{peer} is the active CA of epoch #{epoch}, this CA's is #{ours}: it signs nothing " \
-           "and copies from #{peer} (ca-promote.rb makes it the active CA again)"
+           'until ca-promote.rb makes it the active CA again'
   record = { 'active' => peer, 'epoch' => epoch, 'own_epoch' => ours,
              'fenced_at' => Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%3NZ'), 'was_active' => true }
   File.write(ca.fetch('fenceRecord'), "#{JSON.pretty_generate(record)}\n")
