@@ -52,7 +52,6 @@ export function makeCa(opts: {
   ]);
 }
 
-/** `openssl req` arguments for a new RSA key written to `keyout` (`/dev/null` drops it). */
 /**
  * A CRL of the CA in `caKey`/`caCert` with CRL number `number`, revoking `serials`, made as ca.sh
  * makes a CA's first one (openssl ca -gencrl, authorityKeyIdentifier).
@@ -110,6 +109,7 @@ export function makeCrl(opts: {
   }
 }
 
+/** `openssl req` arguments for a new RSA key written to `keyout` (`/dev/null` drops it). */
 export function newKeyRequest(keyout: string): string[] {
   return ["req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", keyout];
 }

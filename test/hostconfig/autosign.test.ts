@@ -503,11 +503,11 @@ describe("autosign.rb", () => {
         expect(r.status).toBe(1);
         expect(existsSync(join(requestsDir, `${agent}.pem`))).toBe(false);
         expect(readFileSync(standbyMarker, "utf8")).toBe(`${reason}\n`);
-        expect(JSON.parse(readFileSync(join(dir, "fence.json"), "utf8"))).toMatchObject({
+        expect(JSON.parse(readFileSync(join(dir, "fence.json"), "utf8"))).toEqual({
           active: "localhost",
           epoch: 1,
           own_epoch: 0,
-          was_active: true,
+          fenced_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) as string,
         });
         // Stopped for good: a peer of the old epoch again does not undo it.
         peerCrl = crl(4);

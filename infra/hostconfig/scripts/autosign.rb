@@ -203,7 +203,7 @@ def fence!
   reason = "fenced: #{peer} is the active CA of epoch #{epoch}, this CA's is #{ours}: it signs nothing " \
            'until ca-promote.rb makes it the active CA again'
   record = { 'active' => peer, 'epoch' => epoch, 'own_epoch' => ours,
-             'fenced_at' => Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%3NZ'), 'was_active' => true }
+             'fenced_at' => Time.now.utc.strftime('%Y-%m-%dT%H:%M:%S.%3NZ') }
   File.write(ca.fetch('fenceRecord'), "#{JSON.pretty_generate(record)}\n")
   File.write(ca.fetch('standbyMarker'), "#{reason}\n")
   log(reason)

@@ -16,8 +16,9 @@
 #    CA can have issued since the last copy, so servers and agents that hold one of those (they
 #    never install an older CRL) take the promoted CA's.
 # 4. Pending requests dropped (agents send theirs again), the epoch recorded on the state volume, the
-#    standby marker and any fence record (ca-sync.rb) removed: the autosigner signs from the next request on. Puppet Server reads the
-#    serial, the CRL and the marker at each request, so nothing restarts.
+#    standby marker and any fence record (autosign.rb) removed: the autosigner signs from the next
+#    request on. Puppet Server reads the serial, the CRL and the marker at each request, so nothing
+#    restarts.
 require 'English'
 require 'fileutils'
 require 'json'
@@ -51,6 +52,7 @@ CERTNAME = ENV.fetch('CERTNAME')
 SSLDIR = ENV.fetch('PUPPET_SSLDIR', '/var/lib/puppet/ssl')
 CADIR = File.join(ENV.fetch('PUPPETSERVER_DIR', '/etc/puppet/puppetserver'), 'ca')
 MARKER = File.join(CADIR, 'puppet-multisite-standby')
+FENCE = File.join(CADIR, 'puppet-multisite-fence.json')
 EPOCH_FILE = File.join(CADIR, 'puppet-multisite-epoch.json')
 SYNC_STATE = File.join(CADIR, 'puppet-multisite-sync.json')
 started = Time.now
@@ -137,7 +139,7 @@ record = {
 }
 write_file(EPOCH_FILE, "#{JSON.pretty_generate(record)}\n")
 File.delete(MARKER)
-FileUtils.rm_f(File.join(CADIR, 'puppet-multisite-fence.json'))
+FileUtils.rm_f(FENCE)
 log("#{CERTNAME} is the active CA: epoch #{epoch}, serials from #{record['first_serial']}, CRL number " \
     "#{number} with #{record['revocations']} revocations, in #{(Time.now - started).round(1)} s. " \
     "Certificates #{sync['source'] || 'the lost CA'} signed after its last copy here " \

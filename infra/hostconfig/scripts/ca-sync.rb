@@ -10,12 +10,13 @@
 #   the serial file moves past the highest serial seen, revoked ones in the CRL included (a cleaned
 #   certificate was revoked first), so a promoted CA starts beyond everything it was told of;
 # - the CRL, installed only when it verifies against the CA certificate and is not older than ours.
-# Nothing here signs or revokes.
-# A CA fenced by its autosigner (a peer CA of a newer epoch) copies from the CA its fence record
-# names, as a standby does. A CA without the standby marker is the active one, and copies nothing. Exit codes (ca-promote.rb reads them): 0 copied, or nothing to do; 1 the active CA
-# answered but the copy was refused (an HTTP error, a record that does not verify); 2 the active
-# CA did not answer (refused, unreachable, timed out, its name unknown); 3 another copy is running.
-# --wait waits for a running copy instead of exiting 3.
+# Nothing here signs or revokes. A CA fenced by its autosigner (a peer CA of a newer epoch) copies
+# from the CA its fence record names, as a standby does. A CA without the standby marker is the
+# active one, and copies nothing.
+# Exit codes (ca-promote.rb reads them): 0 copied, or nothing to do; 1 the active CA answered but
+# the copy was refused (an HTTP error, a record that does not verify); 2 the active CA did not
+# answer (refused, unreachable, timed out, its name unknown); 3 another copy is running. --wait
+# waits for a running copy instead of exiting 3.
 require 'fileutils'
 require 'json'
 require 'net/http'
@@ -115,7 +116,8 @@ begin
   raise 'the CRL does not verify against the CA certificate' unless crl.verify(ca_cert.public_key)
 
   crl_path = File.join(CADIR, 'ca_crl.pem')
-  ours = File.exist?(crl_path) ? crl_number(OpenSSL::X509::CRL.new(File.read(crl_path))) : -1
+  our_crl = File.exist?(crl_path) ? OpenSSL::X509::CRL.new(File.read(crl_path)) : nil
+  ours = our_crl ? crl_number(our_crl) : -1
   if crl_number(crl) < ours
     raise "the active CA's CRL (number #{crl_number(crl)}) is older than ours (#{ours}): " \
           'is the other CA the one promoted?'
@@ -156,12 +158,7 @@ begin
   # made while it was active (a partition), kept here and listed for the operator.
   names = statuses.map { |s| s['name'] }
   only_here = Dir.glob(File.join(signed_dir, '*.pem')).map { |f| File.basename(f, '.pem') } - names - removed
-  revoked_here = if File.exist?(crl_path)
-                   OpenSSL::X509::CRL.new(File.read(crl_path)).revoked.map { |r| r.serial.to_i } -
-                     crl.revoked.map { |r| r.serial.to_i }
-                 else
-                   []
-                 end
+  revoked_here = (our_crl&.revoked || []).map { |r| r.serial.to_i } - crl.revoked.map { |r| r.serial.to_i }
 
   FileUtils.mkdir_p(signed_dir)
   fetched.each { |name, pem| write_file(File.join(signed_dir, "#{name}.pem"), pem) }
