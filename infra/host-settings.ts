@@ -87,13 +87,15 @@ export function caCertnames(settings: Settings): string[] {
 }
 
 function caCommon(settings: Settings, certname: string): Omit<CaHost, "caCertificatePem"> {
+  const peerCas = caCertnames(settings).filter((n) => n !== certname);
   return {
     ...common(settings, certname, HEAP_MB.ca),
     role: "ca",
     caKeySecret: secretRef(settings, "ca-key"),
     agentChallengeSecret: secretRef(settings, "agent-challenge"),
     dnsAltNames: [certname],
-    peerCas: caCertnames(settings).filter((n) => n !== certname),
+    peerCas,
+    ...(peerCas.length > 0 && { syncIntervalSeconds: settings.certificates.standbySyncSeconds }),
   };
 }
 
@@ -118,7 +120,6 @@ export function standbyCaHostSettings(settings: Settings): Omit<CaHost, "caCerti
     ...caCommon(settings, name),
     dnsAltNames: [name, caHostName(settings.domain)],
     standby: true,
-    syncIntervalSeconds: settings.certificates.standbySyncSeconds,
   };
 }
 

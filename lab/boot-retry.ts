@@ -38,6 +38,7 @@ export async function bootRetry(lab: Lab, site: string): Promise<Outcome> {
   const boot = await startBoot(victim.host, {
     userData: lab.userData(victim),
     secretsDir: lab.material.secretsDir,
+    scriptsDir: lab.material.scriptsDir,
     env: { ...lab.bootEnv(), CONTROL_REPO_URL: `file://${outageRepo}` },
   });
   try {

@@ -38,22 +38,35 @@ export async function seedHost(host: ExecHost): Promise<void> {
   if (!r.ok) throw new Error(`${host.name}: host-exec failed: ${r.output}`);
 }
 
+/** What a first boot reads where EC2 hosts read AWS: the lab's secrets and script store. */
+export interface BootSources {
+  /** Files named like the secrets (Secrets Manager). */
+  readonly secretsDir: string;
+  /** `<bucket>/<key>` files of the sites' script stores (S3). */
+  readonly scriptsDir: string;
+}
+
+function bootEnv(opts: BootSources & { env?: Record<string, string> }): Record<string, string> {
+  return {
+    ...ADAPTER_ENV,
+    PUPPET_MULTISITE_SECRETS_DIR: resolve(opts.secretsDir),
+    PUPPET_MULTISITE_SCRIPTS_DIR: resolve(opts.scriptsDir),
+    ...opts.env,
+  };
+}
+
 /**
  * Decodes the host's user data into its root and runs its entry command (the role's first-boot
- * script) inside the host, with the adapter's variables, the secrets directory and `env`. Output
- * goes to `<root>/log/prepare.log`.
+ * script) inside the host, with the adapter's variables, the secrets and scripts directories and
+ * `env`. Output goes to `<root>/log/prepare.log`.
  */
 export async function prepareHost(
   host: ExecHost,
-  opts: { userData: string; secretsDir: string; env?: Record<string, string>; timeoutMs?: number },
+  opts: BootSources & { userData: string; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<RunResult> {
   await seedHost(host);
   const runcmd = writeUserDataFiles(host, opts.userData);
-  const env = {
-    ...ADAPTER_ENV,
-    PUPPET_MULTISITE_SECRETS_DIR: resolve(opts.secretsDir),
-    ...opts.env,
-  };
+  const env = bootEnv(opts);
   const started = Date.now();
   let output = "";
   for (const cmd of runcmd) {
@@ -70,14 +83,12 @@ export async function prepareHost(
  */
 export async function startBoot(
   host: ExecHost,
-  opts: { userData: string; secretsDir: string; env?: Record<string, string> },
+  opts: BootSources & { userData: string; env?: Record<string, string> },
 ): Promise<Started> {
   await seedHost(host);
   const [command, ...more] = writeUserDataFiles(host, opts.userData);
   if (command === undefined || more.length > 0) {
     throw new Error(`${host.name}: user data should run one command, it runs ${more.length + 1}`);
   }
-  return startInHost(host, "first-boot", command, {
-    env: { ...ADAPTER_ENV, PUPPET_MULTISITE_SECRETS_DIR: resolve(opts.secretsDir), ...opts.env },
-  });
+  return startInHost(host, "first-boot", command, { env: bootEnv(opts) });
 }

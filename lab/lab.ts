@@ -168,6 +168,7 @@ export class Lab {
       this.secretNames,
       this.branch,
       this.collector().topo.certname,
+      this.topo.scripts,
     );
     // The bundle at the path the primary's PuppetDB asks for: a PuppetDB that asks for another
     // Region's gets a 404 and fails its boot.
@@ -244,6 +245,7 @@ export class Lab {
     return prepareHost(node.host, {
       userData: this.userData(node),
       secretsDir: this.material.secretsDir,
+      scriptsDir: this.material.scriptsDir,
       env: { ...this.bootEnv(), ...truststore, ...env },
       timeoutMs: 15 * 60_000,
     });
@@ -313,7 +315,8 @@ export class Lab {
     if (node.topo.role === "compile-master" || node.topo.role === "puppetdb") {
       node.loops.push(every("crl-refresh", this.options.crlRefreshSeconds));
     }
-    if (node.topo.role === "standby-ca") {
+    // Every CA with peers: the standby copies, a CA that a promoted peer fenced copies from it.
+    if (node.topo.role === "standby-ca" || node.topo.role === "ca") {
       node.loops.push(
         every("ca-sync", this.options.caSyncSeconds, `${LIB_DIR}/ca-sync.rb`, {
           CA_SYNC_SECONDS: String(this.options.caSyncSeconds),

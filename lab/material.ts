@@ -1,12 +1,15 @@
 // What the program's providers make on AWS and the lab makes itself: the CA's RSA key and
 // certificate (tls), the two autosign challenges and the database password (random), the secrets they are
 // kept in (Secrets Manager: here a root-only directory of files named like the secrets, read through
-// the scripts' PUPPET_MULTISITE_SECRETS_DIR), and a control repository (local git repositories:
+// the scripts' PUPPET_MULTISITE_SECRETS_DIR), the sites' script stores (S3: a directory of
+// `<bucket>/<key>` files holding the objects the plans upload, read through
+// PUPPET_MULTISITE_SCRIPTS_DIR), and a control repository (local git repositories:
 // lab/control-repo.ts).
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { makeControlRepo, pushEmptyChange } from "./control-repo";
+import { StoredObject } from "./topology";
 import { makeCa } from "./x509";
 
 export interface Material {
@@ -17,6 +20,8 @@ export interface Material {
   readonly agentChallenge: string;
   readonly databasePassword: string;
   readonly secretsDir: string;
+  /** The script stores' objects as `<bucket>/<key>` files. */
+  readonly scriptsDir: string;
   /** Bare repository the masters deploy from (file:// URL). */
   readonly controlRepoUrl: string;
   /** Working copy of the control repository, for new commits. */
@@ -55,6 +60,7 @@ export function makeMaterial(
   secrets: SecretNames,
   branch: string,
   collector: string,
+  scripts: readonly StoredObject[],
 ): Material {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = labCa(dir, caCertname);
@@ -66,6 +72,12 @@ export function makeMaterial(
   writeSecret(secretsDir, secrets.serverChallenge, serverChallenge);
   writeSecret(secretsDir, secrets.agentChallenge, agentChallenge);
   writeSecret(secretsDir, secrets.database, databasePassword);
+  const scriptsDir = join(dir, "scripts");
+  for (const o of scripts) {
+    const path = join(scriptsDir, o.bucket, o.key);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, o.content);
+  }
   const repo = makeControlRepo(dir, branch, collector);
   return {
     caCertificatePem: ca.cert,
@@ -73,6 +85,7 @@ export function makeMaterial(
     agentChallenge,
     databasePassword,
     secretsDir,
+    scriptsDir,
     controlRepoUrl: repo.url,
     controlRepoWork: repo.work,
   };

@@ -57,10 +57,20 @@ export interface LabTopology {
   readonly hosts: readonly PlannedHost[];
   /** Per site name. */
   readonly zones: ReadonlyMap<string, Zone>;
+  /** Every object the plans upload to the sites' script stores. */
+  readonly scripts: readonly StoredObject[];
+}
+
+/** An S3 object a plan uploads, as hosts fetch it. */
+export interface StoredObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly content: string;
 }
 
 const INSTANCE = "aws:ec2/instance:Instance";
 const RECORD = "aws:route53/record:Record";
+const OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2";
 
 function offset(cidr: string, n: number): string {
   return Address4.fromBigInt(new Address4(cidr).startAddress().bigInt() + BigInt(n)).address;
@@ -205,7 +215,16 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
     }
     zones.set(site.name, { a, srv });
   }
-  return { domain, primarySite: primarySite.name, sites, hosts, zones };
+  const scripts = plans.flatMap((p) =>
+    p.resources
+      .filter((r) => r.type === OBJECT)
+      .map((r) => ({
+        bucket: str(r.inputs.bucket, `bucket of ${r.name}`),
+        key: str(r.inputs.key, `key of ${r.name}`),
+        content: str(r.inputs.content, `content of ${r.name}`),
+      })),
+  );
+  return { domain, primarySite: primarySite.name, sites, hosts, zones, scripts };
 }
 
 /** The smallest CIDR holding all of `cidrs` (the lab's own prefixes: who may reach its database). */

@@ -52,12 +52,15 @@ describe("caHostSettings", () => {
       dnsAltNames: [`ca.${DOMAIN}`],
       // The standby may read the active CA's records (ca-sync).
       peerCas: [`ca.site-b.${DOMAIN}`],
+      // Copied at the standby's interval once a promoted standby fences this CA.
+      syncIntervalSeconds: 60,
     });
   });
 
-  it("names no peer CA when no site is the failover site", () => {
+  it("names no peer CA, and copies nothing, when no site is the failover site", () => {
     const s = settings("site-a", { sites: { "site-b": { failover: false } } });
     expect(caHostSettings(s).peerCas).toEqual([]);
+    expect(caHostSettings(s).syncIntervalSeconds).toBeUndefined();
   });
 });
 

@@ -6,6 +6,7 @@ import { isIamPath } from "../naming";
 import { PuppetHost, StateVolumeArgs } from "./puppet-host";
 import { ReplicatedSecret } from "./replicated-secret";
 import { SecretsEncryption } from "./secrets-key";
+import { ScriptStore } from "./script-store";
 
 /** Twenty years: replacing the CA means re-issuing every certificate of every agent. */
 const CA_VALIDITY_HOURS = 20 * 365 * 24;
@@ -35,6 +36,8 @@ export interface CertificateAuthorityArgs extends SecretsEncryption {
   readonly instanceType: string;
   /** AMI the CA host boots (Debian 12: its user data installs packages with apt). */
   readonly ami: pulumi.Input<string>;
+  /** The site\'s script store, which the host fetches its scripts from. */
+  readonly scripts: ScriptStore;
   /**
    * The CA's state volume (serial, inventory, signed certificates, CRL): it outlives the CA host, so
    * the host is replaceable. Protected with the other stateful resources.
@@ -133,6 +136,7 @@ export class CertificateAuthority extends pulumi.ComponentResource {
         securityGroupIds: args.securityGroupIds,
         instanceType: args.instanceType,
         ami: args.ami,
+        scripts: args.scripts,
         readsSecrets: [host.caKeySecret, host.serverChallengeSecret, host.agentChallengeSecret],
         rolePath: args.caRolePath,
         stateVolume: { ...args.stateVolume, protect },

@@ -6,6 +6,7 @@ import { boundedName } from "../naming";
 import { PUPPET_PORT } from "../ports";
 import { SecretRef } from "../hostconfig/types";
 import { PuppetHost } from "./puppet-host";
+import { ScriptStore } from "./script-store";
 
 export interface PoolMember {
   /** The master's FQDN and certname. */
@@ -44,6 +45,8 @@ export interface CompileMasterPoolArgs {
   readonly instanceType: string;
   /** AMI every master boots (Debian 12: their user data installs packages with apt). */
   readonly ami: pulumi.Input<string>;
+  /** The site\'s script store, which the host fetches its scripts from. */
+  readonly scripts: ScriptStore;
   /** Secrets each master reads at boot (the server challenge). */
   readonly readsSecrets: readonly SecretRef[];
   /** IAM path of every master's instance role. Default `/`. */
@@ -104,6 +107,7 @@ export class CompileMasterPool extends pulumi.ComponentResource {
             securityGroupIds: args.securityGroupIds,
             instanceType: args.instanceType,
             ami: args.ami,
+            scripts: args.scripts,
             readsSecrets: args.readsSecrets,
             rolePath: args.rolePath,
             tags: args.tags,

@@ -8,6 +8,7 @@ import { PrimaryOutputs } from "../peer";
 import { PuppetDatabaseReplica } from "./database-replica";
 import { StateVolumeArgs } from "./puppet-host";
 import { StandbyCertificateAuthority } from "./standby-ca";
+import { ScriptStore } from "./script-store";
 
 export interface FailoverArgs {
   readonly settings: Settings;
@@ -15,6 +16,8 @@ export interface FailoverArgs {
   readonly peer: PrimaryOutputs;
   readonly caCertificatePem: pulumi.Input<string>;
   readonly ami: pulumi.Input<string>;
+  /** The site\'s script store, which the host fetches its scripts from. */
+  readonly scripts: ScriptStore;
   readonly serverSubnetId: pulumi.Input<string>;
   readonly serverSecurityGroupIds: pulumi.Input<string>[];
   readonly dataSubnetIds: pulumi.Input<string>[];
@@ -52,6 +55,7 @@ export function failoverResources(
       securityGroupIds: args.serverSecurityGroupIds,
       instanceType: settings.caInstanceType,
       ami: args.ami,
+      scripts: args.scripts,
       stateVolume: args.caStateVolume,
       protect,
       tags,

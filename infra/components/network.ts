@@ -25,6 +25,8 @@ export interface PeerVpc {
 const ANYWHERE = "0.0.0.0/0";
 
 export interface SiteNetworkArgs {
+  /** The site's AWS region, the stack's own: its S3 endpoint is named after it. */
+  readonly region: string;
   /** The site's /16: an aligned /18 per tier (public, servers, data), a /20 per AZ in each. */
   readonly cidr: string;
   /** Availability zones to spread subnets and NAT gateways over: an integer, 2 to `MAX_AZS` (4). */
@@ -164,6 +166,21 @@ export class SiteNetwork extends pulumi.ComponentResource {
     this.dataSubnetIds = privateSubnets("data").map((s) => s.id);
     this.zones = servers.map((s) => s.availabilityZone);
     this.privateRouteTableIds = privateRouteTables.map((t) => t.id);
+    // Hosts fetch their scripts (and the SSM agent) from S3 in this region: through the VPC, not
+    // the NAT gateways, which a host's first boot then does not wait on and which bill by the byte.
+    // The endpoint's policy is AWS's default (any bucket); the instance roles say what a host reads.
+    const partition = aws.getPartitionOutput({}, { parent: this });
+    new aws.ec2.VpcEndpoint(
+      `${name}-s3`,
+      {
+        vpcId: vpc.id,
+        serviceName: pulumi.interpolate`${partition.reverseDnsPrefix}.${args.region}.s3`,
+        vpcEndpointType: "Gateway",
+        routeTableIds: this.privateRouteTableIds,
+        tags: { ...tags, Name: `${name}-s3` },
+      },
+      { parent: this },
+    );
 
     const rules = firewallRules(args.firewall);
     const groupsInUse = SECURITY_GROUPS.filter((g) => rules.some((r) => r.group === g));

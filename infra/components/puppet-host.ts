@@ -2,8 +2,10 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { encodeUserData, renderUserData } from "../hostconfig";
 import { STATE_MOUNT_POINTS } from "../hostconfig/paths";
+import { SCRIPT_KEY_PREFIX } from "../hostconfig/scripts";
 import { HostConfig, HostRole, SecretRef } from "../hostconfig/types";
 import { ROLE_TAG } from "../naming";
+import { ScriptStore } from "./script-store";
 
 export interface StateVolumeArgs {
   /** Size in GiB (1-16384, gp3). */
@@ -34,6 +36,8 @@ export interface PuppetHostArgs {
   readonly ami: pulumi.Input<string>;
   /** What the host needs at first boot, rendered into its cloud-init user data (no secret values). */
   readonly config: pulumi.Input<HostConfig>;
+  /** The site's script store: the host reads its role's scripts there at first boot, and nothing else. */
+  readonly scripts: ScriptStore;
   /** Secrets the host may read, and nothing else. */
   readonly readsSecrets: readonly SecretRef[];
   /**
@@ -50,7 +54,6 @@ export interface PuppetHostArgs {
    */
   readonly stateVolume?: StateVolumeArgs;
   /**
-   * Tags of the role, instance profile  /**
    * Tags of the role, instance profile, instance and its volumes, besides the Name and
    * `puppet:role` tags this component sets. Default none.
    */
@@ -60,8 +63,8 @@ export interface PuppetHostArgs {
 /**
  * One Puppet server or PuppetDB host: an instance with no public address, IMDSv2 only, an encrypted
  * root volume, the role's state (if it has any) on an encrypted volume of its own, and a role that
- * can do exactly two things: be reached through SSM Session Manager (no SSH anywhere) and read the
- * secrets its role needs. The instance is cattle: a new configuration or image replaces it, and its
+ * can do exactly three things: be reached through SSM Session Manager (no SSH anywhere), read the
+ * site's scripts and read the secrets its role needs. The instance is cattle: a new configuration or image replaces it, and its
  * state volume moves to the replacement.
  */
 export class PuppetHost extends pulumi.ComponentResource {
@@ -117,6 +120,26 @@ export class PuppetHost extends pulumi.ComponentResource {
         { parent: this },
       );
     }
+    new aws.iam.RolePolicy(
+      `${name}-scripts`,
+      {
+        role: role.id,
+        policy: pulumi.output(args.scripts.bucketArn).apply((arn) =>
+          JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "ReadSiteScripts",
+                Effect: "Allow",
+                Action: "s3:GetObject",
+                Resource: `${arn}/${SCRIPT_KEY_PREFIX}*`,
+              },
+            ],
+          }),
+        ),
+      },
+      { parent: this },
+    );
     const profile = new aws.iam.InstanceProfile(
       `${name}-profile`,
       { role: role.name, tags },
@@ -137,11 +160,13 @@ export class PuppetHost extends pulumi.ComponentResource {
         { parent: this, protect: args.stateVolume.protect ?? true },
       );
     // The volume's ID is in the user data: the host mounts that volume and no other disk.
-    const config = volume
-      ? pulumi
-          .all([args.config, volume.id])
-          .apply(([c, id]): HostConfig => ({ ...c, stateVolumeId: id }))
-      : pulumi.output(args.config);
+    const config = pulumi
+      .all([args.config, volume?.id, args.scripts.bucketName])
+      .apply(([c, volumeId, bucket]): HostConfig => ({
+        ...c,
+        ...(volumeId !== undefined && { stateVolumeId: volumeId }),
+        scriptsBucket: bucket,
+      }));
 
     const instance = new aws.ec2.Instance(
       `${name}-instance`,
@@ -169,7 +194,8 @@ export class PuppetHost extends pulumi.ComponentResource {
         tags,
         volumeTags: tags,
       },
-      { parent: this },
+      // The objects its manifest names exist before it boots.
+      { parent: this, dependsOn: [args.scripts] },
     );
 
     if (volume) {

@@ -36,6 +36,7 @@ import { failoverResources } from "./failover";
 import { SiteNetwork } from "./network";
 import { PuppetHost } from "./puppet-host";
 import { InboundResolver } from "./resolver-endpoint";
+import { ScriptStore } from "./script-store";
 import { SecretsKey } from "./secrets-key";
 import { ServiceDiscovery } from "./service-discovery";
 import { MAX_COPY_TARGETS, StateSnapshots } from "./state-snapshots";
@@ -95,6 +96,7 @@ export class Site extends pulumi.ComponentResource {
     const network = new SiteNetwork(
       `${name}-network`,
       {
+        region: settings.site.region,
         cidr: settings.site.vpcCidr,
         azCount: settings.azCount,
         instanceTypes: [
@@ -130,6 +132,7 @@ export class Site extends pulumi.ComponentResource {
             },
             { parent: this },
           ).id;
+    const scripts = new ScriptStore(`${name}-scripts`, { site, tags }, { parent: this });
     const serverGroups = [network.securityGroup("puppetserver")];
     // The CA and PuppetDB hosts run in the first zone's subnets: their state volumes live there.
     const snapshotTags = { [SNAPSHOT_TAG]: `${settings.project}-${site}` };
@@ -173,6 +176,7 @@ export class Site extends pulumi.ComponentResource {
           securityGroupIds: serverGroups,
           instanceType: settings.caInstanceType,
           ami,
+          scripts,
           stateVolume: stateVolume(STATE_VOLUME_GB.ca),
           ...encryption,
           serverRolePath,
@@ -231,6 +235,7 @@ export class Site extends pulumi.ComponentResource {
         balancerSecurityGroupIds: [network.securityGroup("balancer")],
         instanceType: settings.masters.instanceType,
         ami,
+        scripts,
         readsSecrets: [serverChallenge, ...repoCredential],
         rolePath: serverRolePath,
         tags,
@@ -251,6 +256,7 @@ export class Site extends pulumi.ComponentResource {
         securityGroupIds: [network.securityGroup("puppetdb")],
         instanceType: settings.puppetdbInstanceType,
         ami,
+        scripts,
         readsSecrets: [secretRef(settings, "database"), serverChallenge],
         rolePath: serverRolePath,
         stateVolume: {
@@ -271,6 +277,7 @@ export class Site extends pulumi.ComponentResource {
               peer,
               caCertificatePem: shared.caCertificatePem,
               ami,
+              scripts,
               serverSubnetId: network.serverSubnetIds[0],
               serverSecurityGroupIds: serverGroups,
               dataSubnetIds: network.dataSubnetIds,

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { CaHost } from "../hostconfig/types";
 import { isIamPath } from "../naming";
 import { PuppetHost, StateVolumeArgs } from "./puppet-host";
+import { ScriptStore } from "./script-store";
 
 export interface StandbyCertificateAuthorityArgs {
   /**
@@ -24,6 +25,8 @@ export interface StandbyCertificateAuthorityArgs {
   readonly instanceType: string;
   /** AMI the host boots (Debian 12). */
   readonly ami: pulumi.Input<string>;
+  /** The site\'s script store, which the host fetches its scripts from. */
+  readonly scripts: ScriptStore;
   /**
    * The standby's state volume: its copy of the active CA's records, and once it is promoted the
    * CA's records themselves. Protected with the other stateful resources.
@@ -75,6 +78,7 @@ export class StandbyCertificateAuthority extends pulumi.ComponentResource {
         securityGroupIds: args.securityGroupIds,
         instanceType: args.instanceType,
         ami: args.ami,
+        scripts: args.scripts,
         readsSecrets: [host.caKeySecret, host.serverChallengeSecret, host.agentChallengeSecret],
         rolePath: args.rolePath,
         stateVolume: { ...args.stateVolume, protect: args.protect ?? true },

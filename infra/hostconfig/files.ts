@@ -11,7 +11,7 @@ import {
   renderRoutesYaml,
   renderServerPuppetConf,
 } from "./puppetconf";
-import { roleScripts } from "./scripts";
+import { renderScriptManifest, userDataScripts } from "./scripts";
 import {
   PUPPETDB_ACCESS_WAIT_SECONDS,
   renderMasterPuppetserverConf,
@@ -39,6 +39,9 @@ import {
   HostRole,
   PuppetdbHost,
 } from "./types";
+
+/** The role's scripts to fetch, by SHA-256, staged under CONF_DIR (boot.sh reads it). */
+export const SCRIPT_MANIFEST = "scripts.sha256";
 
 /** The git server's host keys a master accepts, staged under CONF_DIR (SSH URLs only). */
 const KNOWN_HOSTS_FILE = "control-repo-known-hosts";
@@ -76,6 +79,21 @@ export const BOOT_RETRY_FIRST_SECONDS = 30;
 /** Longest wait between two attempts of a first boot: a cause gone away is noticed within this. */
 export const BOOT_RETRY_MAX_SECONDS = 300;
 
+/** The site's script store, which every host fetches its role's scripts from at first boot. */
+function scriptsBucket(host: HostConfig): string {
+  if (!host.scriptsBucket) {
+    throw new Error(
+      `${host.certname}: scriptsBucket is unset: the host could not fetch its scripts`,
+    );
+  }
+  return host.scriptsBucket;
+}
+
+/** Whether a CA has other CAs to copy from once one of them is promoted past it. */
+function hasPeerCas(host: CaHost): boolean {
+  return (host.peerCas?.length ?? 0) > 0;
+}
+
 /** The settings the scripts read (`host.env`): names of secrets, never their values. */
 export function hostSettings(host: HostConfig): EnvVars {
   const common: EnvVars = {
@@ -93,6 +111,7 @@ export function hostSettings(host: HostConfig): EnvVars {
     BOOT_RETRY_MAX_SECONDS,
     STATE_VOLUME_ID: host.stateVolumeId,
     STATE_MOUNT_POINT: STATE_MOUNT_POINTS[host.role],
+    SCRIPTS_BUCKET: scriptsBucket(host),
   };
   switch (host.role) {
     case "ca":
@@ -107,7 +126,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         // The other CAs, which may read and change certificates' statuses here (auth-conf.rb).
         CA_PEERS: host.peerCas?.length ? host.peerCas.join(" ") : undefined,
         CA_FINGERPRINT: host.standby ? caFingerprint(host.caCertificatePem) : undefined,
-        CA_SYNC_SECONDS: host.standby ? host.syncIntervalSeconds : undefined,
+        CA_SYNC_SECONDS: hasPeerCas(host) ? host.syncIntervalSeconds : undefined,
       };
     case "compile-master":
       return {
@@ -188,15 +207,16 @@ export function renderCrlUnits(host: CrlConsumer): { service: string; timer: str
 export const CA_SYNC_TIMEOUT_SECONDS = 300;
 
 /**
- * systemd units of a standby CA's copy of the active CA's records: one-second accuracy and no random
- * delay, since the interval is the most a certificate can be unknown to the standby.
+ * systemd units of a CA's copy of the active CA's records: one-second accuracy and no random delay,
+ * since the interval is the most a certificate can be unknown to the standby. Every CA with peers
+ * runs it: on the active CA it copies nothing until a promoted peer fences this one.
  */
 export function renderCaSyncUnits(host: CaHost): { service: string; timer: string } {
   if (!host.syncIntervalSeconds) {
-    throw new Error(`${host.certname}: a standby CA needs syncIntervalSeconds`);
+    throw new Error(`${host.certname}: a CA with peer CAs needs syncIntervalSeconds`);
   }
   return timerUnits({
-    description: "Copy the active Puppet CA's records to this standby",
+    description: "Copy the active Puppet CA's records to this CA while it is not the active one",
     execStart: `${LIB_DIR}/ca-sync.rb`,
     timeoutStartSec: `${CA_SYNC_TIMEOUT_SECONDS}s`,
     period: `${host.syncIntervalSeconds}s`,
@@ -299,6 +319,7 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
     "systemd/puppet-multisite-boot.service": renderBootUnit(host.role),
     "ssm-agent.gpg": ssmAgentKeyring(),
     "puppet.conf": renderServerPuppetConf(host),
+    [SCRIPT_MANIFEST]: renderScriptManifest(host.role),
   };
   switch (host.role) {
     case "ca":
@@ -315,10 +336,8 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
         "puppetserver/ca.cfg": renderCaServices(true),
         "default-puppetserver": renderPuppetserverDefaults(host.heapMb),
         "autosign-policy.json": renderAutosignPolicy(host),
-        ...(host.standby && {
-          "csr_attributes.yaml": renderCsrAttributes(host.role),
-          ...timerFiles("ca-sync", renderCaSyncUnits(host)),
-        }),
+        ...(host.standby && { "csr_attributes.yaml": renderCsrAttributes(host.role) }),
+        ...(hasPeerCas(host) && timerFiles("ca-sync", renderCaSyncUnits(host))),
       };
     case "compile-master": {
       return {
@@ -360,19 +379,20 @@ function roleFiles(host: HostConfig): Record<string, string | Uint8Array> {
   }
 }
 
-/** Staged configuration under CONF_DIR and the role's scripts under LIB_DIR. */
+/**
+ * Staged configuration under CONF_DIR, and under LIB_DIR the scripts that fetch the role's others
+ * (listed with their hashes in SCRIPT_MANIFEST).
+ */
 export function hostFiles(host: HostConfig): HostFile[] {
   const config = Object.entries(roleFiles(host)).map(([name, content]) => ({
     path: `${CONF_DIR}/${name}`,
     content,
     permissions: "0644",
   }));
-  const scripts = roleScripts(host.role, host.role === "ca" && host.standby === true).map(
-    ({ name, content }) => ({
-      path: `${LIB_DIR}/${name}`,
-      content,
-      permissions: "0755",
-    }),
-  );
+  const scripts = userDataScripts().map(({ name, content }) => ({
+    path: `${LIB_DIR}/${name}`,
+    content,
+    permissions: "0755",
+  }));
   return [...config, ...scripts];
 }

@@ -62,6 +62,11 @@ export interface HostCommon {
    * that have state. Default none.
    */
   readonly stateVolumeId?: string;
+  /**
+   * The site's script store (an S3 bucket in the host's region), which the host fetches its role's
+   * scripts from at first boot. Set by the host's component; a host cannot boot without it.
+   */
+  readonly scriptsBucket?: string;
 }
 
 export interface CaHost extends HostCommon {
@@ -80,7 +85,10 @@ export interface CaHost extends HostCommon {
   readonly standby?: boolean;
   /** The deployment's other CAs by certname: each may read this CA's records. Default none. */
   readonly peerCas?: readonly string[];
-  /** Seconds between two copies of the active CA's records, on a standby. */
+  /**
+   * Seconds between two copies of the active CA's records, on every CA with peers: the standby
+   * copies, and a CA fenced by a promoted peer copies from it.
+   */
   readonly syncIntervalSeconds?: number;
 }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CertificateAuthority } from "../../infra/components/certificate-authority";
 import { SECRET } from "../../tools/plan/plan";
 import { runProgram, userDataFiles } from "../harness";
-import { DOMAIN, caHost } from "./fixtures";
+import { DOMAIN, caHost, scriptStore } from "./fixtures";
 
 const ca = (protect?: boolean, host = caHost(), serverRolePath = "/puppet-multisite/servers/") =>
   new CertificateAuthority("site-a-ca", {
@@ -12,6 +12,7 @@ const ca = (protect?: boolean, host = caHost(), serverRolePath = "/puppet-multis
     securityGroupIds: ["sg-1"],
     instanceType: "m6i.large",
     ami: "ami-0123456789abcdef0",
+    scripts: scriptStore("site-a-ca"),
     kmsKeyArn: "arn:aws:kms:us-east-1:123456789012:key/primary",
     replicaKmsKeyArns: { "eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/replica" },
     serverRolePath,

@@ -2,7 +2,7 @@ import { instanceUserData } from "../../infra/hostconfig";
 import { describe, expect, it } from "vitest";
 import { CompileMasterPool, CompileMasterPoolArgs } from "../../infra/components/compile-pool";
 import { runProgram, userDataFiles } from "../harness";
-import { DOMAIN, masterHost } from "./fixtures";
+import { DOMAIN, masterHost, scriptStore } from "./fixtures";
 
 const members = (...indexes: number[]) =>
   indexes.map((i) => ({ hostName: masterHost(i).certname, config: masterHost(i) }));
@@ -21,6 +21,7 @@ const pool = (
     balancerSecurityGroupIds: ["sg-lb"],
     instanceType: "m6i.xlarge",
     ami: "ami-0123456789abcdef0",
+    scripts: scriptStore("site-a-masters"),
     readsSecrets: [{ name: "puppet-multisite/site-a/challenge", region: "us-east-1" }],
     ...overrides,
   });

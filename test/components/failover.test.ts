@@ -5,7 +5,7 @@ import { PrimaryOutputs } from "../../infra/peer";
 import { PlanError } from "../../tools/plan/plan";
 import { settings } from "../fixtures";
 import { runProgram } from "../harness";
-import { CA_PEM, DOMAIN } from "./fixtures";
+import { CA_PEM, DOMAIN, scriptStore } from "./fixtures";
 
 const SOURCE = "arn:aws:rds:us-east-1:123456789012:db:site-a-database-postgres";
 const REGION_KEY = "arn:aws:kms:eu-west-1:123456789012:key/mrk-replica";
@@ -36,7 +36,7 @@ class Parent extends pulumi.ComponentResource {
 }
 
 function plan(peer: PrimaryOutputs = PEER, overrides: Record<string, unknown> = {}) {
-  const args: FailoverArgs = {
+  const args: Omit<FailoverArgs, "scripts"> = {
     settings: settings("site-b", overrides),
     peer,
     caCertificatePem: CA_PEM,
@@ -48,7 +48,13 @@ function plan(peer: PrimaryOutputs = PEER, overrides: Record<string, unknown> = 
     caStateVolume: { sizeGb: 10, availabilityZone: "eu-west-1a" },
     tags: { "puppet:site": "site-b" },
   };
-  return runProgram(() => void failoverResources("site-b", args, new Parent()), {
+  const program = () =>
+    void failoverResources(
+      "site-b",
+      { ...args, scripts: scriptStore("site-b", "site-b") },
+      new Parent(),
+    );
+  return runProgram(program, {
     stack: "site-b",
     region: "eu-west-1",
   });

@@ -1,5 +1,11 @@
+import { ScriptStore } from "../../infra/components/script-store";
 // Host settings for component tests, shaped like site-a of the real deployment.
 import { CaHost, CompileMasterHost, HostCommon, PuppetdbHost } from "../../infra/hostconfig/types";
+
+/** A site's script store, named after the component its hosts belong to (one per component). */
+export function scriptStore(owner: string, site = "site-a"): ScriptStore {
+  return new ScriptStore(`${owner}-scripts`, { site });
+}
 
 export const DOMAIN = "puppet.example.internal";
 export const CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n";
@@ -14,6 +20,7 @@ export function common(certname: string, region = "us-east-1"): HostCommon {
     caCertificatePem: CA_PEM,
     serverChallengeSecret: { name: "puppet-multisite/site-a/server-challenge", region },
     heapMb: 2048,
+    scriptsBucket: "scripts-site-a-20261203083000000000000001",
   };
 }
 

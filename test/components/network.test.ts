@@ -29,6 +29,7 @@ const network = (
   runProgram(
     () =>
       void new SiteNetwork(`${site}-network`, {
+        region: REGIONS[site],
         cidr: CIDRS[site],
         azCount: 2,
         instanceTypes: ["m6i.large", "r6i.large"],
@@ -233,6 +234,7 @@ describe("SiteNetwork", () => {
     const run = await runProgram(
       () =>
         void new SiteNetwork("site-b-network", {
+          region: REGIONS["site-b"],
           cidr: CIDRS["site-b"],
           azCount: 2,
           instanceTypes: ["m6i.large"],

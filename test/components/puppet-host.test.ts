@@ -2,7 +2,7 @@ import { instanceUserData } from "../../infra/hostconfig";
 import { describe, expect, it } from "vitest";
 import { PuppetHost, STATE_DEVICE_NAME, StateVolumeArgs } from "../../infra/components/puppet-host";
 import { runProgram, userDataFiles } from "../harness";
-import { DOMAIN, masterHost, puppetdbHost } from "./fixtures";
+import { DOMAIN, masterHost, puppetdbHost, scriptStore } from "./fixtures";
 
 const host = () =>
   new PuppetHost("m1", {
@@ -13,6 +13,7 @@ const host = () =>
     securityGroupIds: ["sg-1"],
     instanceType: "m6i.large",
     ami: "ami-0123456789abcdef0",
+    scripts: scriptStore("m1"),
     readsSecrets: [{ name: "puppet-multisite/site-a/challenge", region: "us-east-1" }],
   });
 
@@ -25,6 +26,7 @@ const puppetdb = (stateVolume?: StateVolumeArgs) =>
     securityGroupIds: ["sg-1"],
     instanceType: "m6i.large",
     ami: "ami-0123456789abcdef0",
+    scripts: scriptStore("db"),
     readsSecrets: [],
     stateVolume,
   });
@@ -65,6 +67,33 @@ describe("PuppetHost", () => {
     );
   });
 
+  it("reads its site's scripts and nothing else of the store, and boots once they are stored", async () => {
+    const run = await runProgram(() => void host());
+    const [bucket] = run.ofType("aws:s3/bucket:Bucket");
+    const scripts = run
+      .ofType("aws:iam/rolePolicy:RolePolicy")
+      .find((p) => p.name === "m1-scripts")!;
+    expect(JSON.parse(scripts.inputs.policy as string)).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "ReadSiteScripts",
+          Effect: "Allow",
+          Action: "s3:GetObject",
+          Resource: `${bucket.outputs.arn as string}/scripts/*`,
+        },
+      ],
+    });
+    const env = userDataFiles(instanceUserData(run.ofType("aws:ec2/instance:Instance")[0].inputs));
+    expect(env["/etc/puppet-multisite/host.env"]).toContain(
+      `SCRIPTS_BUCKET='${bucket.outputs.bucket as string}'`,
+    );
+    const [instance] = run.ofType("aws:ec2/instance:Instance");
+    const objects = run.ofType("aws:s3/bucketObjectv2:BucketObjectv2");
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) expect(instance.dependencies).toContain(o.urn);
+  });
+
   it("may use SSM and read only its own secrets, decrypting only through Secrets Manager", async () => {
     const run = await runProgram(() => void host());
     const [attachment] = run.ofType("aws:iam/rolePolicyAttachment:RolePolicyAttachment");
@@ -72,8 +101,9 @@ describe("PuppetHost", () => {
       "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
     );
     const policies = run.ofType("aws:iam/rolePolicy:RolePolicy");
-    expect(policies).toHaveLength(1);
-    const doc = JSON.parse(policies[0].inputs.policy as string) as {
+    expect(policies.map((p) => p.name).sort()).toEqual(["m1-scripts", "m1-secrets"]);
+    const secrets = policies.find((p) => p.name === "m1-secrets")!;
+    const doc = JSON.parse(secrets.inputs.policy as string) as {
       Statement: { Action: string | string[]; Resource: string | string[]; Condition?: unknown }[];
     };
     expect(doc.Statement[0].Resource).toEqual([
@@ -186,6 +216,7 @@ describe("PuppetHost state volume", () => {
             securityGroupIds: [],
             instanceType: "m6i.large",
             ami: "ami-0123456789abcdef0",
+            scripts: scriptStore("m1"),
             readsSecrets: [],
             stateVolume: volumeArgs,
           }),

@@ -8,7 +8,7 @@ import { caFingerprint } from "../../infra/hostconfig/ca-pin";
 import { CaHost } from "../../infra/hostconfig/types";
 import { PlanError } from "../../tools/plan/plan";
 import { runProgram, userDataFiles } from "../harness";
-import { CA_PEM, DOMAIN, caHost, masterHost, standbyCaHost } from "./fixtures";
+import { CA_PEM, DOMAIN, caHost, masterHost, scriptStore, standbyCaHost } from "./fixtures";
 
 const ROLE_PATH = "/puppet-multisite/servers/ca/";
 
@@ -22,6 +22,7 @@ const args = (
   securityGroupIds: ["sg-servers"],
   instanceType: "m6i.large",
   ami: "ami-0123456789abcdef0",
+  scripts: scriptStore("site-b", "site-b"),
   stateVolume: {
     sizeGb: 10,
     availabilityZone: "eu-west-1a",
@@ -158,7 +159,12 @@ describe("StandbyCertificateAuthority", () => {
     expect((error as PlanError).message).toBe(
       `StandbyCertificateAuthority site-b-standby-ca: host must be a CA with standby: true, got the ca ca.${DOMAIN}`,
     );
-    expect((error as PlanError).resources.filter((r) => r.custom).map((r) => r.type)).toEqual([]);
+    // Only the site's script store, which the test makes before the component.
+    expect(
+      (error as PlanError).resources.filter(
+        (r) => r.custom && !r.name.startsWith("site-b-scripts"),
+      ),
+    ).toEqual([]);
   });
 
   it("fails when the host is not a CA at all", async () => {

@@ -15,7 +15,6 @@ import { AddressInfo, createServer } from "net";
 import { join } from "path";
 import { beforeAll, describe, expect } from "vitest";
 import { SCRIPTS_DIR } from "../../infra/hostconfig";
-import { STANDBY_CA_SCRIPTS } from "../../infra/hostconfig/scripts";
 import { makeCsr, openssl, revokedSerials } from "../../lab/x509";
 import { PREFIX, ScriptRun, Standby, TOOLS, files, read, runScript, useFakeCa } from "./fake-ca";
 import { STANDBY_CA } from "./fixtures";
@@ -48,7 +47,7 @@ async function closedPort(): Promise<number> {
 
 beforeAll(async () => {
   mkdirSync(lib);
-  for (const name of STANDBY_CA_SCRIPTS) {
+  for (const name of ["ca-sync.rb", "ca-promote.rb"]) {
     copyFileSync(join(SCRIPTS_DIR, name), join(lib, name));
     chmodSync(join(lib, name), 0o755);
   }

@@ -64,6 +64,8 @@ function common(site: "site-a" | "site-b", certname: string): HostCommon {
     caCertificatePem,
     serverChallengeSecret: { name: "puppet-multisite/server-challenge", region },
     heapMb: 2048,
+    // A name as S3 makes it from the store's prefix: 26 characters after it.
+    scriptsBucket: `scripts-${site}-20261203083000000000000001`,
   };
 }
 
@@ -74,6 +76,7 @@ export const caHost: CaHost = {
   agentChallengeSecret: { name: "puppet-multisite/challenge", region: "us-east-1" },
   dnsAltNames: [CA, `ca.site-a.${DOMAIN}`],
   peerCas: [`ca.site-b.${DOMAIN}`],
+  syncIntervalSeconds: 60,
 };
 
 /** The standby CA of site-b. */

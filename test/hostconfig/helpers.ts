@@ -1,22 +1,42 @@
 // Reading rendered user data back, and running the real tools the tests check it with.
 import { spawnSync } from "child_process";
-import { decodeUserData } from "../../infra/hostconfig";
+import { CONF_DIR, LIB_DIR, decodeUserData } from "../../infra/hostconfig";
+import { SCRIPT_MANIFEST } from "../../infra/hostconfig/files";
+import { storedScripts } from "../../infra/hostconfig/scripts";
 import { it } from "vitest";
 import { parse as parseIni } from "ini";
 
 export interface ParsedUserData {
+  /** What the host has once its first boot fetched its scripts: user data's files and those. */
   files: Map<string, { content: string; permissions: string }>;
+  /** The paths among `files` that came from the script store, not from user data. */
+  fetched: Set<string>;
   runcmd: unknown[];
 }
 
-/** Parses `#cloud-config` user data with the one decoder, files as UTF-8 text by path. */
+/**
+ * Parses `#cloud-config` user data with the one decoder, files as UTF-8 text by path, and adds the
+ * scripts its manifest names as boot.sh installs them (mode 0755 under LIB_DIR), each looked up by
+ * its hash among the scripts a site's store holds: a hash the store lacks fails here, as it would
+ * fail the host's boot.
+ */
 export function parseUserData(userData: string): ParsedUserData {
   const decoded = decodeUserData(userData);
   const files = new Map<string, { content: string; permissions: string }>();
   for (const f of decoded.files) {
     files.set(f.path, { content: f.content.toString("utf8"), permissions: f.permissions });
   }
-  return { files, runcmd: [...decoded.runcmd] };
+  const fetched = new Set<string>();
+  const manifest = files.get(`${CONF_DIR}/${SCRIPT_MANIFEST}`)?.content ?? "";
+  const store = new Map(storedScripts().map((s) => [s.sha256, s.content]));
+  for (const line of manifest.split("\n").filter(Boolean)) {
+    const [sha, name] = line.split(/ +/);
+    const content = store.get(sha);
+    if (content === undefined) throw new Error(`the script store has no ${name} of SHA-256 ${sha}`);
+    files.set(`${LIB_DIR}/${name}`, { content, permissions: "0755" });
+    fetched.add(`${LIB_DIR}/${name}`);
+  }
+  return { files, fetched, runcmd: [...decoded.runcmd] };
 }
 
 export function fileOf(parsed: ParsedUserData, path: string): string {

@@ -1,6 +1,7 @@
 // The host scripts run for real in temporary directories: the secrets adapter, idempotent installs,
 // and the code sync against a local git repository (the autosigner has a file of its own).
 import { execFileSync } from "child_process";
+import { createHash } from "crypto";
 import {
   existsSync,
   mkdirSync,
@@ -133,31 +134,41 @@ describe("lib.sh", () => {
 });
 
 describe("boot.sh", () => {
+  const BUCKET = "scripts-site-a-20261203083000000000000001";
+
   /**
    * A host whose role script fails `failures` times, then succeeds; the SSM agent's install always
-   * fails. `sleep` is a stub that records each wait.
+   * fails. `sleep` is a stub that records each wait. The role's scripts are in a store directory
+   * (the lab's adapter for S3) under their SHA-256, and the manifest lists them; `tamper` puts other
+   * bytes under a script's key.
    */
-  function host(failures: number) {
+  function host(failures: number, opts: { tamper?: string } = {}) {
     const dir = mkdtempSync(join(work, "boot-"));
     const lib = join(dir, "lib");
     const bin = join(dir, "bin");
-    mkdirSync(lib);
-    mkdirSync(bin);
-    mkdirSync(join(dir, "conf"));
+    const store = join(dir, "store", BUCKET, "scripts");
+    for (const d of [lib, bin, store, join(dir, "conf")]) mkdirSync(d, { recursive: true });
     for (const f of ["lib.sh", "boot.sh"]) {
       writeFileSync(join(lib, f), readFileSync(join(SCRIPTS_DIR, f)), { mode: 0o755 });
     }
-    script(
-      lib,
-      "compile-master.sh",
-      `n=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 ))\necho $n >"${dir}/count"\n` +
-        `(( n > ${failures} )) || { echo "ERROR: control repository unreachable" >&2; exit 3; }`,
-    );
+    const fetched: Record<string, string> = {
+      "compile-master.sh":
+        `#!/bin/bash\nn=$(( $(cat "${dir}/count" 2>/dev/null || echo 0) + 1 ))\necho $n >"${dir}/count"\n` +
+        `(( n > ${failures} )) || { echo "ERROR: control repository unreachable" >&2; exit 3; }\n`,
+      "ruby/puppet_multisite/helper.rb": "# a library in a directory of its own\n",
+    };
+    const manifest = Object.entries(fetched).map(([name, content]) => {
+      const sha = createHash("sha256").update(content).digest("hex");
+      writeFileSync(join(store, sha), name === opts.tamper ? `${content}exit 0\n` : content);
+      return `${sha}  ${name}\n`;
+    });
+    writeFileSync(join(dir, "conf", "scripts.sha256"), manifest.join(""));
     script(lib, "ssm-agent.sh", "exit 1");
     script(bin, "sleep", `echo "$1" >>"${dir}/sleeps"`);
     writeFileSync(
       join(dir, "conf", "host.env"),
-      "ROLE='compile-master'\nBOOT_RETRY_FIRST_SECONDS='30'\nBOOT_RETRY_MAX_SECONDS='100'\n",
+      "ROLE='compile-master'\nREGION='us-east-1'\nBOOT_RETRY_FIRST_SECONDS='30'\nBOOT_RETRY_MAX_SECONDS='100'\n" +
+        `SCRIPTS_BUCKET='${BUCKET}'\n`,
     );
     const boot = (arg: string) =>
       run("bash", [join(lib, "boot.sh"), arg], {
@@ -166,10 +177,12 @@ describe("boot.sh", () => {
           PUPPET_MULTISITE_CONF_DIR: join(dir, "conf"),
           PUPPET_MULTISITE_STATE_DIR: join(dir, "state"),
           PUPPET_MULTISITE_LIB_DIR: lib,
+          PUPPET_MULTISITE_SCRIPTS_DIR: join(dir, "store"),
+          PUPPET_MULTISITE_SKIP_INSTALL: "1",
         },
       });
     const read = (f: string) => readFileSync(join(dir, f), "utf8");
-    return { dir, boot, read };
+    return { dir, lib, boot, read, fetched };
   }
 
   itWithTools(
@@ -188,6 +201,42 @@ describe("boot.sh", () => {
       expect(r.stderr).toMatch(/SSM agent not installed .*Session Manager cannot reach this host/);
       expect(r.stderr).toMatch(/first boot of compile-master complete after 5 attempt\(s\)/);
       expect(h.read("state/first-boot.done")).toMatch(/^\d{4}-\d\d-\d\dT/);
+    },
+  );
+
+  itWithTools(["bash"], "installs the role's scripts from the store, each once", () => {
+    const h = host(1);
+    const r = h.boot("run");
+    expect(r.status, r.stderr).toBe(0);
+    for (const [name, content] of Object.entries(h.fetched)) {
+      expect(h.read(`lib/${name}`)).toBe(content);
+      expect(statSync(join(h.lib, name)).mode & 0o777).toBe(0o755);
+    }
+    // The second attempt found them installed with their hashes.
+    expect(r.stderr.match(/installed compile-master\.sh \([0-9a-f]{64}\)/g)).toHaveLength(1);
+  });
+
+  itWithTools(
+    ["bash"],
+    "never installs or runs a script whose bytes are not the manifest's hash",
+    () => {
+      const h = host(0, { tamper: "compile-master.sh" });
+      // The stubbed sleep ends the loop (boot.sh, its parent) at the second failed attempt.
+      script(
+        join(h.dir, "bin"),
+        "sleep",
+        `echo "$1" >>"${h.dir}/sleeps"; (( $(wc -l <"${h.dir}/sleeps") < 2 )) || kill "$PPID"`,
+      );
+      const r = h.boot("run");
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `s3://${BUCKET}/scripts/[0-9a-f]{64} has SHA-256 [0-9a-f]{64}: not installing it as compile-master\\.sh`,
+        ),
+      );
+      expect(r.stderr).toMatch(/first boot of compile-master: attempt 1 failed \(exit 1\)/);
+      expect(existsSync(join(h.lib, "compile-master.sh"))).toBe(false);
+      expect(existsSync(join(h.dir, "count"))).toBe(false);
     },
   );
 

@@ -49,11 +49,26 @@ describe("user data of every role", () => {
         );
       });
 
-      it("runs one command, which hands the boot to its unit, and writes the role's script", () => {
+      it("runs one command, which hands the boot to its unit, and lists the role's script", () => {
         expect(parsed.runcmd).toEqual([[`${LIB_DIR}/boot.sh`, "start"]]);
         expect(parsed.files.get(`${LIB_DIR}/boot.sh`)?.permissions).toBe("0755");
         expect(parsed.files.get(`${LIB_DIR}/${host.role}.sh`)?.permissions).toBe("0755");
         expect(fileOf(parsed, `${LIB_DIR}/lib.sh`)).toContain("secret_get()");
+      });
+
+      it("carries only the scripts that fetch the others, which it names by hash", () => {
+        const carried = [...parsed.files.keys()].filter(
+          (p) => p.startsWith(`${LIB_DIR}/`) && !parsed.fetched.has(p),
+        );
+        expect(carried.sort()).toEqual(
+          ["boot.sh", "lib.sh", "ssm-agent.sh"].map((n) => `${LIB_DIR}/${n}`),
+        );
+        expect(parsed.fetched).toContain(`${LIB_DIR}/${host.role}.sh`);
+        const manifest = fileOf(parsed, conf("scripts.sha256"));
+        expect(manifest).toMatch(/^([0-9a-f]{64} {2}[a-z0-9_/.-]+\n)+$/);
+        expect(fileOf(parsed, conf("host.env"))).toContain(
+          `SCRIPTS_BUCKET='${host.scriptsBucket}'`,
+        );
       });
 
       it("names its secrets and never carries a secret value", () => {
@@ -196,13 +211,25 @@ describe("standby CA user data", () => {
     expect(env).toContain("AGENT_CHALLENGE_SECRET_REGION='eu-west-1'");
   });
 
-  it("leaves the active CA without a copy timer or CSR attributes", () => {
+  it("gives the active CA the copy and the promotion too, for when a promoted peer fences it", () => {
     const active = parseUserData(renderUserData(caHost));
-    expect(fileOf(active, conf("host.env"))).toContain("CA_MODE='active'");
-    expect(fileOf(active, conf("host.env"))).toContain(`CA_PEERS='${STANDBY_CA}'`);
-    expect(active.files.has(conf("systemd/puppet-multisite-ca-sync.timer"))).toBe(false);
+    const env = fileOf(active, conf("host.env"));
+    expect(env).toContain("CA_MODE='active'");
+    expect(env).toContain(`CA_PEERS='${STANDBY_CA}'`);
+    expect(env).toContain("CA_SYNC_SECONDS='60'");
+    const timer = iniDoc(fileOf(active, conf("systemd/puppet-multisite-ca-sync.timer")));
+    expect(timer.Timer.OnUnitActiveSec).toBe("60s");
     expect(active.files.has(conf("csr_attributes.yaml"))).toBe(false);
-    expect(active.files.has(`${LIB_DIR}/ca-sync.rb`)).toBe(false);
+    expect(active.fetched).toContain(`${LIB_DIR}/ca-sync.rb`);
+    expect(active.fetched).toContain(`${LIB_DIR}/ca-promote.rb`);
+  });
+
+  it("leaves a CA without peers without a copy timer", () => {
+    const alone = parseUserData(
+      renderUserData({ ...caHost, peerCas: [], syncIntervalSeconds: undefined }),
+    );
+    expect(fileOf(alone, conf("host.env"))).not.toContain("CA_SYNC_SECONDS");
+    expect(alone.files.has(conf("systemd/puppet-multisite-ca-sync.timer"))).toBe(false);
   });
 });
 
@@ -357,7 +384,7 @@ describe("PuppetDB user data", () => {
       const fetch = script.indexOf('"$PM_LIB_DIR/db-ca-bundle.sh"');
       expect(fetch).toBeGreaterThan(0);
       expect(fetch).toBeLessThan(script.indexOf("\nwrite_password_file\n"));
-      expect(fetch).toBeLessThan(script.indexOf("\nensure_pg_trgm\n"));
+      expect(fetch).toBeLessThan(script.search(/\n\s*ensure_pg_trgm\n/));
     });
 
     it(`${site}: TLS from the CA and an allowlist of every Puppet server`, () => {

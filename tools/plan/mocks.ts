@@ -106,7 +106,7 @@ export class PlanMocks implements pulumi.runtime.Mocks {
           issuerName: "deployer",
         };
       case "aws:index/getPartition:getPartition":
-        return { partition: "aws", dnsSuffix: "amazonaws.com" };
+        return { partition: "aws", dnsSuffix: "amazonaws.com", reverseDnsPrefix: "com.amazonaws" };
       case "aws:ec2/getAmi:getAmi": {
         // One image per name and region, as Debian publishes them.
         const name = filtersOf(args.inputs).find((f) => f.name === "name")?.values[0] ?? "";
@@ -192,6 +192,11 @@ export class PlanMocks implements pulumi.runtime.Mocks {
         return {
           name: inputs.name ?? `${name}-${digest.slice(0, 7)}`,
           arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${name}`,
+        };
+      case "aws:s3/bucket:Bucket":
+        // The provider appends 26 characters to the prefix.
+        return {
+          bucket: inputs.bucket ?? `${text(inputs.bucketPrefix, `${name}-`)}${digest.slice(0, 26)}`,
         };
       case "aws:kms/key:Key":
         return { keyId: digest.slice(0, 32) };

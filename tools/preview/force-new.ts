@@ -4,7 +4,8 @@
 // (`internal/service/<service>/<resource>.go`, `internal/provider/resource_<name>.go`). In provider v6
 // every regional resource has a `region` input, and changing it replaces the resource.
 // A property listed here only for some of its nested fields is narrowed by NESTED_REPLACE_ON_CHANGE
-// (a dotted path reaches deeper: `schedules.copyTags` is the copyTags of each schedule).
+// (force-new-nested.ts; a dotted path reaches deeper: `schedules.copyTags` is the copyTags of each
+// schedule).
 
 /** Every input of a random string or password replaces it (keepers when their values change). */
 const RANDOM_STRING_INPUTS = [
@@ -292,6 +293,40 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
     "vpcPeeringConnectionId",
   ],
 
+  // Source: internal/service/s3/bucket.go (bucket, bucket_prefix, object_lock_enabled ForceNew; the
+  // deprecated object_lock_configuration's object_lock_enabled too, see NESTED_REPLACE_ON_CHANGE),
+  // read in a fork that tracks v6, + region guide.
+  "aws:s3/bucket:Bucket": [
+    "bucket",
+    "bucketPrefix",
+    "objectLockConfiguration",
+    "objectLockEnabled",
+    "region",
+  ],
+
+  // Source: internal/service/s3/bucket_public_access_block.go (bucket ForceNew; the four switches
+  // in place) + region guide.
+  "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": ["bucket", "region"],
+
+  // Source: internal/service/s3/object.go (bucket and key ForceNew; a new content is uploaded in
+  // place) + region guide.
+  "aws:s3/bucketObjectv2:BucketObjectv2": ["bucket", "key", "region"],
+
+  // Source: internal/service/ec2/vpc_endpoint.go (schema; dns_options' two private DNS fields, see
+  // NESTED_REPLACE_ON_CHANGE; route tables, policy and subnets in place) + region guide. Its
+  // CustomizeDiff also replaces a Gateway endpoint whose private_dns_enabled changes, a value rule
+  // not transcribed here: this program never sets it.
+  "aws:ec2/vpcEndpoint:VpcEndpoint": [
+    "dnsOptions",
+    "region",
+    "resourceConfigurationArn",
+    "serviceName",
+    "serviceNetworkArn",
+    "serviceRegion",
+    "vpcEndpointType",
+    "vpcId",
+  ],
+
   // Source: internal/service/ec2/vpc_route.go (route_table_id + the 3 destination attrs ForceNew; targets use
   // ReplaceRoute, in place) + region guide.
   "aws:ec2/route:Route": [
@@ -341,34 +376,4 @@ export const REPLACE_ON_CHANGE: Readonly<Record<string, readonly string[]>> = {
   // Source: hashicorp/terraform-provider-random internal/provider/resource_password.go (schema V3: every input
   // RequiresReplace; keepers = RequiresReplaceIfValuesNotNull; overrideSpecial = replace unless "" -> null).
   "random:index/randomPassword:RandomPassword": RANDOM_STRING_INPUTS,
-};
-
-/** Properties that force replacement only through some of their nested fields. */
-export const NESTED_REPLACE_ON_CHANGE: Readonly<
-  Record<string, Readonly<Record<string, readonly string[]>>>
-> = {
-  // lifecycle_policy.go: a schedule's copy_tags is ForceNew; the rest of policy_details is updated.
-  "aws:dlm/lifecyclePolicy:LifecyclePolicy": { policyDetails: ["schedules.copyTags"] },
-  // ec2_instance.go: a root volume's size, type, IOPS and throughput change in place; its encryption does not.
-  "aws:ec2/instance:Instance": {
-    cpuOptions: ["amdSevSnp"],
-    rootBlockDevice: ["encrypted", "kmsKeyId"],
-    ebsBlockDevices: [
-      "deleteOnTermination",
-      "deviceName",
-      "encrypted",
-      "iops",
-      "kmsKeyId",
-      "snapshotId",
-      "throughput",
-      "volumeSize",
-      "volumeType",
-    ],
-    networkInterfaces: [
-      "deleteOnTermination",
-      "deviceIndex",
-      "networkCardIndex",
-      "networkInterfaceId",
-    ],
-  },
 };

@@ -3,7 +3,8 @@
 // depend on the values, and the resource's own `replaceOnChanges` option.
 import { isDeepStrictEqual } from "node:util";
 import { PlannedResource } from "../plan/plan";
-import { NESTED_REPLACE_ON_CHANGE, REPLACE_ON_CHANGE } from "./force-new";
+import { REPLACE_ON_CHANGE } from "./force-new";
+import { NESTED_REPLACE_ON_CHANGE } from "./force-new-nested";
 
 /** Whether the rules know the type (the engine's own types need none). */
 export function hasReplacementRules(type: string): boolean {

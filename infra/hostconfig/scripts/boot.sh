@@ -6,6 +6,10 @@
 # the journal and on the console. A reboot before success starts the unit again; once it succeeded
 # a marker keeps it from running at later boots. Every role script is idempotent, so an attempt
 # picks up where the last one stopped.
+# User data carries this script, lib.sh and ssm-agent.sh; the role's other scripts are fetched from
+# the site's script store (an S3 bucket in the host's region, reached through the VPC's gateway
+# endpoint) by the SHA-256 that scripts.sha256 lists, and each is installed only when its bytes have
+# that hash.
 set -uo pipefail
 PM_SCRIPT=boot
 # shellcheck source=lib.sh
@@ -15,6 +19,49 @@ load_settings
 require_settings ROLE BOOT_RETRY_FIRST_SECONDS BOOT_RETRY_MAX_SECONDS
 UNIT=puppet-multisite-boot.service
 DONE="$PM_STATE_DIR/first-boot.done"
+
+# The one script-store adapter: fetches object KEY of the store to DEST.
+# PUPPET_MULTISITE_SCRIPTS_DIR=<dir> reads <dir>/<bucket>/<key> instead of S3 (lab, tests).
+script_get() {
+  local key=$1 dest=$2
+  if [[ -n ${PUPPET_MULTISITE_SCRIPTS_DIR:-} ]]; then
+    cp "$PUPPET_MULTISITE_SCRIPTS_DIR/$SCRIPTS_BUCKET/$key" "$dest"
+  else
+    # shellcheck disable=SC2153 # REGION is a setting from host.env
+    aws s3 cp --only-show-errors --region "$REGION" "s3://$SCRIPTS_BUCKET/$key" "$dest"
+  fi
+}
+
+# Installs every script of the manifest that is not already there with its hash: a retried boot
+# fetches only what an earlier attempt did not install.
+fetch_scripts() {
+  local manifest="$PM_CONF_DIR/scripts.sha256" sha name dest tmp got
+  [[ -r $manifest ]] || die "script manifest $manifest is missing: user data writes it"
+  require_settings SCRIPTS_BUCKET REGION
+  install_packages awscli || return 1
+  while read -r sha name; do
+    [[ $sha =~ ^[0-9a-f]{64}$ && $name =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*$ && $name != *..* ]] ||
+      die "script manifest $manifest: not a '<sha256>  <path>' line: $sha $name"
+    dest="$PM_LIB_DIR/$name"
+    got=$(sha256sum "$dest" 2>/dev/null) || got=
+    [[ ${got%% *} == "$sha" ]] && continue
+    tmp=$(mktemp "$PM_STATE_DIR/script.XXXXXX")
+    if ! retry 5 5 60 "fetching $name from s3://$SCRIPTS_BUCKET/scripts/$sha" -- script_get "scripts/$sha" "$tmp"; then
+      rm -f "$tmp"
+      log "cannot fetch $name (check the instance role and the VPC's S3 endpoint)"
+      return 1
+    fi
+    got=$(sha256sum "$tmp")
+    if [[ ${got%% *} != "$sha" ]]; then
+      rm -f "$tmp"
+      log "s3://$SCRIPTS_BUCKET/scripts/$sha has SHA-256 ${got%% *}: not installing it as $name"
+      return 1
+    fi
+    install -D -m 0755 "$tmp" "$dest"
+    rm -f "$tmp"
+    log "installed $name ($sha)"
+  done <"$manifest"
+}
 
 start() {
   if ! systemd_running; then
@@ -40,8 +87,12 @@ run() {
     # Session Manager first, so operators can reach a host whose role cannot finish. Not a reason to
     # hold the role back: a host that serves but cannot be reached beats one that does neither.
     "$PM_LIB_DIR/ssm-agent.sh" || log "SSM agent not installed (see above): Session Manager cannot reach this host"
-    "$PM_LIB_DIR/$ROLE.sh"
-    rc=$?
+    if fetch_scripts; then
+      "$PM_LIB_DIR/$ROLE.sh"
+      rc=$?
+    else
+      rc=$?
+    fi
     if ((rc == 0)); then
       date -u +%Y-%m-%dT%H:%M:%SZ >"$DONE"
       log "first boot of $ROLE complete after $attempt attempt(s)"

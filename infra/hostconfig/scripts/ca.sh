@@ -132,10 +132,12 @@ case $rc in 0) CHANGED=1 ;; 3) ;; *) die "could not add the CAs' rules to auth.c
 if [[ ${CA_MODE:-active} == standby ]]; then
   request_certificate
   install_standby_ca
-  install_timers puppet-multisite-ca-sync
 else
   import_ca
 fi
+# Every CA with peers runs the copy: the standby copies the active CA's records, and a CA that a
+# promoted peer has fenced copies that peer's (ca-sync.rb copies nothing on the active CA).
+[[ -z ${CA_PEERS:-} ]] || install_timers puppet-multisite-ca-sync
 install -d -o puppet -g puppet -m 0750 /var/log/puppet-multisite
 service_up puppetserver "$CHANGED"
 log "CA $CERTNAME configured (${CA_MODE:-active})"
