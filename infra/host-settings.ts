@@ -163,6 +163,7 @@ export function masterHostSettings(
     puppetdbUrls: puppetdbUrls(site, siteNames(settings), settings.domain),
     controlRepo: controlRepoSettings(settings),
     crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
+    crlServers: caCertnames(settings),
   };
 }
 
@@ -191,6 +192,7 @@ export function puppetdbHostSettings(
     certificateAllowlist: [caHostName(settings.domain)],
     allowlistSrvRecords: siteNames(settings).map((x) => puppetSrvName(x, settings.domain)),
     crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
+    crlServers: caCertnames(settings),
   };
 }
 

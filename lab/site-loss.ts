@@ -2,10 +2,10 @@
 // were signed and one revoked there. The failover site's agents keep converging, a new agent there
 // waits, the standby CA is promoted with the command the README gives, and the new agent gets its
 // certificate from it. Then the old CA alone comes back, with the WAN: it finds the promoted CA's
-// newer epoch and refuses a request (fenced), saying why. Run last: the rest of the primary stays
-// down.
+// newer epoch and refuses a request (fenced), saying why, and then copies the promoted CA's records
+// as a standby does. Run last: the rest of the primary stays down.
 import { existsSync, readFileSync } from "node:fs";
-import { CA_DIR, LIB_DIR } from "../infra/hostconfig/paths";
+import { CA_DIR, LIB_DIR, PUPPETDB_DIR, SSL_DIR } from "../infra/hostconfig/paths";
 import { PUPPET_PORT } from "../infra/ports";
 import { hostPath, runInHost } from "./host";
 import { httpsRequest } from "./https";
@@ -15,10 +15,12 @@ import { AUTOSIGN_LOG, describeAnswer, loggedAt } from "./probes";
 import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
-import { makeCsr, normalSerial, revokedSerials, serialOf } from "./x509";
+import { crlNumber, makeCsr, normalSerial, revokedSerials, serialOf } from "./x509";
 
 /** The first serial of the epoch a first promotion starts (ca-promote.rb: epoch * 2^24). */
 const FIRST_PROMOTED_SERIAL = 1 << 24;
+/** The CRL number a first promotion signs its CRL with (ca-promote.rb: epoch * 2^32). */
+const PROMOTED_CRL_NUMBER = 1n << 32n;
 
 function caFile(node: Node, name: string): string | undefined {
   const path = hostPath(node.host, `${CA_DIR}/${name}`);
@@ -115,6 +117,33 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
     `${newAgent.topo.certname} after the promotion: ${joined.ok ? `converged in ${joined.seconds.toFixed(1)} s` : "failed"}, serial ${newSerial ?? "none"}`,
   );
 
+  // 4b. The failover site's masters and PuppetDB serve with the promoted CA's CRL, which their CRL
+  //     refresh takes from the next CA it lists once the lost one does not answer.
+  const consumers = lab.topo.hosts
+    .filter((h) => h.site === site && (h.role === "compile-master" || h.role === "puppetdb"))
+    .map((h) => lab.nodes.get(h.certname)!);
+  const promotedCrl = async (n: Node) => {
+    const path = hostPath(
+      n.host,
+      n.topo.role === "puppetdb" ? `${PUPPETDB_DIR}/ssl/crl.pem` : `${SSL_DIR}/crl.pem`,
+    );
+    const deadline = promotedAt + (3 * lab.options.crlRefreshSeconds + 30) * 1000;
+    while (Date.now() < deadline) {
+      if (existsSync(path) && crlNumber(readFileSync(path, "utf8")) >= PROMOTED_CRL_NUMBER) {
+        return (Date.now() - promotedAt) / 1000;
+      }
+      await sleep(500);
+    }
+    return undefined;
+  };
+  const crlTimes = await Promise.all(consumers.map(promotedCrl));
+  const crlFollowed = crlTimes.filter((t) => t !== undefined).length;
+  const crlSlowest =
+    crlFollowed === consumers.length ? Math.max(...(crlTimes as number[])) : undefined;
+  notes.push(
+    `the promoted CA's CRL on ${site}'s servers: ${consumers.map((n, i) => `${n.topo.certname} ${crlTimes[i]?.toFixed(1) ?? "never"} s`).join(", ")}`,
+  );
+
   // 5. RPO: which certificates signed before the loss the promoted CA knows.
   const knows = (certname: string) => caFile(standby, `signed/${certname}.pem`) !== undefined;
   const earlyKnown = early.filter(knows).length;
@@ -156,6 +185,28 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
     `the old CA back: ${returning} ${describeAnswer(fencedAnswer)}; log: ${fenceReason?.replace(/^\S+ autosign /, "") ?? "(no fence)"}`,
   );
 
+  // 9. Fenced, the old CA copies from the promoted one on its own timer, as a standby does: the
+  //    new agent's certificate reaches it, and it lists what only it signed (the late certificate,
+  //    if the standby never copied it).
+  const fencedAt = Date.now();
+  lab.startTimers(ca);
+  let copied: { source?: string; signed_only_here?: string[] } = {};
+  let copiedIn: number | undefined;
+  while (Date.now() - fencedAt < (4 * interval + 30) * 1000) {
+    copied = JSON.parse(caFile(ca, "puppet-multisite-sync.json") ?? "{}") as typeof copied;
+    if (
+      copied.source === standby.topo.certname &&
+      caFile(ca, `signed/${newAgent.topo.certname}.pem`) !== undefined
+    ) {
+      copiedIn = (Date.now() - fencedAt) / 1000;
+      break;
+    }
+    await sleep(500);
+  }
+  notes.push(
+    `the old CA's copy: from ${copied.source ?? "nowhere"}${copiedIn === undefined ? "" : ` within ${copiedIn.toFixed(1)} s`}; signed only there: ${copied.signed_only_here?.join(" ") || "none"}`,
+  );
+
   return {
     passed:
       earlySerials.every((s) => s !== undefined) &&
@@ -169,7 +220,9 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
       stillRevoked &&
       newInEpoch &&
       !twice &&
-      fenced,
+      fenced &&
+      copiedIn !== undefined &&
+      crlFollowed === consumers.length,
     figures: [
       {
         name: `agents of ${site} converging with the primary lost`,
@@ -182,6 +235,13 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
         target: "< 120 s",
       },
       { name: "promotion command", value: promote.seconds, unit: " s" },
+      {
+        name: `${site}'s servers serving with the promoted CA's CRL (slowest after the promotion)`,
+        value: crlSlowest ?? `${crlFollowed}/${consumers.length}`,
+        unit: crlSlowest === undefined ? "" : " s",
+        // One refresh interval, after the connect timeout to the lost CA.
+        target: `< ${lab.options.crlRefreshSeconds + 10} s`,
+      },
       {
         name: "RPO: certificates signed over a copy interval before the loss, known after promotion",
         value: `${earlyKnown}/${early.length}`,
@@ -205,6 +265,13 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
         value: newInEpoch && !twice ? "yes" : "no",
       },
       { name: "the old CA back: fenced, signs nothing", value: fenced ? "yes" : "no" },
+      {
+        name: "the fenced CA copies from the promoted one (new agent's certificate there)",
+        value: copiedIn ?? "never",
+        unit: copiedIn === undefined ? "" : " s",
+        // The timer's next run (one interval at most), then the copy itself.
+        target: `< ${2 * interval} s`,
+      },
     ],
     notes,
   };

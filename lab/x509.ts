@@ -199,6 +199,12 @@ export function revokedSerials(crlPem: string): string[] {
   return [...text.matchAll(/Serial Number: ([0-9A-Fa-f]+)/g)].map((m) => normalSerial(m[1]));
 }
 
+/** A CRL's number (the crlNumber extension), as a bigint: a promoted CA's exceed 2^32. */
+export function crlNumber(crlPem: string): bigint {
+  const out = openssl(["crl", "-noout", "-crlnumber"], crlPem).trim();
+  return BigInt(out.replace(/^crlNumber=/, "").replace(/^(0x)?/i, "0x"));
+}
+
 /** A serial as serialOf gives it, from any hex spelling (`0x000D`, `000d`). */
 export function normalSerial(hex: string): string {
   return hex

@@ -243,6 +243,20 @@ describe("CRL refresh", () => {
     }
   });
 
+  it("asks the active CA, then the standby, on masters and PuppetDB hosts of every site", () => {
+    for (const stack of ["site-a", "site-b"] as const) {
+      const s = settings(stack);
+      for (const host of [
+        masterHostSettings(s, 1, `master-1.${stack}.${DOMAIN}`, PEM),
+        puppetdbHostSettings(s, PEM, DB),
+      ]) {
+        expect(host.crlServers).toEqual([`ca.${DOMAIN}`, `ca.site-b.${DOMAIN}`]);
+      }
+    }
+    const alone = settings("site-a", { sites: { "site-b": { failover: false } } });
+    expect(puppetdbHostSettings(alone, PEM, DB).crlServers).toEqual([`ca.${DOMAIN}`]);
+  });
+
   it("reads the server challenge, never the agent's, on masters and PuppetDB hosts", () => {
     const s = settings("site-b");
     for (const host of [

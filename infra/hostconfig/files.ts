@@ -2,9 +2,7 @@
 // the lab and the tests share one list.
 import { caFingerprint } from "./ca-pin";
 import { renderEnvFile, EnvVars } from "./envfile";
-import { renderIni } from "./ini";
-import { timerUnits } from "./timers";
-import { CONF_DIR, DATABASE_CA_BUNDLE, LIB_DIR, STATE_DIR, STATE_MOUNT_POINTS } from "./paths";
+import { CONF_DIR, DATABASE_CA_BUNDLE, LIB_DIR, STATE_MOUNT_POINTS } from "./paths";
 import {
   renderCsrAttributes,
   renderPuppetdbConf,
@@ -12,6 +10,16 @@ import {
   renderServerPuppetConf,
 } from "./puppetconf";
 import { renderScriptManifest, userDataScripts } from "./scripts";
+import {
+  ALLOWLIST_REFRESH_MINUTES,
+  renderAllowlistUnits,
+  renderBootUnit,
+  renderCaSyncUnits,
+  renderCrlUnits,
+  renderDiscardReplayUnits,
+  renderPuppetdbRestartDropIn,
+  renderSyncUnits,
+} from "./units";
 import {
   PUPPETDB_ACCESS_WAIT_SECONDS,
   renderMasterPuppetserverConf,
@@ -31,23 +39,13 @@ import {
   renderPuppetdbFiles,
   renderPuppetserverDefaults,
 } from "./services";
-import {
-  CaHost,
-  CompileMasterHost,
-  CrlConsumer,
-  HostConfig,
-  HostRole,
-  PuppetdbHost,
-} from "./types";
+import { CaHost, CompileMasterHost, HostConfig, PuppetdbHost } from "./types";
 
 /** The role's scripts to fetch, by SHA-256, staged under CONF_DIR (boot.sh reads it). */
 export const SCRIPT_MANIFEST = "scripts.sha256";
 
 /** The git server's host keys a master accepts, staged under CONF_DIR (SSH URLs only). */
 const KNOWN_HOSTS_FILE = "control-repo-known-hosts";
-
-/** Minutes between two refreshes of a PuppetDB's allowlist from the sites' SRV records. */
-export const ALLOWLIST_REFRESH_MINUTES = 5;
 
 /** An SRV record name as the refresh script accepts it: labels of letters, digits, `_` and `-`. */
 const SRV_NAME =
@@ -87,6 +85,17 @@ function scriptsBucket(host: HostConfig): string {
     );
   }
   return host.scriptsBucket;
+}
+
+/** Where crl-refresh.sh fetches the CRL, in order (space-separated); undefined: CA_SERVER alone. */
+function crlServers(host: CompileMasterHost | PuppetdbHost): string | undefined {
+  const servers = host.crlServers ?? [];
+  for (const name of servers) {
+    if (!SRV_NAME.test(name) || name.startsWith("_")) {
+      throw new Error(`crlServers of ${host.certname}: not a host name: ${JSON.stringify(name)}`);
+    }
+  }
+  return servers.length > 0 ? servers.join(" ") : undefined;
 }
 
 /** Whether a CA has other CAs to copy from once one of them is promoted past it. */
@@ -140,6 +149,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         CONTROL_REPO_KNOWN_HOSTS: host.controlRepo.knownHosts && `${CONF_DIR}/${KNOWN_HOSTS_FILE}`,
         CONTROL_REPO_TOKEN_USER: host.controlRepo.tokenUser,
         CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
+        CRL_SERVERS: crlServers(host),
         PUPPETDB_ACCESS_WAIT_SECONDS,
         PUPPETDB_SPOOL_DIR: SPOOL_DIR,
       };
@@ -164,142 +174,10 @@ export function hostSettings(host: HostConfig): EnvVars {
         ALLOWLIST_SRV_RECORDS: srvRecords,
         ALLOWLIST_REFRESH_MINUTES: srvRecords === undefined ? undefined : ALLOWLIST_REFRESH_MINUTES,
         CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
+        CRL_SERVERS: crlServers(host),
       };
     }
   }
-}
-
-/**
- * Longest a code sync may run: it retries each git transfer (five minutes at most each) and r10k,
- * and a sync that outlives this is killed so the next one can start.
- */
-export const SYNC_TIMEOUT_MINUTES = 15;
-
-/** Longest a CRL refresh may run (one fetch of at most 20 s, then a verification). */
-export const CRL_REFRESH_TIMEOUT_SECONDS = 60;
-
-/** systemd units of the code sync of a compile master. */
-export function renderSyncUnits(host: CompileMasterHost): { service: string; timer: string } {
-  return timerUnits({
-    description: "Deploy the control repository",
-    execStart: `${LIB_DIR}/code-sync.sh`,
-    timeoutStartSec: `${SYNC_TIMEOUT_MINUTES}min`,
-    period: `${host.controlRepo.syncIntervalMinutes}min`,
-    randomizedDelaySec: 30,
-  });
-}
-
-/**
- * systemd units of the CRL refresh of a compile master or PuppetDB host: no random delay and a
- * one-second accuracy, so a revocation is honoured within the interval.
- */
-export function renderCrlUnits(host: CrlConsumer): { service: string; timer: string } {
-  return timerUnits({
-    description: "Fetch the CA's certificate revocation list",
-    execStart: `${LIB_DIR}/crl-refresh.sh`,
-    timeoutStartSec: `${CRL_REFRESH_TIMEOUT_SECONDS}s`,
-    period: `${host.crlRefreshMinutes}min`,
-    accuracySec: "1s",
-  });
-}
-
-/** Longest one copy of the active CA's records may run. */
-export const CA_SYNC_TIMEOUT_SECONDS = 300;
-
-/**
- * systemd units of a CA's copy of the active CA's records: one-second accuracy and no random delay,
- * since the interval is the most a certificate can be unknown to the standby. Every CA with peers
- * runs it: on the active CA it copies nothing until a promoted peer fences this one.
- */
-export function renderCaSyncUnits(host: CaHost): { service: string; timer: string } {
-  if (!host.syncIntervalSeconds) {
-    throw new Error(`${host.certname}: a CA with peer CAs needs syncIntervalSeconds`);
-  }
-  return timerUnits({
-    description: "Copy the active Puppet CA's records to this CA while it is not the active one",
-    execStart: `${LIB_DIR}/ca-sync.rb`,
-    timeoutStartSec: `${CA_SYNC_TIMEOUT_SECONDS}s`,
-    period: `${host.syncIntervalSeconds}s`,
-    accuracySec: "1s",
-  });
-}
-
-/** systemd units of the PuppetDB allowlist refresh. */
-export function renderAllowlistUnits(): { service: string; timer: string } {
-  return timerUnits({
-    description: "PuppetDB allowlist from the sites' SRV records",
-    execStart: `${LIB_DIR}/allowlist-refresh.sh`,
-    // Lookups time out in seconds; a PuppetDB restart may take minutes.
-    timeoutStartSec: "10min",
-    period: `${ALLOWLIST_REFRESH_MINUTES}min`,
-    // The PuppetDBs of all sites see a new master in the same interval: spreading their restarts
-    // keeps one of them answering the masters.
-    randomizedDelaySec: 120,
-  });
-}
-
-/** Minutes between two runs of a PuppetDB's replay of the commands it discarded. */
-export const DISCARD_REPLAY_MINUTES = 1;
-
-/**
- * systemd units of a PuppetDB's replay of commands discarded while its database was away: every
- * minute, so the backlog goes back to PuppetDB soon after the database returns.
- */
-export function renderDiscardReplayUnits(): { service: string; timer: string } {
-  return timerUnits({
-    description: "Replay the commands PuppetDB discarded",
-    execStart: `${LIB_DIR}/discard-replay.sh`,
-    // Each post may take up to a minute; a run that outlives this is killed, the next resumes.
-    timeoutStartSec: "10min",
-    period: `${DISCARD_REPLAY_MINUTES}min`,
-    // systemd's default accuracy (a minute) could double the interval.
-    accuracySec: "5s",
-  });
-}
-
-/**
- * The unit that runs a host's first boot (`boot.sh run`: the role's script until it succeeds). A
- * simple service, not a oneshot: multi-user.target, and cloud-final after it, never wait for a boot
- * that may retry for hours. `Restart` covers the loop itself dying (OOM); the marker written on
- * success keeps it from running at later boots. Output goes to the console too, so a host that
- * cannot finish says why in the EC2 console output.
- */
-export function renderBootUnit(role: HostRole): string {
-  return renderIni([
-    [
-      "Unit",
-      {
-        Description: `puppet-multisite first boot (${role})`,
-        Wants: "network-online.target",
-        After: "network-online.target",
-        ConditionPathExists: `!${STATE_DIR}/first-boot.done`,
-        // Restarts never stop for a rate limit: the loop is the one that backs off.
-        StartLimitIntervalSec: 0,
-      },
-    ],
-    [
-      "Service",
-      {
-        Type: "simple",
-        ExecStart: `${LIB_DIR}/boot.sh run`,
-        Restart: "on-failure",
-        RestartSec: "30s",
-        StandardOutput: "journal+console",
-        StandardError: "journal+console",
-      },
-    ],
-    ["Install", { WantedBy: "multi-user.target" }],
-  ]);
-}
-
-/**
- * Drop-in for Debian's puppetdb.service (`Restart=on-abnormal`, which never restarts after an exit
- * code). A PuppetDB with `migrate = false` that starts before the migrating one has migrated the
- * shared database exits with 109 ("Database is not fully migrated and migration is disallowed"), and
- * would stay down: it retries until the schema is there.
- */
-export function renderPuppetdbRestartDropIn(): string {
-  return renderIni([["Service", { Restart: "on-failure", RestartSec: "30s" }]]);
 }
 
 /** The staged files of a timer job `puppet-multisite-<name>` (install_timers installs them). */

@@ -12,6 +12,7 @@ export {
   UserDataFile,
 } from "./userdata";
 export { renderAgentConfig, renderServerPuppetConf, HTTP_CONNECT_TIMEOUT } from "./puppetconf";
-export { ALLOWLIST_REFRESH_MINUTES, hostFiles, hostSettings, HostFile } from "./files";
+export { hostFiles, hostSettings, HostFile } from "./files";
+export { ALLOWLIST_REFRESH_MINUTES } from "./units";
 export { ALL_SCRIPTS, BOOT_COMMAND, SCRIPTS_DIR, roleScript } from "./scripts";
 export { CONF_DIR, LIB_DIR, STATE_DIR } from "./paths";

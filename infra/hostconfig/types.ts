@@ -96,6 +96,12 @@ export interface CaHost extends HostCommon {
 export interface CrlConsumer {
   /** Minutes between two fetches of the CA's revocation list. */
   readonly crlRefreshMinutes: number;
+  /**
+   * Every CA of the deployment, the active one first: the CRL comes from the first that serves one
+   * at least as new as the one in use, so a lost primary site's CA is replaced by the standby's
+   * copy, and after a promotion by the promoted CA's list. Default: `caServer` alone.
+   */
+  readonly crlServers?: readonly string[];
 }
 
 export interface CompileMasterHost extends HostCommon, CrlConsumer {

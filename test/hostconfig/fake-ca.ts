@@ -288,16 +288,21 @@ export function useFakeCa(prefix: string): FakeCa {
 }
 
 /**
- * Runs a standby's Ruby script (`script`, a path) with its host.env, an environment of PATH and
+ * Runs a script of a host (`script`, a path; Ruby unless `interpreter` says otherwise) with its host.env, an environment of PATH and
  * `env` only; asynchronous, so the fake CA in this process can answer.
  */
 export function runScript(
   script: string,
   s: Standby,
-  opts: { readonly args?: readonly string[]; readonly env?: Record<string, string> } = {},
+  opts: {
+    readonly args?: readonly string[];
+    readonly env?: Record<string, string>;
+    /** What runs the script. Default ruby. */
+    readonly interpreter?: string;
+  } = {},
 ): Promise<ScriptRun> {
   return new Promise((done) => {
-    const child = spawn("ruby", [script, ...(opts.args ?? [])], {
+    const child = spawn(opts.interpreter ?? "ruby", [script, ...(opts.args ?? [])], {
       env: { PATH: process.env.PATH, PUPPET_MULTISITE_CONF_DIR: s.conf, ...opts.env },
       stdio: ["ignore", "ignore", "pipe"],
     });

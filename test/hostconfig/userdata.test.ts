@@ -522,6 +522,23 @@ describe("PuppetDB user data", () => {
 
 describe("CRL refresh units", () => {
   for (const host of [masterHost("site-a", 1), puppetdbHost("site-b")]) {
+    it(`${host.certname}: asks every CA for the CRL, the active one first`, () => {
+      const servers = [CA, STANDBY_CA];
+      const env = fileOf(
+        parseUserData(renderUserData({ ...host, crlServers: servers })),
+        conf("host.env"),
+      );
+      expect(env).toContain(`CRL_SERVERS='${CA} ${STANDBY_CA}'`);
+      expect(fileOf(parseUserData(renderUserData(host)), conf("host.env"))).not.toContain(
+        "CRL_SERVERS",
+      );
+      for (const bad of ["a;rm -rf /", "_x-puppet._tcp.example", "ca example"]) {
+        expect(() => hostSettings({ ...host, crlServers: [bad] })).toThrow(
+          `crlServers of ${host.certname}: not a host name`,
+        );
+      }
+    });
+
     it(`${host.certname}: its own timer every crlRefreshMinutes, on time, with a start timeout`, () => {
       const parsed = parseUserData(renderUserData({ ...host, crlRefreshMinutes: 3 }));
       expect(fileOf(parsed, conf("host.env"))).toContain("CRL_REFRESH_MINUTES='3'");
