@@ -4,7 +4,7 @@
 // certificate from it. Then the old CA alone comes back, with the WAN: it finds the promoted CA's
 // newer epoch and refuses a request (fenced), saying why, and then copies the promoted CA's records
 // as a standby does. Run last: the rest of the primary stays down.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { CA_DIR, LIB_DIR, PUPPETDB_DIR, SSL_DIR } from "../infra/hostconfig/paths";
 import { PUPPET_PORT } from "../infra/ports";
 import { hostPath, runInHost } from "./host";
@@ -129,8 +129,9 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
     );
     const deadline = promotedAt + (3 * lab.options.crlRefreshSeconds + 30) * 1000;
     while (Date.now() < deadline) {
+      // The refresh renames a complete file into place: its modification time is when it came.
       if (existsSync(path) && crlNumber(readFileSync(path, "utf8")) >= PROMOTED_CRL_NUMBER) {
-        return (Date.now() - promotedAt) / 1000;
+        return (statSync(path).mtimeMs - promotedAt) / 1000;
       }
       await sleep(500);
     }

@@ -1,7 +1,7 @@
 // Hosts other than the CA carry the CA certificate's SHA-256 fingerprint instead of the
 // certificate: they fetch the certificate from the CA at first boot and install it only when it
 // matches (kubeadm's discovery-token-ca-cert-hash works the same way). The CA is verified, never
-// trusted on first use, and 1.4 KB of every host's 16 KB of user data is left for its scripts.
+// trusted on first use.
 import { createHash } from "crypto";
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g;
