@@ -64,8 +64,8 @@ export interface PuppetHostArgs {
  * One Puppet server or PuppetDB host: an instance with no public address, IMDSv2 only, an encrypted
  * root volume, the role's state (if it has any) on an encrypted volume of its own, and a role that
  * can do exactly three things: be reached through SSM Session Manager (no SSH anywhere), read the
- * site's scripts and read the secrets its role needs. The instance is cattle: a new configuration or image replaces it, and its
- * state volume moves to the replacement.
+ * site's scripts and read the secrets its role needs. The instance is cattle: a new configuration
+ * or image replaces it, and its state volume moves to the replacement.
  */
 export class PuppetHost extends pulumi.ComponentResource {
   public readonly instanceId: pulumi.Output<string>;
