@@ -1,10 +1,13 @@
 // What the certificate scenarios share: a spare agent host that probes the servers from the agents'
-// network with identities the lab gives it, and the CA's autosign log.
+// network with identities the lab gives it, the CA's autosign log and its directory, and the wait
+// for a condition that times it.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { CA_DIR } from "../infra/hostconfig/paths";
 import { ExecHost, hostPath } from "./host";
 import { HttpsAnswer } from "./https";
 import { Lab, Node } from "./lab";
+import { sleep } from "./sleep";
 
 export const AUTOSIGN_LOG = "/var/log/puppet-multisite/autosign.log";
 /** Where a probing host keeps what the lab gives it (CA certificate, an old identity, CSRs). */
@@ -52,4 +55,23 @@ export function describeAnswer(a: HttpsAnswer): string {
   return a.status === undefined
     ? `no answer (curl ${a.failure?.curlExit}: ${a.failure?.message.split("\n")[0]})`
     : `HTTP ${a.status}`;
+}
+
+/** Seconds from now until `check` holds, polling every 250 ms; undefined when `limitMs` passes. */
+export async function secondsUntil(
+  check: () => boolean | Promise<boolean>,
+  limitMs: number,
+): Promise<number | undefined> {
+  const start = Date.now();
+  while (Date.now() - start < limitMs) {
+    if (await check()) return (Date.now() - start) / 1000;
+    await sleep(250);
+  }
+  return undefined;
+}
+
+/** A file of a CA host's CA directory, as the host sees it (through its state volume). */
+export function caFile(node: Node, name: string): string | undefined {
+  const path = hostPath(node.host, `${CA_DIR}/${name}`);
+  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
 }

@@ -5,13 +5,13 @@
 // newer epoch and refuses a request (fenced), saying why, and then copies the promoted CA's records
 // as a standby does. Run last: the rest of the primary stays down.
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { CA_DIR, LIB_DIR, PUPPETDB_DIR, SSL_DIR } from "../infra/hostconfig/paths";
+import { LIB_DIR, PUPPETDB_DIR, SSL_DIR } from "../infra/hostconfig/paths";
 import { PUPPET_PORT } from "../infra/ports";
 import { hostPath, runInHost } from "./host";
 import { httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
 import { cutWan, joinWan } from "./net";
-import { AUTOSIGN_LOG, describeAnswer, loggedAt } from "./probes";
+import { AUTOSIGN_LOG, caFile, describeAnswer, loggedAt, secondsUntil } from "./probes";
 import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
@@ -21,11 +21,6 @@ import { crlNumber, makeCsr, normalSerial, revokedSerials, serialOf } from "./x5
 const FIRST_PROMOTED_SERIAL = 1 << 24;
 /** The CRL number a first promotion signs its CRL with (ca-promote.rb: epoch * 2^32). */
 const PROMOTED_CRL_NUMBER = 1n << 32n;
-
-function caFile(node: Node, name: string): string | undefined {
-  const path = hostPath(node.host, `${CA_DIR}/${name}`);
-  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
-}
 
 export async function siteLoss(lab: Lab): Promise<Outcome> {
   const notes: string[] = [];
@@ -122,20 +117,19 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   const consumers = lab.topo.hosts
     .filter((h) => h.site === site && (h.role === "compile-master" || h.role === "puppetdb"))
     .map((h) => lab.nodes.get(h.certname)!);
-  const promotedCrl = async (n: Node) => {
-    const path = hostPath(
+  const crlPath = (n: Node) =>
+    hostPath(
       n.host,
       n.topo.role === "puppetdb" ? `${PUPPETDB_DIR}/ssl/crl.pem` : `${SSL_DIR}/crl.pem`,
     );
-    const deadline = promotedAt + (3 * lab.options.crlRefreshSeconds + 30) * 1000;
-    while (Date.now() < deadline) {
-      // The refresh renames a complete file into place: its modification time is when it came.
-      if (existsSync(path) && crlNumber(readFileSync(path, "utf8")) >= PROMOTED_CRL_NUMBER) {
-        return (statSync(path).mtimeMs - promotedAt) / 1000;
-      }
-      await sleep(500);
-    }
-    return undefined;
+  const promotedCrl = async (n: Node) => {
+    const path = crlPath(n);
+    const came = await secondsUntil(
+      () => existsSync(path) && crlNumber(readFileSync(path, "utf8")) >= PROMOTED_CRL_NUMBER,
+      promotedAt + (3 * lab.options.crlRefreshSeconds + 30) * 1000 - Date.now(),
+    );
+    // The refresh renames a complete file into place: its modification time is when it came.
+    return came === undefined ? undefined : (statSync(path).mtimeMs - promotedAt) / 1000;
   };
   const crlTimes = await Promise.all(consumers.map(promotedCrl));
   const crlFollowed = crlTimes.filter((t) => t !== undefined).length;
@@ -189,21 +183,18 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   // 9. Fenced, the old CA copies from the promoted one on its own timer, as a standby does: the
   //    new agent's certificate reaches it, and it lists what only it signed (the late certificate,
   //    if the standby never copied it).
-  const fencedAt = Date.now();
   lab.startTimers(ca);
   let copied: { source?: string; signed_only_here?: string[] } = {};
-  let copiedIn: number | undefined;
-  while (Date.now() - fencedAt < (4 * interval + 30) * 1000) {
-    copied = JSON.parse(caFile(ca, "puppet-multisite-sync.json") ?? "{}") as typeof copied;
-    if (
-      copied.source === standby.topo.certname &&
-      caFile(ca, `signed/${newAgent.topo.certname}.pem`) !== undefined
-    ) {
-      copiedIn = (Date.now() - fencedAt) / 1000;
-      break;
-    }
-    await sleep(500);
-  }
+  const copiedIn = await secondsUntil(
+    () => {
+      copied = JSON.parse(caFile(ca, "puppet-multisite-sync.json") ?? "{}") as typeof copied;
+      return (
+        copied.source === standby.topo.certname &&
+        caFile(ca, `signed/${newAgent.topo.certname}.pem`) !== undefined
+      );
+    },
+    (4 * interval + 30) * 1000,
+  );
   notes.push(
     `the old CA's copy: from ${copied.source ?? "nowhere"}${copiedIn === undefined ? "" : ` within ${copiedIn.toFixed(1)} s`}; signed only there: ${copied.signed_only_here?.join(" ") || "none"}`,
   );

@@ -2,34 +2,15 @@
 // there reach the standby within its copy interval, the standby serves them to agents, continues the
 // active CA's serial numbers, and signs nothing itself.
 import { existsSync, readFileSync } from "node:fs";
-import { CA_DIR } from "../infra/hostconfig/paths";
 import { PUPPET_PORT } from "../infra/ports";
 import { hostPath } from "./host";
 import { httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
-import { AUTOSIGN_LOG, describeAnswer } from "./probes";
+import { AUTOSIGN_LOG, caFile, describeAnswer, secondsUntil } from "./probes";
 import { Outcome } from "./scenarios";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
 import { makeCsr, normalSerial, revokedSerials, serialOf } from "./x509";
-
-/** Seconds from now until `check` holds, polling every 250 ms; undefined when `limitMs` passes. */
-async function secondsUntil(
-  check: () => boolean | Promise<boolean>,
-  limitMs: number,
-): Promise<number | undefined> {
-  const start = Date.now();
-  while (Date.now() - start < limitMs) {
-    if (await check()) return (Date.now() - start) / 1000;
-    await sleep(250);
-  }
-  return undefined;
-}
-
-function caFile(node: Node, name: string): string | undefined {
-  const path = hostPath(node.host, `${CA_DIR}/${name}`);
-  return existsSync(path) ? readFileSync(path, "utf8") : undefined;
-}
 
 export async function standbySync(lab: Lab): Promise<Outcome> {
   const notes: string[] = [];

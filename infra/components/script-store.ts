@@ -20,8 +20,8 @@ const MAX_BUCKET_PREFIX = 37;
  * by its SHA-256: user data lists the hashes a host runs, and the host checks each object against
  * its hash before it installs it. A changed script is a new object, created before the hosts that
  * name it (their user data changes with it, so they are replaced); the old object is deleted at the
- * end of that update. Nothing here is state: every
- * object comes from the program, so the bucket may be emptied and destroyed with the stack.
+ * end of that update. Nothing here is state: every object comes from the program, so the bucket may
+ * be emptied and destroyed with the stack.
  */
 export class ScriptStore extends pulumi.ComponentResource {
   public readonly bucketName: pulumi.Output<string>;

@@ -87,11 +87,15 @@ function scriptsBucket(host: HostConfig): string {
   return host.scriptsBucket;
 }
 
+/** A host name as crl-refresh.sh puts it into a URL: labels of letters, digits and `-`. */
+const HOST_NAME =
+  /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
 /** Where crl-refresh.sh fetches the CRL, in order (space-separated); undefined: CA_SERVER alone. */
 function crlServers(host: CompileMasterHost | PuppetdbHost): string | undefined {
   const servers = host.crlServers ?? [];
   for (const name of servers) {
-    if (!SRV_NAME.test(name) || name.startsWith("_")) {
+    if (!HOST_NAME.test(name)) {
       throw new Error(`crlServers of ${host.certname}: not a host name: ${JSON.stringify(name)}`);
     }
   }
@@ -133,7 +137,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         // A standby asks the active CA (CA_SERVER) for its certificate, as every server does.
         CA_MODE: host.standby ? "standby" : "active",
         // The other CAs, which may read and change certificates' statuses here (auth-conf.rb).
-        CA_PEERS: host.peerCas?.length ? host.peerCas.join(" ") : undefined,
+        CA_PEERS: host.peerCas?.join(" ") || undefined,
         CA_FINGERPRINT: host.standby ? caFingerprint(host.caCertificatePem) : undefined,
         CA_SYNC_SECONDS: hasPeerCas(host) ? host.syncIntervalSeconds : undefined,
       };
