@@ -1,5 +1,6 @@
 // The service-discovery records of a site, as plain data. Pure: the Route 53 component, the lab's DNS
 // server and the PR preview all render these same records.
+import { Settings } from "./config";
 import { PUPPET_PORT } from "./ports";
 import {
   caHostName,
@@ -60,6 +61,8 @@ export interface SiteSrvInput {
   readonly masterWeight: number;
   /** The site that runs the standby CA; none when no site does. */
   readonly standbyCaSite?: string;
+  /** The standby CA has been promoted (`certificates.activeCa: failover`). Default false. */
+  readonly standbyActive?: boolean;
 }
 
 /**
@@ -92,31 +95,56 @@ export function puppetSrvRecord(input: SiteSrvInput): SrvRecordSet {
 
 /**
  * `_x-puppet-ca._tcp.<site>.<domain>`: every site's agents find the active CA under their own domain,
- * and the standby CA after it. An agent moves to the next target only when it cannot connect, so the
+ * and the other CA after it. An agent moves to the next target only when it cannot connect, so the
  * standby is reached while the active CA's site is lost, with no change to DNS: Route 53's control
  * plane may be in that site. Until it is promoted the standby signs nothing (README: losing the
- * primary site says what an agent that reaches it then does).
+ * primary site says what an agent that reaches it then does). Once it is promoted
+ * (`standbyActive`), it comes first: the old CA, back and fenced, refuses every request, and an
+ * agent that connects to it does not move on.
  */
-export function caSrvRecord(site: string, domain: string, standbyCaSite?: string): SrvRecordSet {
-  const target = (priority: number, name: string): SrvTarget => ({
-    priority,
-    weight: 0,
-    port: PUPPET_PORT,
-    target: name,
-  });
+export function caSrvRecord(
+  site: string,
+  domain: string,
+  standbyCaSite?: string,
+  standbyActive = false,
+): SrvRecordSet {
+  if (standbyActive && standbyCaSite === undefined) {
+    throw new Error(`caSrvRecord ${site}: the standby CA is active, but no site runs one`);
+  }
+  const cas = [
+    caHostName(domain),
+    ...(standbyCaSite === undefined ? [] : [standbyCaHostName(standbyCaSite, domain)]),
+  ];
+  if (standbyActive) cas.reverse();
   return {
     name: caSrvName(site, domain),
     ttl: SRV_TTL,
-    targets: [
-      target(LOCAL_PRIORITY, caHostName(domain)),
-      ...(standbyCaSite === undefined
-        ? []
-        : [target(FALLBACK_PRIORITY, standbyCaHostName(standbyCaSite, domain))]),
-    ],
+    targets: cas.map((target, i) => ({
+      priority: i === 0 ? LOCAL_PRIORITY : FALLBACK_PRIORITY,
+      weight: 0,
+      port: PUPPET_PORT,
+      target,
+    })),
+  };
+}
+
+/** The SRV input of a stack's own site, from its settings. */
+export function siteSrvInput(settings: Settings): SiteSrvInput {
+  return {
+    site: settings.site.name,
+    domain: settings.domain,
+    sites: settings.sites.map((x) => x.name),
+    masterCount: settings.masters.count,
+    masterWeight: settings.masters.srvWeight,
+    standbyCaSite: settings.failoverSite?.name,
+    standbyActive: settings.certificates.activeCa === "failover",
   };
 }
 
 /** Both SRV record sets of a site. */
 export function siteSrvRecords(input: SiteSrvInput): SrvRecordSet[] {
-  return [puppetSrvRecord(input), caSrvRecord(input.site, input.domain, input.standbyCaSite)];
+  return [
+    puppetSrvRecord(input),
+    caSrvRecord(input.site, input.domain, input.standbyCaSite, input.standbyActive),
+  ];
 }

@@ -77,7 +77,23 @@ function common(
   };
 }
 
-/** Certnames of the deployment's CAs: the active one, then the standby if a site runs one. */
+/**
+ * The CA that signs (`certificates.activeCa`): `ca.<domain>` on the primary, or the failover site's
+ * once promoted. Only what no host keeps reads it (the agents' `ca_server`, the SRV records): a
+ * server finds the active CA at first boot by its epoch, so recording a promotion replaces nothing.
+ */
+export function activeCaHostName(settings: Settings): string {
+  const failover = settings.failoverSite;
+  if (settings.certificates.activeCa === "primary") return caHostName(settings.domain);
+  if (!failover)
+    throw new Error("certificates.activeCa is failover, but no site is the failover site");
+  return standbyCaHostName(failover.name, settings.domain);
+}
+
+/**
+ * Certnames of the deployment's CAs: the primary's, then the standby if a site runs one. Whichever
+ * is active, the order stays: it is in hosts' settings, and a promotion must replace no host.
+ */
 export function caCertnames(settings: Settings): string[] {
   const standby = settings.failoverSite;
   return [
@@ -163,7 +179,7 @@ export function masterHostSettings(
     puppetdbUrls: puppetdbUrls(site, siteNames(settings), settings.domain),
     controlRepo: controlRepoSettings(settings),
     crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
-    crlServers: caCertnames(settings),
+    caServers: caCertnames(settings),
   };
 }
 
@@ -192,7 +208,7 @@ export function puppetdbHostSettings(
     certificateAllowlist: [caHostName(settings.domain)],
     allowlistSrvRecords: siteNames(settings).map((x) => puppetSrvName(x, settings.domain)),
     crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
-    crlServers: caCertnames(settings),
+    caServers: caCertnames(settings),
   };
 }
 
@@ -202,7 +218,7 @@ export function agentSite(settings: Settings): AgentSite {
   return {
     site,
     domain: settings.domain,
-    caServer: caHostName(settings.domain),
+    caServer: activeCaHostName(settings),
     crlRefreshMinutes: settings.certificates.crlRefreshMinutes,
     serverList: [
       poolHostName(site, settings.domain),

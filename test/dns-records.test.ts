@@ -8,23 +8,11 @@ import {
   SrvTarget,
   caSrvRecord,
   puppetSrvRecord,
+  siteSrvInput,
   siteSrvRecords,
   srvValue,
 } from "../infra/dns-records";
-import { Settings } from "../infra/config";
 import { DOMAIN, SITE_C, settings } from "./fixtures";
-
-/** The SRV input the site component builds from a stack's settings. */
-function srvInput(s: Settings): SiteSrvInput {
-  return {
-    site: s.site.name,
-    domain: s.domain,
-    sites: s.sites.map((x) => x.name),
-    masterCount: s.masters.count,
-    masterWeight: s.masters.srvWeight,
-    standbyCaSite: s.failoverSite?.name,
-  };
-}
 
 describe("constants", () => {
   it("prefers local masters and keeps TTLs short", () => {
@@ -37,7 +25,7 @@ describe("two-site deployment", () => {
   const b = settings("site-b");
 
   it("site-a: its own masters at priority 0 with the configured weight, site-b's pool at priority 1", () => {
-    const record = puppetSrvRecord(srvInput(a));
+    const record = puppetSrvRecord(siteSrvInput(a));
     expect(record.name).toBe("_x-puppet._tcp.site-a.puppet.example.internal");
     expect(record.ttl).toBe(60);
     expect(record.targets).toEqual([
@@ -49,7 +37,7 @@ describe("two-site deployment", () => {
   });
 
   it("site-b: its own masters at priority 0 with the default weight, site-a's pool at priority 1", () => {
-    const record = puppetSrvRecord(srvInput(b));
+    const record = puppetSrvRecord(siteSrvInput(b));
     expect(record.name).toBe("_x-puppet._tcp.site-b.puppet.example.internal");
     expect(record.targets.map(srvValue)).toEqual([
       "0 10 8140 master-1.site-b.puppet.example.internal",
@@ -61,7 +49,7 @@ describe("two-site deployment", () => {
   it("never points a site's agents at another site's individual masters or at itself as fallback", () => {
     for (const s of [a, b]) {
       const site = s.site.name;
-      for (const t of puppetSrvRecord(srvInput(s)).targets) {
+      for (const t of puppetSrvRecord(siteSrvInput(s)).targets) {
         if (t.priority === LOCAL_PRIORITY)
           expect(t.target).toMatch(new RegExp(`^master-\\d+\\.${site}\\.`));
         else {
@@ -92,21 +80,34 @@ describe("two-site deployment", () => {
     }
   });
 
+  it("lists the promoted standby first, and the old CA after it, once a promotion is recorded", () => {
+    for (const stack of ["site-a", "site-b"] as const) {
+      const promoted = settings(stack, { certificates: { activeCa: "failover" } });
+      expect(siteSrvRecords(siteSrvInput(promoted))[1].targets.map(srvValue)).toEqual([
+        "0 0 8140 ca.site-b.puppet.example.internal",
+        "1 0 8140 ca.puppet.example.internal",
+      ]);
+    }
+    expect(() => caSrvRecord("site-a", DOMAIN, undefined, true)).toThrow(
+      "caSrvRecord site-a: the standby CA is active, but no site runs one",
+    );
+  });
+
   it("lists the active CA alone when no site runs a standby", () => {
     expect(caSrvRecord("site-a", DOMAIN).targets.map(srvValue)).toEqual([
       "0 0 8140 ca.puppet.example.internal",
     ]);
     const none = settings("site-a", { sites: { "site-b": { failover: false } } });
-    expect(siteSrvRecords(srvInput(none))[1].targets).toHaveLength(1);
+    expect(siteSrvRecords(siteSrvInput(none))[1].targets).toHaveLength(1);
   });
 
   it("siteSrvRecords gives the catalog record then the CA record", () => {
-    const records = siteSrvRecords(srvInput(b));
+    const records = siteSrvRecords(siteSrvInput(b));
     expect(records.map((r) => r.name)).toEqual([
       "_x-puppet._tcp.site-b.puppet.example.internal",
       "_x-puppet-ca._tcp.site-b.puppet.example.internal",
     ]);
-    expect(records[0]).toEqual(puppetSrvRecord(srvInput(b)));
+    expect(records[0]).toEqual(puppetSrvRecord(siteSrvInput(b)));
     expect(records[1]).toEqual(caSrvRecord("site-b", DOMAIN, "site-b"));
   });
 });
@@ -196,7 +197,7 @@ describe("srvValue", () => {
 
   it("renders every record of both sites (all targets are host names)", () => {
     const rendered = (["site-a", "site-b"] as const).flatMap((stack) =>
-      siteSrvRecords(srvInput(settings(stack))).map((record) => [
+      siteSrvRecords(siteSrvInput(settings(stack))).map((record) => [
         record.name,
         record.targets.map(srvValue),
       ]),
@@ -231,7 +232,7 @@ describe("srvValue", () => {
 
   it("fails when a configured master weight is out of range, at render time", () => {
     const [local] = puppetSrvRecord({
-      ...srvInput(settings("site-a")),
+      ...siteSrvInput(settings("site-a")),
       masterWeight: 70000,
     }).targets;
     expect(() => srvValue(local)).toThrow(

@@ -228,6 +228,27 @@ describe("agentSite", () => {
   });
 });
 
+describe("recording a promotion (certificates.activeCa: failover)", () => {
+  const promoted = (stack: "site-a" | "site-b") =>
+    settings(stack, { certificates: { activeCa: "failover" } });
+
+  it("points agents' ca_server at the promoted CA", () => {
+    expect(agentSite(promoted("site-a")).caServer).toBe(`ca.site-b.${DOMAIN}`);
+    expect(agentSite(promoted("site-b")).caServer).toBe(`ca.site-b.${DOMAIN}`);
+  });
+
+  it("changes no host's settings: recording it replaces no server", () => {
+    for (const stack of ["site-a", "site-b"] as const) {
+      const hosts = (s: ReturnType<typeof settings>) => [
+        masterHostSettings(s, 1, `master-1.${stack}.${DOMAIN}`, PEM),
+        puppetdbHostSettings(s, PEM, DB),
+        stack === "site-a" ? caHostSettings(s) : standbyCaHostSettings(s),
+      ];
+      expect(hosts(promoted(stack))).toEqual(hosts(settings(stack)));
+    }
+  });
+});
+
 describe("CRL refresh", () => {
   it("gives masters, PuppetDB hosts and agents the configured interval, 5 minutes by default", () => {
     for (const [raw, minutes] of [
@@ -250,11 +271,11 @@ describe("CRL refresh", () => {
         masterHostSettings(s, 1, `master-1.${stack}.${DOMAIN}`, PEM),
         puppetdbHostSettings(s, PEM, DB),
       ]) {
-        expect(host.crlServers).toEqual([`ca.${DOMAIN}`, `ca.site-b.${DOMAIN}`]);
+        expect(host.caServers).toEqual([`ca.${DOMAIN}`, `ca.site-b.${DOMAIN}`]);
       }
     }
     const alone = settings("site-a", { sites: { "site-b": { failover: false } } });
-    expect(puppetdbHostSettings(alone, PEM, DB).crlServers).toEqual([`ca.${DOMAIN}`]);
+    expect(puppetdbHostSettings(alone, PEM, DB).caServers).toEqual([`ca.${DOMAIN}`]);
   });
 
   it("reads the server challenge, never the agent's, on masters and PuppetDB hosts", () => {

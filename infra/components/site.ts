@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { subnetCidr } from "../cidr";
 import { DEBIAN_IMAGE_OWNER, Settings } from "../config";
 import { gitSshPort } from "../control-repo";
-import { siteSrvRecords } from "../dns-records";
+import { siteSrvInput, siteSrvRecords } from "../dns-records";
 import {
   DatabaseEndpoint,
   agentSite,
@@ -12,7 +12,6 @@ import {
   puppetdbHostSettings,
   controlRepoSecret,
   secretRef,
-  siteNames,
 } from "../host-settings";
 import { renderAgentConfig } from "../hostconfig";
 import {
@@ -313,14 +312,7 @@ export class Site extends pulumi.ComponentResource {
         region: settings.site.region,
         vpcId: network.vpcId,
         zoneId: shared.zoneId,
-        srvRecords: siteSrvRecords({
-          site,
-          domain,
-          sites: siteNames(settings),
-          masterCount: settings.masters.count,
-          masterWeight: settings.masters.srvWeight,
-          standbyCaSite: settings.failoverSite?.name,
-        }),
+        srvRecords: siteSrvRecords(siteSrvInput(settings)),
         hosts: [
           ...pool.masters,
           { hostName: puppetdbName, privateIp: puppetdb.privateIp },

@@ -6,6 +6,7 @@ import { BACKUP_RETENTION_DAYS, postgresMajorProblem } from "../postgres";
 import { readControlRepo } from "./control-repo";
 import { ConfigError, Reader } from "./reader";
 import {
+  ActiveCa,
   Arch,
   DEFAULTS,
   ImageSetting,
@@ -128,6 +129,9 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
         5,
         3600,
       ),
+      activeCa: certificates.string("activeCa", DEFAULTS.certificates.activeCa, (v) =>
+        activeCaProblem(v, failoverSite),
+      ) as ActiveCa,
     })),
     protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
     secretAdministrators: reader.list("secretAdministrators", (v, key) => {
@@ -297,4 +301,13 @@ function parseSites(reader: Reader): ReadSite[] {
     }
   }
   return sites;
+}
+
+/** Why `certificates.activeCa` cannot be `value`; undefined when it can. */
+function activeCaProblem(value: string, failoverSite: SiteEntry | undefined): string | undefined {
+  if (value === "primary") return undefined;
+  if (value !== "failover") return "expected primary or failover";
+  return failoverSite
+    ? undefined
+    : "no site is the failover site (sites.<name>.failover), so the primary's CA is the only one: expected primary";
 }

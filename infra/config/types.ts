@@ -91,7 +91,17 @@ export interface CertificateSettings {
    * known to the standby. Default 60.
    */
   readonly standbySyncSeconds: number;
+  /**
+   * Which CA signs: the primary site's (`primary`) or, once `ca-promote.rb` has promoted it, the
+   * failover site's (`failover`). It records a promotion, or a fail-back, in the configuration
+   * (README: losing the primary site): every site's `_x-puppet-ca._tcp` record lists that CA first
+   * and the other after it, and agents' `ca_server` names it. It changes no host: servers find the
+   * active CA at first boot by its epoch. `failover` needs a failover site. Default `primary`.
+   */
+  readonly activeCa: ActiveCa;
 }
+
+export type ActiveCa = "primary" | "failover";
 
 export interface Settings {
   readonly project: string;
@@ -172,7 +182,7 @@ export const DEFAULTS = {
     applyImmediately: false,
   },
   controlRepo: { branch: "production", syncIntervalMinutes: 5, tokenUser: "x-access-token" },
-  certificates: { crlRefreshMinutes: 5, standbySyncSeconds: 60 },
+  certificates: { crlRefreshMinutes: 5, standbySyncSeconds: 60, activeCa: "primary" },
   protectStateful: true,
 } as const;
 

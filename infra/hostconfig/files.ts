@@ -87,16 +87,16 @@ function scriptsBucket(host: HostConfig): string {
   return host.scriptsBucket;
 }
 
-/** A host name as crl-refresh.sh puts it into a URL: labels of letters, digits and `-`. */
+/** A host name as the scripts put it into a URL: labels of letters, digits and `-`. */
 const HOST_NAME =
   /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 
-/** Where crl-refresh.sh fetches the CRL, in order (space-separated); undefined: CA_SERVER alone. */
-function crlServers(host: CompileMasterHost | PuppetdbHost): string | undefined {
-  const servers = host.crlServers ?? [];
+/** The deployment's CAs, space-separated (first boot, crl-refresh.sh); undefined: CA_SERVER alone. */
+function caServers(host: CompileMasterHost | PuppetdbHost): string | undefined {
+  const servers = host.caServers ?? [];
   for (const name of servers) {
     if (!HOST_NAME.test(name)) {
-      throw new Error(`crlServers of ${host.certname}: not a host name: ${JSON.stringify(name)}`);
+      throw new Error(`caServers of ${host.certname}: not a host name: ${JSON.stringify(name)}`);
     }
   }
   return servers.length > 0 ? servers.join(" ") : undefined;
@@ -153,7 +153,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         CONTROL_REPO_KNOWN_HOSTS: host.controlRepo.knownHosts && `${CONF_DIR}/${KNOWN_HOSTS_FILE}`,
         CONTROL_REPO_TOKEN_USER: host.controlRepo.tokenUser,
         CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
-        CRL_SERVERS: crlServers(host),
+        CA_SERVERS: caServers(host),
         PUPPETDB_ACCESS_WAIT_SECONDS,
         PUPPETDB_SPOOL_DIR: SPOOL_DIR,
       };
@@ -178,7 +178,7 @@ export function hostSettings(host: HostConfig): EnvVars {
         ALLOWLIST_SRV_RECORDS: srvRecords,
         ALLOWLIST_REFRESH_MINUTES: srvRecords === undefined ? undefined : ALLOWLIST_REFRESH_MINUTES,
         CRL_REFRESH_MINUTES: host.crlRefreshMinutes,
-        CRL_SERVERS: crlServers(host),
+        CA_SERVERS: caServers(host),
       };
     }
   }

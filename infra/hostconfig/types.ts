@@ -97,11 +97,13 @@ export interface CrlConsumer {
   /** Minutes between two fetches of the CA's revocation list. */
   readonly crlRefreshMinutes: number;
   /**
-   * Every CA of the deployment, the active one first: the CRL comes from the first that serves one
-   * at least as new as the one in use, so a lost primary site's CA is replaced by the standby's
-   * copy, and after a promotion by the promoted CA's list. Default: `caServer` alone.
+   * Every CA of the deployment, the primary's first, then the standby. The first boot asks the one
+   * of the highest epoch for the host's certificate (its CRL number / 2^32: a promotion starts a
+   * new epoch), so a host made after a promotion joins with no change to its settings. The CRL
+   * comes from the first that serves one at least as new as the one in use: during the primary's
+   * loss the standby's copy, after a promotion the promoted CA's list. Default: `caServer` alone.
    */
-  readonly crlServers?: readonly string[];
+  readonly caServers?: readonly string[];
 }
 
 export interface CompileMasterHost extends HostCommon, CrlConsumer {

@@ -108,7 +108,11 @@ describe("parseSettings defaults", () => {
       knownHosts: [],
       tokenUser: "x-access-token",
     });
-    expect(s.certificates).toEqual({ crlRefreshMinutes: 5, standbySyncSeconds: 60 });
+    expect(s.certificates).toEqual({
+      crlRefreshMinutes: 5,
+      standbySyncSeconds: 60,
+      activeCa: "primary",
+    });
     expect(s.protectStateful).toBe(true);
     expect(s.image).toEqual({ kind: "debian", name: IMAGE, arch: "amd64" });
   });
@@ -257,6 +261,38 @@ describe("the failover site", () => {
       "certificates.standbySyncSeconds",
       4,
       "expected a whole number from 5 to 3600",
+    );
+  });
+});
+
+describe("certificates.activeCa", () => {
+  it("is the primary's CA unless a promotion is recorded", () => {
+    expect(settings().certificates.activeCa).toBe("primary");
+    expect(settings("site-b", at("certificates.activeCa", "failover")).certificates.activeCa).toBe(
+      "failover",
+    );
+  });
+
+  it("refuses anything else, naming both values", () => {
+    expectRejected(
+      rawConfig(at("certificates.activeCa", "site-b")),
+      context("site-a"),
+      "certificates.activeCa",
+      "site-b",
+      "expected primary or failover",
+    );
+  });
+
+  it("refuses failover when no site is the failover site", () => {
+    expectRejected(
+      rawConfig({
+        ...at("certificates.activeCa", "failover"),
+        ...at("sites.site-b.failover", false),
+      }),
+      context("site-a"),
+      "certificates.activeCa",
+      "failover",
+      "no site is the failover site (sites.<name>.failover), so the primary's CA is the only one: expected primary",
     );
   });
 });

@@ -88,9 +88,13 @@ describe("fetch_ca_certificate (lib.sh)", () => {
   }
 
   /** Runs fetch_ca_certificate as request_certificate does, against the server on `port`. */
-  function fetch(port: number, fingerprint: string) {
+  function fetch(port: number, fingerprint: string, servers?: string) {
     const dir = mkdtempSync(join(work, "host-"));
-    writeFileSync(join(dir, ".curlrc"), `connect-to = ca.test:8140:127.0.0.1:${port}\n`);
+    writeFileSync(
+      join(dir, ".curlrc"),
+      // lost.test: a CA that does not answer (nothing listens on port 1).
+      `connect-to = ca.test:8140:127.0.0.1:${port}\nconnect-to = lost.test:8140:127.0.0.1:1\n`,
+    );
     const dest = join(dir, "ca.pem");
     const r = run(
       "bash",
@@ -100,6 +104,7 @@ describe("fetch_ca_certificate (lib.sh)", () => {
           PATH: process.env.PATH,
           CURL_HOME: dir,
           CA_SERVER: "ca.test",
+          ...(servers !== undefined && { CA_SERVERS: servers }),
           CA_FINGERPRINT: fingerprint,
           PUPPET_MULTISITE_CONF_DIR: dir,
         },
@@ -133,6 +138,13 @@ describe("fetch_ca_certificate (lib.sh)", () => {
     const r = fetch(port, caFingerprint(caCertificatePem));
     expect(r.status).not.toBe(0);
     expect(existsSync(r.dest)).toBe(false);
+  });
+
+  itWithTools(TOOLS, "takes the certificate from the next CA when one is lost", async () => {
+    const port = await serveCa(caCertificatePem);
+    const r = fetch(port, caFingerprint(caCertificatePem), "lost.test ca.test");
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(r.dest, "utf8")).toBe(caCertificatePem);
   });
 
   itWithTools(TOOLS, "fails (for the caller to retry) while nothing answers", () => {

@@ -1,5 +1,5 @@
 // The CRL refresh of masters and PuppetDB hosts (scripts/crl-refresh.sh) run for real against the
-// fake CA (fake-ca.ts), which serves its CRL as Puppet Server does: the CAs of CRL_SERVERS in order,
+// fake CA (fake-ca.ts), which serves its CRL as Puppet Server does: the CAs of CA_SERVERS in order,
 // the first CRL that verifies and is not older than the one in use.
 import { readFileSync, writeFileSync } from "fs";
 import { join } from "path";
@@ -16,7 +16,7 @@ const ca = useFakeCa("pm-crl-refresh-");
  * traffic beyond loopback.
  */
 function master(number: number, servers: string): Standby {
-  const host = ca.standby({ ROLE: "compile-master", CRL_SERVERS: servers });
+  const host = ca.standby({ ROLE: "compile-master", CA_SERVERS: servers });
   writeFileSync(join(host.ssldir, "crl.pem"), ca.crl(number, []));
   return host;
 }

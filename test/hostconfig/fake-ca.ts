@@ -28,6 +28,8 @@ export const TOOLS = ["ruby", "openssl"];
 
 /** The path prefix of Puppet Server's CA API. */
 export const PREFIX = "/puppet-ca/v1/";
+/** The second CA's name: curl resolves every `*.localhost` name to loopback itself. */
+export const PEER_CA = "peer-ca.localhost";
 
 export interface Ca {
   readonly key: string;
@@ -85,6 +87,7 @@ export interface Standby {
 export interface ScriptRun {
   readonly status: number | null;
   readonly stderr: string;
+  readonly stdout: string;
 }
 
 /** openssl's view of a certificate as Puppet Server's inventory line. */
@@ -124,6 +127,11 @@ export class FakeCa {
   readonly otherCa: Ca;
   /** What the active CA lists and serves, and each request it was sent; reset before each test. */
   readonly active = { statuses: [] as Listed[], crl: "", requests: [] as Request[] };
+  /**
+   * The CRL a second CA serves, at `PEER_CA` (a name curl resolves to loopback, in the server's
+   * certificate too): a standby's copy, or a promoted CA's. Reset to the active CA's.
+   */
+  peerCrl = "";
   private records?: BaseRecords;
   private server?: Server;
 
@@ -148,7 +156,7 @@ export class FakeCa {
     makeCa({ key: this.testCa.key, cert: this.testCa.cert, cn: "Test Puppet CA" });
     makeCa({ key: this.otherCa.key, cert: this.otherCa.cert, cn: "Another CA" });
     const localhost = this.certificate("localhost", 2, [
-      "subjectAltName = DNS:localhost",
+      `subjectAltName = DNS:localhost, DNS:${PEER_CA}`,
       "extendedKeyUsage = serverAuth,clientAuth",
     ]);
     const standbyCert = this.certificate(STANDBY_CA, 3, [
@@ -189,8 +197,13 @@ export class FakeCa {
           client: Array.isArray(cn) ? cn.join(",") : cn,
         });
         const open = req.url === `${PREFIX}certificate_revocation_list/ca`;
+        const peer = req.headers.host?.split(":")[0] === PEER_CA;
         const [status, body] =
-          socket.authorized || open ? this.answer(req.url ?? "") : [403, "Forbidden request"];
+          open && peer
+            ? [200, this.peerCrl]
+            : socket.authorized || open
+              ? this.answer(req.url ?? "")
+              : [403, "Forbidden request"];
         res.writeHead(status, { "Content-Type": "text/plain" });
         res.end(body);
       },
@@ -209,6 +222,7 @@ export class FakeCa {
   reset(): void {
     this.active.statuses = [...this.base.statuses];
     this.active.crl = this.base.crl;
+    this.peerCrl = this.base.crl;
     this.active.requests.length = 0;
   }
 
@@ -304,11 +318,13 @@ export function runScript(
   return new Promise((done) => {
     const child = spawn(opts.interpreter ?? "ruby", [script, ...(opts.args ?? [])], {
       env: { PATH: process.env.PATH, PUPPET_MULTISITE_CONF_DIR: s.conf, ...opts.env },
-      stdio: ["ignore", "ignore", "pipe"],
+      stdio: ["ignore", "pipe", "pipe"],
     });
     let stderr = "";
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("close", (status) => done({ status, stderr }));
+    child.on("close", (status) => done({ status, stderr, stdout }));
   });
 }
 

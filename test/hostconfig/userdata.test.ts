@@ -525,16 +525,16 @@ describe("CRL refresh units", () => {
     it(`${host.certname}: asks every CA for the CRL, the active one first`, () => {
       const servers = [CA, STANDBY_CA];
       const env = fileOf(
-        parseUserData(renderUserData({ ...host, crlServers: servers })),
+        parseUserData(renderUserData({ ...host, caServers: servers })),
         conf("host.env"),
       );
-      expect(env).toContain(`CRL_SERVERS='${CA} ${STANDBY_CA}'`);
+      expect(env).toContain(`CA_SERVERS='${CA} ${STANDBY_CA}'`);
       expect(fileOf(parseUserData(renderUserData(host)), conf("host.env"))).not.toContain(
-        "CRL_SERVERS",
+        "CA_SERVERS",
       );
       for (const bad of ["a;rm -rf /", "_x-puppet._tcp.example", "ca example"]) {
-        expect(() => hostSettings({ ...host, crlServers: [bad] })).toThrow(
-          `crlServers of ${host.certname}: not a host name`,
+        expect(() => hostSettings({ ...host, caServers: [bad] })).toThrow(
+          `caServers of ${host.certname}: not a host name`,
         );
       }
     });

@@ -24,20 +24,15 @@ if [[ ! -s $crl ]]; then
   log "$crl is not there yet: the host has not finished its first boot"
   exit 0
 fi
-crl_number() {
-  local n
-  n=$(openssl crl -in "$1" -noout -crlnumber 2>/dev/null | sed -n 's/^crlNumber=\(0x\)\?//p')
-  echo "$((16#${n:-0}))"
-}
 new=$(mktemp "$crl.pm-new.XXXXXX")
 trap 'rm -f "$new"' EXIT
 
-# The CAs in order (CRL_SERVERS: the active CA, then the standby): the first whose CRL verifies and
+# The CAs in order (CA_SERVERS: the primary's CA, then the standby): the first whose CRL verifies and
 # is not older than the one in use. During the primary site's loss the standby serves its copy of
 # the active CA's CRL, and once promoted its own; a CA fenced by a promotion serves an older list,
 # which is skipped.
 found='' refused=''
-for server in ${CRL_SERVERS:-$CA_SERVER}; do
+for server in ${CA_SERVERS:-$CA_SERVER}; do
   if ! curl -fsS --connect-timeout 5 --max-time 20 --cacert "$PUPPET_SSLDIR/certs/ca.pem" -o "$new" \
     "https://$server:${CA_PORT:-8140}/puppet-ca/v1/certificate_revocation_list/ca"; then
     log "CA $server unreachable"

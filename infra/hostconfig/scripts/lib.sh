@@ -231,7 +231,7 @@ request_certificate() {
     return 0
   fi
   install -d -m 0771 "$ssldir" "$ssldir/certs"
-  retry "${PUPPET_MULTISITE_CA_ATTEMPTS:-60}" 5 120 "fetching the CA certificate from $CA_SERVER:8140" -- \
+  retry "${PUPPET_MULTISITE_CA_ATTEMPTS:-60}" 5 120 "fetching the CA certificate from ${CA_SERVERS:-$CA_SERVER}" -- \
     fetch_ca_certificate "$ssldir/certs/ca.pem"
   challenge="$PM_STATE_DIR/challenge"
   secret_to_file "$SERVER_CHALLENGE_SECRET_NAME" "$SERVER_CHALLENGE_SECRET_REGION" "$challenge"
@@ -241,29 +241,70 @@ request_certificate() {
     File.write(ARGV[2], YAML.dump(attrs))' "$PM_CONF_DIR/csr_attributes.yaml" "$challenge" "$csr_attrs")
   rm -f "$challenge"
   retry "${PUPPET_MULTISITE_CERT_ATTEMPTS:-30}" 5 120 "certificate request for $certname" -- \
-    puppet_cmd ssl bootstrap --waitforcert 0
+    bootstrap_certificate "$ssldir/certs/ca.pem"
   rm -f "$csr_attrs"
-  log "certificate for $certname signed by $CA_SERVER"
 }
 
-# fetch_ca_certificate DEST: the CA's certificate, over TLS that is not verified (nothing is trusted
-# yet), installed at DEST only when it is one certificate with the pinned fingerprint. A mismatch
-# fails this attempt (a CA still starting may answer with nothing) and says what came back.
+# bootstrap_certificate CACERT: one request for this host's certificate, to the CA that signs now
+# (active_ca), looked for again at each attempt: a promotion during the boot moves it.
+bootstrap_certificate() {
+  local ca
+  ca=$(active_ca "$1")
+  puppet_cmd ssl bootstrap --waitforcert 0 --ca_server "$ca" || return 1
+  log "certificate for ${CERTNAME:?} signed by $ca"
+}
+
+# crl_number FILE: the CRL's number, in decimal (0 when it has none).
+crl_number() {
+  local n
+  n=$(openssl crl -in "$1" -noout -crlnumber 2>/dev/null | sed -n 's/^crlNumber=\(0x\)\?//p')
+  echo "$((16#${n:-0}))"
+}
+
+# active_ca CACERT: of the CAs (CA_SERVERS, else CA_SERVER alone), the one whose CRL, verified
+# against CACERT, has the highest epoch: its number / 2^32, which ca-promote.rb moves to a new epoch.
+# A standby serves a copy of its active CA's CRL, so on a tie the first listed (the primary's) wins;
+# a CA fenced by a promotion serves an older epoch. When none answers, the first listed.
+active_ca() {
+  local cacert=$1 tmp server best='' best_epoch=-1 epoch
+  tmp=$(mktemp)
+  for server in ${CA_SERVERS:-$CA_SERVER}; do
+    if curl -fsS --connect-timeout 5 --max-time 20 --cacert "$cacert" -o "$tmp" \
+      "https://$server:${CA_PORT:-8140}/puppet-ca/v1/certificate_revocation_list/ca" 2>/dev/null &&
+      openssl crl -in "$tmp" -noout -CAfile "$cacert" 2>/dev/null; then
+      epoch=$(($(crl_number "$tmp") >> 32))
+      if ((epoch > best_epoch)); then
+        best=$server best_epoch=$epoch
+      fi
+    fi
+  done
+  rm -f "$tmp"
+  read -r server _ <<<"${CA_SERVERS:-$CA_SERVER}"
+  echo "${best:-$server}"
+}
+
+# fetch_ca_certificate DEST: the CA's certificate from the first CA that serves it (CA_SERVERS, else
+# CA_SERVER), over TLS that is not verified (nothing is trusted yet), installed at DEST only when it
+# is one certificate with the pinned fingerprint: every CA serves the same one. A mismatch fails
+# this attempt (a CA still starting may answer with nothing) and says what came back.
 fetch_ca_certificate() {
-  local dest=$1 tmp fingerprint
+  local dest=$1 tmp fingerprint server
   require_settings CA_FINGERPRINT
   tmp=$(mktemp)
-  if ! curl -fsS --insecure --max-time 10 -o "$tmp" "https://$CA_SERVER:8140/puppet-ca/v1/certificate/ca"; then
-    rm -f "$tmp"
-    return 1
-  fi
-  fingerprint=$(openssl x509 -in "$tmp" -noout -fingerprint -sha256 2>/dev/null) || fingerprint=
-  fingerprint=${fingerprint#*=}
-  if [[ $(grep -c -- '-----BEGIN CERTIFICATE-----' "$tmp") != 1 || $fingerprint != "$CA_FINGERPRINT" ]]; then
-    log "$CA_SERVER served a CA certificate with fingerprint ${fingerprint:-none}, expected CA_FINGERPRINT $CA_FINGERPRINT"
-    rm -f "$tmp"
-    return 1
-  fi
-  install -m 0644 "$tmp" "$dest"
+  for server in ${CA_SERVERS:-$CA_SERVER}; do
+    if ! curl -fsS --insecure --connect-timeout 5 --max-time 10 -o "$tmp" \
+      "https://$server:${CA_PORT:-8140}/puppet-ca/v1/certificate/ca"; then
+      continue
+    fi
+    fingerprint=$(openssl x509 -in "$tmp" -noout -fingerprint -sha256 2>/dev/null) || fingerprint=
+    fingerprint=${fingerprint#*=}
+    if [[ $(grep -c -- '-----BEGIN CERTIFICATE-----' "$tmp") == 1 && $fingerprint == "$CA_FINGERPRINT" ]]; then
+      install -m 0644 "$tmp" "$dest"
+      rm -f "$tmp"
+      return 0
+    fi
+    log "$server served a CA certificate with fingerprint ${fingerprint:-none}, expected CA_FINGERPRINT $CA_FINGERPRINT"
+  done
   rm -f "$tmp"
+  return 1
 }
