@@ -80,7 +80,7 @@ function common(
 /**
  * The CA that signs (`certificates.activeCa`): `ca.<domain>` on the primary, or the failover site's
  * once promoted. Only what no host keeps reads it (the agents' `ca_server`, the SRV records): a
- * server finds the active CA at first boot by its epoch, so recording a promotion replaces nothing.
+ * server's first boot asks every CA in turn, so recording a promotion replaces nothing.
  */
 export function activeCaHostName(settings: Settings): string {
   const failover = settings.failoverSite;

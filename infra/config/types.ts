@@ -95,8 +95,8 @@ export interface CertificateSettings {
    * Which CA signs: the primary site's (`primary`) or, once `ca-promote.rb` has promoted it, the
    * failover site's (`failover`). It records a promotion, or a fail-back, in the configuration
    * (README: losing the primary site): every site's `_x-puppet-ca._tcp` record lists that CA first
-   * and the other after it, and agents' `ca_server` names it. It changes no host: servers find the
-   * active CA at first boot by its epoch. `failover` needs a failover site. Default `primary`.
+   * and the other after it, and agents' `ca_server` names it. It changes no host: a server's first boot
+   * asks every CA in turn. `failover` needs a failover site. Default `primary`.
    */
   readonly activeCa: ActiveCa;
 }

@@ -97,9 +97,10 @@ export interface CrlConsumer {
   /** Minutes between two fetches of the CA's revocation list. */
   readonly crlRefreshMinutes: number;
   /**
-   * Every CA of the deployment, the primary's first, then the standby. The first boot asks the one
-   * of the highest epoch for the host's certificate (its CRL number / 2^32: a promotion starts a
-   * new epoch), so a host made after a promotion joins with no change to its settings. The CRL
+   * Every CA of the deployment, the primary's first, then the standby. The first boot asks each in
+   * turn for the host's certificate until one signs, the highest epoch first (its CRL number /
+   * 2^32: a promotion starts a new epoch), so a host made after a promotion joins with no change to
+   * its settings; a standby or a fenced CA refuses and drops the request. The CRL
    * comes from the first that serves one at least as new as the one in use: during the primary's
    * loss the standby's copy, after a promotion the promoted CA's list. Default: `caServer` alone.
    */

@@ -245,13 +245,20 @@ request_certificate() {
   rm -f "$csr_attrs"
 }
 
-# bootstrap_certificate CACERT: one request for this host's certificate, to the CA that signs now
-# (active_ca), looked for again at each attempt: a promotion during the boot moves it.
+# bootstrap_certificate CACERT: one round of requests for this host's certificate, to each CA in
+# turn (ca_order) until one signs: a standby, or a CA fenced by a promotion, refuses and drops the
+# request, and only the active CA signs. The order is looked up again at each attempt: a promotion
+# during the boot moves it.
 bootstrap_certificate() {
   local ca
-  ca=$(active_ca "$1")
-  puppet_cmd ssl bootstrap --waitforcert 0 --ca_server "$ca" || return 1
-  log "certificate for ${CERTNAME:?} signed by $ca"
+  for ca in $(ca_order "$1"); do
+    if puppet_cmd ssl bootstrap --waitforcert 0 --ca_server "$ca"; then
+      log "certificate for ${CERTNAME:?} signed by $ca"
+      return 0
+    fi
+    log "no certificate from $ca"
+  done
+  return 1
 }
 
 # crl_number FILE: the CRL's number, in decimal (0 when it has none).
@@ -261,26 +268,31 @@ crl_number() {
   echo "$((16#${n:-0}))"
 }
 
-# active_ca CACERT: of the CAs (CA_SERVERS, else CA_SERVER alone), the one whose CRL, verified
-# against CACERT, has the highest epoch: its number / 2^32, which ca-promote.rb moves to a new epoch.
-# A standby serves a copy of its active CA's CRL, so on a tie the first listed (the primary's) wins;
-# a CA fenced by a promotion serves an older epoch. When none answers, the first listed.
-active_ca() {
-  local cacert=$1 tmp server best='' best_epoch=-1 epoch
+# ca_order CACERT: the CAs (CA_SERVERS, else CA_SERVER), the likeliest to sign first: by the epoch of
+# the CRL each serves, verified against CACERT (its number / 2^32, which ca-promote.rb moves on), the
+# highest first, in list order among equals; then those that do not answer. A CA fenced by a
+# promotion serves an older epoch until it has copied the promoted CA's CRL; a standby serves its
+# active CA's.
+ca_order() {
+  local cacert=$1 tmp server
+  local -a answered=() silent=()
   tmp=$(mktemp)
   for server in ${CA_SERVERS:-$CA_SERVER}; do
     if curl -fsS --connect-timeout 5 --max-time 20 --cacert "$cacert" -o "$tmp" \
       "https://$server:${CA_PORT:-8140}/puppet-ca/v1/certificate_revocation_list/ca" 2>/dev/null &&
       openssl crl -in "$tmp" -noout -CAfile "$cacert" 2>/dev/null; then
-      epoch=$(($(crl_number "$tmp") >> 32))
-      if ((epoch > best_epoch)); then
-        best=$server best_epoch=$epoch
-      fi
+      answered+=("$(($(crl_number "$tmp") >> 32)) ${#answered[@]} $server")
+    else
+      silent+=("$server")
     fi
   done
   rm -f "$tmp"
-  read -r server _ <<<"${CA_SERVERS:-$CA_SERVER}"
-  echo "${best:-$server}"
+  if ((${#answered[@]} > 0)); then
+    printf '%s\n' "${answered[@]}" | sort -k1,1nr -k2,2n | cut -d' ' -f3
+  fi
+  if ((${#silent[@]} > 0)); then
+    printf '%s\n' "${silent[@]}"
+  fi
 }
 
 # fetch_ca_certificate DEST: the CA's certificate from the first CA that serves it (CA_SERVERS, else
