@@ -398,7 +398,21 @@ describe("ca-promote.rb", () => {
       change: () => undefined,
       args: ["--forse"],
       beforeCopy: true,
-      reason: /^ERROR: usage: ca-promote\.rb \[--force\]; unknown argument --forse$/,
+      reason: /^ERROR: usage: ca-promote\.rb \[--force \| --step-down\]; unknown argument --forse$/,
+    },
+    {
+      what: "--force with --step-down",
+      change: () => undefined,
+      args: ["--force", "--step-down"],
+      beforeCopy: true,
+      reason: /^ERROR: usage: ca-promote\.rb \[--force \| --step-down\]; not both$/,
+    },
+    {
+      what: "--step-down on a CA that signs nothing already",
+      change: () => undefined,
+      args: ["--step-down"],
+      beforeCopy: true,
+      reason: /^ERROR: ca\.site-b\.\S+ signs nothing already \(\S+puppet-multisite-standby\): it is the standby$/,
     },
     {
       what: "a CRL that does not verify against the CA certificate",
@@ -438,4 +452,44 @@ describe("ca-promote.rb", () => {
       },
     );
   }
+
+  itWithTools(
+    TOOLS,
+    "--step-down: the marker and a fence record naming the peer, so it signs nothing and copies from it",
+    async () => {
+      const s = ca.standby({ CA_PEERS: "ca.example.com" });
+      rmSync(join(s.cadir, MARKER));
+      const before = files(s);
+      const r = await promote(s, { args: ["--step-down"] });
+      expect(r.status, r.stderr).toBe(0);
+      const reason =
+        "stepped down for ca.example.com: it signs nothing until ca-promote.rb makes it the active CA again";
+      expect(logged(r, "ca-promote")).toEqual([
+        `${STANDBY_CA} ${reason}. Now run ca-promote.rb --force on ca.example.com`,
+      ]);
+      expect(changed(before, files(s))).toEqual([
+        "ca-dir/ca/puppet-multisite-fence.json",
+        `ca-dir/ca/${MARKER}`,
+      ]);
+      expect(read(s, MARKER)).toBe(`${reason}\n`);
+      const fence = JSON.parse(read(s, "puppet-multisite-fence.json")) as Record<string, string>;
+      expect(fence.active).toBe("ca.example.com");
+      expect(fence.stepped_down_at).toMatch(ISO_MS);
+      expect(active.requests).toEqual([]);
+    },
+  );
+
+  itWithTools(TOOLS, "--step-down refuses without exactly one peer", async () => {
+    for (const peers of ["", "ca.example.com ca.site-c.example.com"]) {
+      const s = ca.standby({ CA_PEERS: peers });
+      rmSync(join(s.cadir, MARKER));
+      const before = files(s);
+      const r = await promote(s, { args: ["--step-down"] });
+      expect(r.status).toBe(1);
+      expect(logged(r, "ca-promote")).toEqual([
+        `ERROR: ${STANDBY_CA} has ${peers.split(" ").filter((p) => p).length} peer CAs (CA_PEERS): --step-down hands over to one`,
+      ]);
+      expect(files(s)).toEqual(before);
+    }
+  });
 });

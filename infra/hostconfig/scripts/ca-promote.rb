@@ -19,6 +19,12 @@
 #    standby marker and any fence record (autosign.rb) removed: the autosigner signs from the next
 #    request on. Puppet Server reads the serial, the CRL and the marker at each request, so nothing
 #    restarts.
+#
+# A planned switch (a fail-back, README: losing the primary site) first stops the active CA signing:
+#   sudo /usr/local/lib/puppet-multisite/ca-promote.rb --step-down
+# run on it writes the standby marker and a fence record naming its peer (CA_PEERS), so it refuses
+# every request from the next one on and its copy timer copies from that peer. Then `--force` on the
+# peer makes a last copy that misses nothing.
 require 'English'
 require 'fileutils'
 require 'json'
@@ -46,7 +52,9 @@ File.foreach(File.join(conf_dir, 'host.env')) do |line|
   ENV[key] ||= Shellwords.split(line.chomp.delete_prefix("#{key}=")).first.to_s
 end
 force = ARGV.delete('--force')
-fail!("usage: ca-promote.rb [--force]; unknown argument #{ARGV.first}") unless ARGV.empty?
+step_down = ARGV.delete('--step-down')
+fail!("usage: ca-promote.rb [--force | --step-down]; unknown argument #{ARGV.first}") unless ARGV.empty?
+fail!('usage: ca-promote.rb [--force | --step-down]; not both') if force && step_down
 
 CERTNAME = ENV.fetch('CERTNAME')
 SSLDIR = ENV.fetch('PUPPET_SSLDIR', '/var/lib/puppet/ssl')
@@ -57,9 +65,25 @@ EPOCH_FILE = File.join(CADIR, 'puppet-multisite-epoch.json')
 SYNC_STATE = File.join(CADIR, 'puppet-multisite-sync.json')
 started = Time.now
 
+if step_down
+  if File.exist?(MARKER)
+    why = File.read(MARKER).strip
+    fail!("#{CERTNAME} signs nothing already (#{MARKER}): #{why.empty? ? 'it is the standby' : why}")
+  end
+  peers = ENV.fetch('CA_PEERS', '').split
+  fail!("#{CERTNAME} has #{peers.size} peer CAs (CA_PEERS): --step-down hands over to one") unless peers.size == 1
+  reason = "stepped down for #{peers[0]}: it signs nothing until ca-promote.rb makes it the active CA again"
+  record = { 'active' => peers[0], 'stepped_down_at' => Time.now.utc.iso8601(3) }
+  File.write(FENCE, "#{JSON.pretty_generate(record)}\n")
+  File.write(MARKER, "#{reason}\n")
+  log("#{CERTNAME} #{reason}. Now run ca-promote.rb --force on #{peers[0]}")
+  exit 0
+end
+
 fail!("#{CERTNAME} is not a standby CA (no #{MARKER}): it signs already") unless File.exist?(MARKER)
 
-ca_server = ENV.fetch('CA_SERVER')
+# The CA the last copy is from: the one that fenced this CA (ca-sync.rb reads the same record).
+ca_server = (File.exist?(FENCE) && JSON.parse(File.read(FENCE))['active']) || ENV.fetch('CA_SERVER')
 sync_script = File.join(__dir__, 'ca-sync.rb')
 fail!("cannot make a last copy: no #{sync_script}") unless File.file?(sync_script)
 copy = system(RbConfig.ruby, sync_script, '--wait')
