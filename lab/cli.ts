@@ -10,8 +10,9 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { secretName } from "../infra/naming";
-import { Plan, planWithPeers } from "../tools/plan/plan";
-import { listStacks, readProjectName } from "../tools/plan/stack-config";
+import { readProjectName } from "../tools/plan/stack-config";
+import { siteReturn } from "./site-return";
+import { planAll } from "./plans";
 import { Lab } from "./lab";
 import { removeNetwork } from "./net";
 import { STATE_DIR, stopAll } from "./processes";
@@ -263,6 +264,13 @@ const SCENARIOS: readonly LabScenario[] = [
     name: () => "the primary site lost: the standby CA promoted",
     run: (c) => siteLoss(c.lab),
   },
+  {
+    key: "site-return",
+    id: 23,
+    needs: ["site-loss"],
+    name: () => "the primary site back: the promotion recorded, then the fail-back",
+    run: (c) => siteReturn(c.lab),
+  },
 ];
 
 async function main(): Promise<void> {
@@ -290,9 +298,7 @@ async function main(): Promise<void> {
   ensurePackages();
   rmSync(STATE_DIR, { recursive: true, force: true });
 
-  const stacks = listStacks();
-  const plans = new Map<string, Plan>();
-  for (const stack of stacks) if (!plans.has(stack)) await planWithPeers(stack, plans);
+  const plans = await planAll();
   const topo = labTopology([...plans.values()], { agentsPerSite: Number(values.agents) });
   const project = readProjectName();
   const primary = topo.primarySite;
@@ -343,7 +349,7 @@ async function main(): Promise<void> {
     const report: LabReport = {
       startedAt: new Date(t0).toISOString(),
       machine: { cores: cpus().length, memoryGb: Math.round(totalmem() / 2 ** 30) },
-      options: { ...values, stacks },
+      options: { ...values, stacks: [...plans.keys()].sort() },
       scenarios: results,
     };
     writeFileSync(values.report, JSON.stringify(report, null, 2) + "\n");

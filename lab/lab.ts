@@ -87,7 +87,7 @@ export class Lab {
   truststore?: Started;
 
   constructor(
-    readonly topo: LabTopology,
+    public topo: LabTopology,
     readonly options: LabOptions,
     readonly branch: string,
     readonly secretNames: SecretNames,
@@ -158,6 +158,27 @@ export class Lab {
       await processes[i].stop(5_000);
       processes[i] = startDns(site, change(this.topo.zones.get(site.name)!));
     }
+  }
+
+  /**
+   * What `pulumi up` of new plans does to a running deployment whose hosts they leave alone: each
+   * site's DNS serves the new records, and agents prepared from now on get the new agent settings.
+   * Refused when the plans change a host (its user data, its address), which `pulumi up` would
+   * replace.
+   */
+  async adoptPlans(topo: LabTopology): Promise<void> {
+    const before = new Map(this.topo.hosts.map((h) => [h.certname, h]));
+    const changed = topo.hosts.filter((h) => {
+      const old = before.get(h.certname);
+      return old?.userData !== h.userData || old?.address !== h.address;
+    });
+    if (changed.length > 0 || topo.hosts.length !== before.size) {
+      throw new Error(
+        `the new plans change hosts, which the lab does not replace: ${changed.map((h) => h.certname).join(", ") || "(the host count)"}`,
+      );
+    }
+    this.topo = topo;
+    await this.serveZones();
   }
 
   makeMaterial(): void {

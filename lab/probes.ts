@@ -4,10 +4,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { CA_DIR } from "../infra/hostconfig/paths";
+import { PUPPET_PORT } from "../infra/ports";
 import { ExecHost, hostPath } from "./host";
-import { HttpsAnswer } from "./https";
+import { HttpsAnswer, httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
+import { puppetTls } from "./services";
 import { sleep } from "./sleep";
+import { makeCsr } from "./x509";
 
 export const AUTOSIGN_LOG = "/var/log/puppet-multisite/autosign.log";
 /** Where a probing host keeps what the lab gives it (CA certificate, an old identity, CSRs). */
@@ -74,4 +77,35 @@ export async function secondsUntil(
 export function caFile(node: Node, name: string): string | undefined {
   const path = hostPath(node.host, `${CA_DIR}/${name}`);
   return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+}
+
+/**
+ * What an agent's first run asks of a CA, sent from `from`: a CSR for `certname` with the agent
+ * challenge, then its certificate. The second answer: 200 with the certificate once signed, 404
+ * when the CA refused (and dropped) the request.
+ */
+export async function askToSign(
+  lab: Lab,
+  from: Node,
+  ca: Node,
+  certname: string,
+): Promise<HttpsAnswer> {
+  const { cacert } = puppetTls(from.topo.certname);
+  const api = `https://${ca.topo.certname}:${PUPPET_PORT}/puppet-ca/v1`;
+  await httpsRequest(from.host, `${api}/certificate_request/${certname}`, {
+    method: "PUT",
+    body: makeCsr(certname, { challenge: lab.material.agentChallenge }),
+    contentType: "text/plain",
+    cacert,
+  });
+  return httpsRequest(from.host, `${api}/certificate/${certname}`, { cacert });
+}
+
+/** The reason a CA's autosigner logged for refusing `certname`, without its timestamp. */
+export function refusalReason(ca: Node, certname: string): string | undefined {
+  const log = hostPath(ca.host, AUTOSIGN_LOG);
+  return (existsSync(log) ? readFileSync(log, "utf8") : "")
+    .split("\n")
+    .find((l) => l.includes(`rejected ${certname}: `))
+    ?.replace(/^\S+ autosign /, "");
 }

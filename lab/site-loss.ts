@@ -11,11 +11,19 @@ import { hostPath, runInHost } from "./host";
 import { httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
 import { cutWan, joinWan } from "./net";
-import { AUTOSIGN_LOG, caFile, describeAnswer, loggedAt, secondsUntil } from "./probes";
+import {
+  AUTOSIGN_LOG,
+  askToSign,
+  caFile,
+  describeAnswer,
+  loggedAt,
+  refusalReason,
+  secondsUntil,
+} from "./probes";
 import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
-import { crlNumber, makeCsr, normalSerial, revokedSerials, serialOf } from "./x509";
+import { crlNumber, normalSerial, revokedSerials, serialOf } from "./x509";
 
 /** The first serial of the epoch a first promotion starts (ca-promote.rb: epoch * 2^24). */
 const FIRST_PROMOTED_SERIAL = 1 << 24;
@@ -38,13 +46,7 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   // 1. Certificates signed at the primary before the loss: two at least one copy interval before
   //    it, one just before it (inside the window the standby cannot know), and a revocation.
   const sign = async (certname: string) => {
-    await httpsRequest(prober.host, `${api(ca)}/certificate_request/${certname}`, {
-      method: "PUT",
-      body: makeCsr(certname, { challenge: lab.material.agentChallenge }),
-      contentType: "text/plain",
-      cacert,
-    });
-    const cert = await httpsRequest(prober.host, `${api(ca)}/certificate/${certname}`, { cacert });
+    const cert = await askToSign(lab, prober, ca, certname);
     return cert.status === 200 ? serialOf(cert.body) : undefined;
   };
   const early = [1, 2].map((i) => `loss-${stamp}-${i}.${primaryDomain}`);
@@ -162,22 +164,11 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   lab.startServer(ca);
   await lab.waitReady(ca);
   const returning = `loss-${stamp}-return.${primaryDomain}`;
-  await httpsRequest(prober.host, `${api(ca)}/certificate_request/${returning}`, {
-    method: "PUT",
-    body: makeCsr(returning, { challenge: lab.material.agentChallenge }),
-    contentType: "text/plain",
-    cacert,
-  });
-  const fencedAnswer = await httpsRequest(prober.host, `${api(ca)}/certificate/${returning}`, {
-    cacert,
-  });
-  const oldLog = hostPath(ca.host, AUTOSIGN_LOG);
-  const fenceReason = (existsSync(oldLog) ? readFileSync(oldLog, "utf8") : "")
-    .split("\n")
-    .find((l) => l.includes(`rejected ${returning}: fenced:`));
-  const fenced = fencedAnswer.status === 404 && fenceReason !== undefined;
+  const fencedAnswer = await askToSign(lab, prober, ca, returning);
+  const fenceReason = refusalReason(ca, returning);
+  const fenced = fencedAnswer.status === 404 && fenceReason?.includes(": fenced:") === true;
   notes.push(
-    `the old CA back: ${returning} ${describeAnswer(fencedAnswer)}; log: ${fenceReason?.replace(/^\S+ autosign /, "") ?? "(no fence)"}`,
+    `the old CA back: ${returning} ${describeAnswer(fencedAnswer)}; log: ${fenceReason ?? "(no fence)"}`,
   );
 
   // 9. Fenced, the old CA copies from the promoted one on its own timer, as a standby does: the

@@ -412,7 +412,8 @@ describe("ca-promote.rb", () => {
       change: () => undefined,
       args: ["--step-down"],
       beforeCopy: true,
-      reason: /^ERROR: ca\.site-b\.\S+ signs nothing already \(\S+puppet-multisite-standby\): it is the standby$/,
+      reason:
+        /^ERROR: ca\.site-b\.\S+ signs nothing already \(\S+puppet-multisite-standby\): it is the standby$/,
     },
     {
       what: "a CRL that does not verify against the CA certificate",
