@@ -3,6 +3,7 @@
 // Tests tweak it with overrides instead of writing whole configurations.
 import { knownHostsName, parseGitUrl } from "../infra/control-repo";
 import { RawConfig, RawContext, Settings, SiteEntry, parseSettings } from "../infra/config";
+import { mergeSettings } from "../tools/plan/edit";
 
 export const PROJECT = "puppet-multisite";
 export const DOMAIN = "puppet.example.internal";
@@ -39,23 +40,8 @@ export const PEER_STACK = `organization/${PROJECT}/site-a`;
 
 type Overrides = Readonly<Record<string, unknown>>;
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/**
- * Merges `overrides` into `base`: plain objects merge key by key (so `{ masters: { count: 0 } }` keeps
- * the other master settings), anything else replaces, and `undefined` removes the key.
- */
-export function merge(base: Overrides, overrides: Overrides): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (value === undefined) delete out[key];
-    else if (isPlainObject(value) && isPlainObject(out[key])) out[key] = merge(out[key], value);
-    else out[key] = value;
-  }
-  return out;
-}
+/** Merges `overrides` into `base`, setting by setting (mergeSettings). */
+export const merge = mergeSettings;
 
 /** The image the fixture stacks pin. */
 export const IMAGE = "debian-12-amd64-20240717-1811";

@@ -1,7 +1,8 @@
-// A Mermaid flowchart of every site after a change: the CA and the standby CA, each pool with its
-// size, each PuppetDB, the database, its replica and the zone, and where agents are sent: the edges
-// come from the planned SRV and latency records, so the cross-site fallback drawn is the one the
-// records make. What the change alters is marked (new, changed, removed) and shows its value before.
+// A Mermaid flowchart of every site after a change: the CA and the standby CA (once the CA records
+// list the standby first, it is drawn promoted and the other fenced), each pool with its size, each
+// PuppetDB, the database, its replica and the zone, and where agents are sent: the edges come from
+// the planned SRV and latency records, so the cross-site fallback drawn is the one the records make.
+// What the change alters is marked (new, changed, removed) and shows its value before.
 import { SiteView } from "./topology";
 
 export interface SitePair {
@@ -28,6 +29,20 @@ function was<T>(after: T, before: T | undefined, show: (v: T) => string = String
     : `${show(before)} → ${show(after)}`;
 }
 
+/**
+ * The CAs that the sites' `_x-puppet-ca._tcp` records list first: the CA that signs, once a
+ * promotion is recorded the failover site's.
+ */
+function firstCas(views: readonly (SiteView | undefined)[]): Set<string> {
+  return new Set(
+    views.flatMap((v) =>
+      (v?.records ?? [])
+        .filter((r) => r.name.startsWith("_x-puppet-ca."))
+        .flatMap((r) => r.values.flatMap((x) => /^0\s+\d+\s+\d+\s+(\S+?)\.?$/.exec(x)?.[1] ?? [])),
+    ),
+  );
+}
+
 export function renderMermaid(pairs: readonly SitePair[]): string {
   const lines = ["flowchart LR"];
   const classes: Record<"added" | "changed" | "removed", string[]> = {
@@ -47,6 +62,14 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
     if (state) classes[state].push(nodeId);
   };
 
+  const firstAfter = firstCas(pairs.map((p) => p.after ?? p.before));
+  const firstBefore = firstCas(pairs.map((p) => p.before));
+  /** The standby CA's label: promoted when the CA records list it first. */
+  const standbyLabel = (host: string, first: Set<string>) =>
+    first.has(host) ? "promoted Puppet CA" : "standby Puppet CA";
+  /** The primary's CA's label: fenced when the records list another CA first. */
+  const caLabel = (host: string, first: Set<string>) =>
+    first.size > 0 && !first.has(host) ? "fenced Puppet CA" : "Puppet CA";
   for (const { before, after } of pairs) {
     const view = after ?? before!;
     const siteState = !before ? "added" : !after ? "removed" : undefined;
@@ -58,12 +81,21 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
     const heading = [view.site, view.region, view.vpcCidr, view.role].filter(Boolean).join(" · ");
     lines.push(`  subgraph ${s("site")}[${label(heading)}]`);
     if (view.ca) {
-      node(s("ca"), ["[", "]"], label("Puppet CA", view.ca), changed(view.ca, before?.ca));
+      const role = caLabel(view.ca, firstAfter);
+      const was = before?.ca && caLabel(before.ca, firstBefore);
+      node(
+        s("ca"),
+        ["[", "]"],
+        label(role, view.ca),
+        changed([view.ca, role], before?.ca && [before.ca, was]),
+      );
       targets.set(view.ca, s("ca"));
     }
     if (view.standbyCa) {
-      const state = changed(view.standbyCa, before?.standbyCa);
-      node(s("standby_ca"), ["[", "]"], label("standby Puppet CA", view.standbyCa), state);
+      const role = standbyLabel(view.standbyCa, firstAfter);
+      const was = before?.standbyCa && standbyLabel(before.standbyCa, firstBefore);
+      const state = changed([view.standbyCa, role], before?.standbyCa && [before.standbyCa, was]);
+      node(s("standby_ca"), ["[", "]"], label(role, view.standbyCa), state);
       targets.set(view.standbyCa, s("standby_ca"));
     }
     if (view.pool) {

@@ -98,6 +98,24 @@ describe("renderMermaid", () => {
     expect(text).not.toContain('"reads"');
   });
 
+  it("draws a recorded promotion: the standby promoted and first, the primary's CA fenced", async () => {
+    const edit = { certificates: { activeCa: "failover" } };
+    const promoted = await planDeployment({ "site-a": edit, "site-b": edit });
+    const text = renderMermaid(pairs(base, promoted));
+    await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
+    expect(text).toContain(
+      'site_b_standby_ca["promoted Puppet CA<br/>ca.site-b.puppet.example.internal"]',
+    );
+    expect(text).toContain('site_a_ca["fenced Puppet CA<br/>ca.puppet.example.internal"]');
+    expect(text).toContain('site_a_agents -- "_x-puppet-ca p0" --> site_b_standby_ca');
+    expect(text).toContain('site_b_agents -. "_x-puppet-ca p1" .-> site_a_ca');
+    expect(text).toMatch(/^ {2}class site_a_ca,site_b_standby_ca changed$/m);
+    // Nothing else of the sites changes.
+    expect(renderMermaid(pairs(base, base))).toContain(
+      'site_b_standby_ca["standby Puppet CA<br/>ca.site-b.puppet.example.internal"]',
+    );
+  });
+
   it("marks a new standby CA and replica as added, and a replica's new class as changed", async () => {
     const before = siteView(base.get("site-b")!)!;
     const failover = await failoverView();
