@@ -3,17 +3,23 @@
 // site's CA record and the agents' settings change, and no host.
 import { beforeAll, describe, expect, it } from "vitest";
 import { instanceUserData } from "../../infra/hostconfig";
+import { Lab } from "../../lab/lab";
 import { planAll } from "../../lab/plans";
+import { labTopology } from "../../lab/topology";
 import { Plan } from "../../tools/plan/plan";
 import { diffPlans } from "../../tools/preview/diff";
 
 const DOMAIN = "puppet.example.internal";
 let original: Map<string, Plan>;
 let promoted: Map<string, Plan>;
+/** Plans with another branch deployed: the masters' user data changes. */
+let staging: Map<string, Plan>;
 
 beforeAll(async () => {
   original = await planAll();
   promoted = await planAll({ certificates: { activeCa: "failover" } });
+  // controlRepo.url is required: replacing the whole object would fail the plan.
+  staging = await planAll({ controlRepo: { branch: "staging" } });
 }, 300_000);
 
 describe("recording a promotion", () => {
@@ -44,9 +50,7 @@ describe("recording a promotion", () => {
 });
 
 describe("planAll", () => {
-  it("merges a changed setting over the configured one, key by key", async () => {
-    // controlRepo.url is required: replacing the whole object would fail the plan.
-    const plans = await planAll({ controlRepo: { branch: "staging" } });
+  it("merges a changed setting over the configured one, key by key", () => {
     const userData = (p: Map<string, Plan>) =>
       new Map(
         p
@@ -54,7 +58,7 @@ describe("planAll", () => {
           .resources.filter((r) => r.type === "aws:ec2/instance:Instance")
           .map((r) => [r.name, instanceUserData(r.inputs)]),
       );
-    const [before, after] = [userData(original), userData(plans)];
+    const [before, after] = [userData(original), userData(staging)];
     // The branch reaches the masters' settings, and only theirs.
     const changed = [...after.keys()].filter((name) => after.get(name) !== before.get(name));
     expect(changed.length).toBeGreaterThan(0);
@@ -62,5 +66,29 @@ describe("planAll", () => {
       changed.every((name) => name.includes("master")),
       changed.join(", "),
     ).toBe(true);
-  }, 300_000);
+  });
+});
+
+describe("Lab.adoptPlans", () => {
+  it("refuses plans that change a host, naming each, and keeps the topology", async () => {
+    const lab = new Lab(
+      labTopology([...original.values()]),
+      {
+        wanDelayMs: 0,
+        syncIntervalSeconds: 20,
+        crlRefreshSeconds: 10,
+        caSyncSeconds: 5,
+        heapMb: 512,
+        bootRetrySeconds: 10,
+      },
+      "production",
+      { caKey: "k", serverChallenge: "s", agentChallenge: "a", database: "d" },
+    );
+    const kept = lab.topo;
+    // `pulumi up` would replace the masters: the lab cannot take these plans as they are.
+    await expect(lab.adoptPlans(labTopology([...staging.values()]))).rejects.toThrow(
+      `the new plans change hosts, which the lab does not replace: master-1.site-a.${DOMAIN}, master-2.site-a.${DOMAIN}, master-1.site-b.${DOMAIN}, master-2.site-b.${DOMAIN}`,
+    );
+    expect(lab.topo).toBe(kept);
+  });
 });
