@@ -10,7 +10,7 @@ import { HttpsAnswer, httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
-import { makeCsr } from "./x509";
+import { makeCsr, normalSerial } from "./x509";
 
 export const AUTOSIGN_LOG = "/var/log/puppet-multisite/autosign.log";
 /** Where a probing host keeps what the lab gives it (CA certificate, an old identity, CSRs). */
@@ -77,6 +77,14 @@ export async function secondsUntil(
 export function caFile(node: Node, name: string): string | undefined {
   const path = hostPath(node.host, `${CA_DIR}/${name}`);
   return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+}
+
+/** Serials (as serialOf gives them) of a CA host's inventory, in signing order. */
+export function inventorySerials(node: Node): string[] {
+  return (caFile(node, "inventory.txt") ?? "")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => normalSerial(l.split(" ")[0]));
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   askToSign,
   caFile,
   describeAnswer,
+  inventorySerials,
   loggedAt,
   refusalReason,
   secondsUntil,
@@ -23,10 +24,8 @@ import {
 import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
-import { crlNumber, normalSerial, revokedSerials, serialOf } from "./x509";
+import { crlNumber, revokedSerials, serialEpoch, serialOf } from "./x509";
 
-/** The first serial of the epoch a first promotion starts (ca-promote.rb: epoch * 2^24). */
-const FIRST_PROMOTED_SERIAL = 1 << 24;
 /** The CRL number a first promotion signs its CRL with (ca-promote.rb: epoch * 2^32). */
 const PROMOTED_CRL_NUMBER = 1n << 32n;
 
@@ -144,9 +143,7 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   // 5. RPO: which certificates signed before the loss the promoted CA knows.
   const knows = (certname: string) => caFile(standby, `signed/${certname}.pem`) !== undefined;
   const earlyKnown = early.filter(knows).length;
-  const inventory = (caFile(standby, "inventory.txt") ?? "")
-    .split("\n")
-    .map((l) => normalSerial(l.split(" ")[0] ?? ""));
+  const inventory = inventorySerials(standby);
 
   // 6. The revocation survives the promotion, in the CRL the promoted CA serves.
   const crl = await httpsRequest(prober.host, `${api(standby)}/certificate_revocation_list/ca`, {
@@ -156,7 +153,7 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
     crl.status === 200 &&
     earlySerials[0] !== undefined &&
     revokedSerials(crl.body).includes(earlySerials[0]);
-  const newInEpoch = newSerial !== undefined && parseInt(newSerial, 16) >= FIRST_PROMOTED_SERIAL;
+  const newInEpoch = newSerial !== undefined && serialEpoch(newSerial) >= 1;
   const twice = inventory.filter((s) => s !== "" && s === newSerial).length > 1;
 
   // 8. The old CA comes back with the WAN, its state volume as it was: fenced at its first request.

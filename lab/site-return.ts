@@ -12,13 +12,13 @@ import { diffPlans } from "../tools/preview/diff";
 import { Plan } from "../tools/plan/plan";
 import { prepareAgent } from "./agents";
 import { hostPath, runInHost } from "./host";
-import { Lab, Node } from "./lab";
+import { Lab } from "./lab";
 import { planAll } from "./plans";
 import {
   AUTOSIGN_LOG,
   askToSign,
-  caFile,
   describeAnswer,
+  inventorySerials,
   loggedAt,
   refusalReason,
   secondsUntil,
@@ -26,10 +26,7 @@ import {
 import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
 import { labTopology } from "./topology";
-import { serialOf } from "./x509";
-
-/** Serials of epoch `n` (ca-promote.rb: from n * 2^24). */
-const epochOf = (serialHex: string) => Math.floor(parseInt(serialHex, 16) / 2 ** 24);
+import { serialEpoch, serialOf } from "./x509";
 
 /** What a plan change does, as the preview reports it: "kind name" of every change, per stack. */
 function planChanges(before: Map<string, Plan>, after: Map<string, Plan>): string[] {
@@ -38,14 +35,6 @@ function planChanges(before: Map<string, Plan>, after: Map<string, Plan>): strin
       (c) => `${stack}: ${c.kind} ${c.name}`,
     ),
   );
-}
-
-/** Serials (hex, upper case) of a CA's inventory. */
-function inventorySerials(ca: Node): string[] {
-  return (caFile(ca, "inventory.txt") ?? "")
-    .split("\n")
-    .map((l) => l.split(" ")[0].replace(/^0x/i, "").toUpperCase())
-    .filter((s) => s !== "");
 }
 
 export async function siteReturn(lab: Lab): Promise<Outcome> {
@@ -106,7 +95,7 @@ export async function siteReturn(lab: Lab): Promise<Outcome> {
   const firstName = `return-${stamp}-1.${primaryDomain}`;
   const first = await join(firstName);
   const firstFromPromoted =
-    first.run.ok && first.serial !== undefined && epochOf(first.serial) === 1;
+    first.run.ok && first.serial !== undefined && serialEpoch(first.serial) === 1;
   notes.push(
     `${firstName}: ${first.run.ok ? "converged" : "failed"}, serial ${first.serial ?? "none"}`,
   );
@@ -150,13 +139,13 @@ export async function siteReturn(lab: Lab): Promise<Outcome> {
   );
   await lab.adoptPlans(originalTopo);
   // Every certificate the promoted CA signed (its epoch's serials) is in the old CA's inventory.
-  const signedThere = inventorySerials(promoted).filter((s) => epochOf(s) === 1);
+  const signedThere = inventorySerials(promoted).filter((s) => serialEpoch(s) === 1);
   const knownBack = signedThere.filter((s) => inventorySerials(ca).includes(s));
   notes.push(`signed by the promoted CA: ${signedThere.join(" ") || "none"}`);
 
   const secondName = `return-${stamp}-2.${primaryDomain}`;
   const second = await join(secondName);
-  const secondEpoch = second.serial === undefined ? undefined : epochOf(second.serial);
+  const secondEpoch = second.serial === undefined ? undefined : serialEpoch(second.serial);
   notes.push(
     `${secondName}: ${second.run.ok ? "converged" : "failed"}, serial ${second.serial ?? "none"}`,
   );

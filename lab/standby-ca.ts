@@ -6,7 +6,7 @@ import { PUPPET_PORT } from "../infra/ports";
 import { hostPath } from "./host";
 import { httpsRequest } from "./https";
 import { Lab, Node } from "./lab";
-import { AUTOSIGN_LOG, caFile, describeAnswer, secondsUntil } from "./probes";
+import { AUTOSIGN_LOG, caFile, describeAnswer, inventorySerials, secondsUntil } from "./probes";
 import { Outcome } from "./scenarios";
 import { puppetTls } from "./services";
 import { sleep } from "./sleep";
@@ -46,9 +46,7 @@ export async function standbySync(lab: Lab): Promise<Outcome> {
     limitMs,
   );
   const served = (await certificate(standby, probe)).status === 200;
-  const inventoried = (caFile(standby, "inventory.txt") ?? "")
-    .split("\n")
-    .some((l) => serial !== undefined && normalSerial(l.split(" ")[0]) === serial);
+  const inventoried = serial !== undefined && inventorySerials(standby).includes(serial);
 
   // Revoked at the active CA (with its own certificate, which carries pp_cli_auth).
   const revoke = await httpsRequest(ca.host, `${api(ca)}/certificate_status/${probe}`, {

@@ -205,6 +205,11 @@ export function crlNumber(crlPem: string): bigint {
   return BigInt(out.replace(/^crlNumber=/, "").replace(/^(0x)?/i, "0x"));
 }
 
+/** The CA epoch a serial was signed in (ca-promote.rb: epoch N signs serials from N * 2^24). */
+export function serialEpoch(hex: string): number {
+  return Math.floor(parseInt(hex, 16) / 2 ** 24);
+}
+
 /** A serial as serialOf gives it, from any hex spelling (`0x000D`, `000d`). */
 export function normalSerial(hex: string): string {
   return hex

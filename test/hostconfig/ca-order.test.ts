@@ -8,25 +8,36 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
 import { describe, expect } from "vitest";
 import { SCRIPTS_DIR } from "../../infra/hostconfig";
-import { PEER_CA, TOOLS, runScript, useFakeCa } from "./fake-ca";
+import { PEER_CA, ScriptRun, Standby, TOOLS, runScript, useFakeCa } from "./fake-ca";
 import { itWithTools } from "./helpers";
 
 const ca = useFakeCa("pm-ca-order-");
 const EPOCH = 2 ** 32;
 
+/**
+ * Runs lib.sh's `fn` on `host` with its host.env and the CA certificate as argument, as the first
+ * boot does; `path` before the system's PATH.
+ */
+function libCall(host: Standby, fn: string, path?: string): Promise<ScriptRun> {
+  // lib.sh sets Debian's ssldir before it reads host.env: the environment moves it.
+  return runScript("-c", host, {
+    interpreter: "bash",
+    args: [
+      `source ${join(SCRIPTS_DIR, "lib.sh")} && load_settings && ${fn} "$1"`,
+      fn,
+      join(host.ssldir, "certs/ca.pem"),
+    ],
+    env: {
+      PUPPET_SSLDIR: host.ssldir,
+      ...(path !== undefined && { PATH: `${path}:${process.env.PATH}` }),
+    },
+  });
+}
+
 /** What ca_order prints, one CA a line, on a host listing `servers`. */
 async function caOrder(servers: string): Promise<string[]> {
   const host = ca.standby({ ROLE: "compile-master", CA_SERVERS: servers });
-  // lib.sh sets Debian's ssldir before it reads host.env: the environment moves it.
-  const r = await runScript("-c", host, {
-    interpreter: "bash",
-    args: [
-      `source ${join(SCRIPTS_DIR, "lib.sh")} && load_settings && ca_order "$1"`,
-      "ca-order",
-      join(host.ssldir, "certs/ca.pem"),
-    ],
-    env: { PUPPET_SSLDIR: host.ssldir },
-  });
+  const r = await libCall(host, "ca_order");
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.trim().split("\n");
 }
@@ -75,15 +86,7 @@ describe("bootstrap_certificate (lib.sh)", () => {
       `#!/bin/bash\necho "$*" >> ${calls}\n[[ " $* " == *" --ca_server ${signer} "* ]]\n`,
     );
     chmodSync(join(bin, "puppet"), 0o755);
-    const r = await runScript("-c", host, {
-      interpreter: "bash",
-      args: [
-        `source ${join(SCRIPTS_DIR, "lib.sh")} && load_settings && bootstrap_certificate "$1"`,
-        "bootstrap",
-        join(host.ssldir, "certs/ca.pem"),
-      ],
-      env: { PUPPET_SSLDIR: host.ssldir, PATH: `${bin}:${process.env.PATH}` },
-    });
+    const r = await libCall(host, "bootstrap_certificate", bin);
     const asked = readFileSync(calls, "utf8")
       .trim()
       .split("\n")

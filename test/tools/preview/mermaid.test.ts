@@ -110,7 +110,7 @@ describe("renderMermaid", () => {
     expect(text).toContain('site_a_agents -- "_x-puppet-ca p0" --> site_b_standby_ca');
     expect(text).toContain('site_b_agents -. "_x-puppet-ca p1" .-> site_a_ca');
     expect(text).toMatch(/^ {2}class site_a_ca,site_b_standby_ca changed$/m);
-    // Nothing else of the sites changes.
+    // Without the setting the same standby is drawn as the standby.
     expect(renderMermaid(pairs(base, base))).toContain(
       'site_b_standby_ca["standby Puppet CA<br/>ca.site-b.puppet.example.internal"]',
     );
