@@ -27,7 +27,7 @@ import {
 /** JVM heaps, sized for the default instance types (8 GiB). */
 export const HEAP_MB = { ca: 2048, master: 3072, puppetdb: 2048 } as const;
 
-/** Where the database is reached: the primary's RDS endpoint. */
+/** Where a database is reached: an RDS endpoint. */
 export interface DatabaseEndpoint {
   readonly host: string;
   readonly port: number;
@@ -183,11 +183,15 @@ export function masterHostSettings(
   };
 }
 
-/** This site's PuppetDB host; the primary's runs the schema migrations. */
+/**
+ * This site's PuppetDB host; the primary's runs the schema migrations. `replica` is the failover
+ * site's read replica of the database, in this site's region (only the failover site has one).
+ */
 export function puppetdbHostSettings(
   settings: Settings,
   caCertificatePem: string,
   database: DatabaseEndpoint,
+  replica?: DatabaseEndpoint,
 ): PuppetdbHost {
   return {
     ...common(settings, puppetdbHostName(settings.site.name, settings.domain), HEAP_MB.puppetdb),
@@ -199,8 +203,12 @@ export function puppetdbHostSettings(
       name: DATABASE_NAME,
       user: DATABASE_USER,
       passwordSecret: secretRef(settings, "database"),
-      // The database is the primary's RDS instance: its region's bundle, whichever site this is.
-      caBundleUrl: rdsCaBundleUrl(settings.primarySite.region),
+      // The database is the primary's RDS instance: its region's bundle, whichever site this is;
+      // a replica's certificate comes from its own region's CAs.
+      caBundleUrls: [
+        ...new Set([settings.primarySite.region, ...(replica ? [settings.site.region] : [])]),
+      ].map(rdsCaBundleUrl),
+      ...(replica && { replica: { host: replica.host, port: replica.port } }),
     },
     migrate: settings.role === "primary",
     // The masters, this site's too, come from the SRV records: a pool that grows or shrinks leaves

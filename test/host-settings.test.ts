@@ -188,16 +188,29 @@ describe("puppetdbHostSettings", () => {
       name: "puppetdb",
       user: "puppetdb",
       passwordSecret: { name: "puppet-multisite/site-a/database", region: "eu-west-1" },
-      caBundleUrl: "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+      caBundleUrls: ["https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem"],
     });
   });
 
   it("verifies the database with the bundle of the database's region, the primary's, on every site", () => {
     for (const stack of ["site-a", "site-b"] as const) {
-      expect(puppetdbHostSettings(settings(stack), PEM, DB).database.caBundleUrl).toBe(
+      expect(puppetdbHostSettings(settings(stack), PEM, DB).database.caBundleUrls).toEqual([
         "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
-      );
+      ]);
     }
+  });
+
+  it("with the replica of its region: reads from it, and trusts both regions' bundles", () => {
+    const replica = { host: "replica.example.internal", port: 5433 };
+    const host = puppetdbHostSettings(settings("site-b"), PEM, DB, replica);
+    expect(host.database).toEqual({
+      ...puppetdbHostSettings(settings("site-b"), PEM, DB).database,
+      caBundleUrls: [
+        "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+        "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem",
+      ],
+      replica,
+    });
   });
 
   it("allows the CA statically and every site's masters through the SRV records", () => {

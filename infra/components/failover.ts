@@ -71,6 +71,7 @@ export function failoverResources(
       instanceClass: settings.database.instanceClass,
       backupRetentionDays: settings.database.backupRetentionDays,
       applyImmediately: settings.database.applyImmediately,
+      promoted: settings.database.active === "failover",
       subnetIds: args.dataSubnetIds,
       securityGroupIds: [args.databaseSecurityGroupId],
       protect,

@@ -242,31 +242,7 @@ export class Site extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    const puppetdbName = puppetdbHostName(site, domain);
-    const puppetdb = new PuppetHost(
-      `${name}-puppetdb`,
-      {
-        role: "puppetdb",
-        hostName: puppetdbName,
-        config: pulumi
-          .all([shared.caCertificatePem, shared.database])
-          .apply(([pem, db]) => puppetdbHostSettings(settings, pem, db)),
-        subnetId: network.dataSubnetIds[0],
-        securityGroupIds: [network.securityGroup("puppetdb")],
-        instanceType: settings.puppetdbInstanceType,
-        ami,
-        scripts,
-        readsSecrets: [secretRef(settings, "database"), serverChallenge],
-        rolePath: serverRolePath,
-        stateVolume: {
-          ...stateVolume(STATE_VOLUME_GB.puppetdb),
-          protect: settings.protectStateful,
-        },
-        tags,
-      },
-      { parent: this },
-    );
-
+    // Before this site's PuppetDB, which reads from the replica.
     const { standbyCa, replica } =
       failover && peer
         ? failoverResources(
@@ -287,6 +263,37 @@ export class Site extends pulumi.ComponentResource {
             this,
           )
         : {};
+
+    const puppetdbName = puppetdbHostName(site, domain);
+    const puppetdb = new PuppetHost(
+      `${name}-puppetdb`,
+      {
+        role: "puppetdb",
+        hostName: puppetdbName,
+        config: pulumi
+          .all([
+            shared.caCertificatePem,
+            shared.database,
+            replica && pulumi.all([replica.address, replica.port]),
+          ])
+          .apply(([pem, db, r]) =>
+            puppetdbHostSettings(settings, pem, db, r && { host: r[0], port: r[1] }),
+          ),
+        subnetId: network.dataSubnetIds[0],
+        securityGroupIds: [network.securityGroup("puppetdb")],
+        instanceType: settings.puppetdbInstanceType,
+        ami,
+        scripts,
+        readsSecrets: [secretRef(settings, "database"), serverChallenge],
+        rolePath: serverRolePath,
+        stateVolume: {
+          ...stateVolume(STATE_VOLUME_GB.puppetdb),
+          protect: settings.protectStateful,
+        },
+        tags,
+      },
+      { parent: this },
+    );
 
     // Every state volume of the site, snapshotted on a schedule and copied to the other sites'
     // regions (at most three), where a lost region's state can be restored from.

@@ -6,7 +6,7 @@ import { BACKUP_RETENTION_DAYS, postgresMajorProblem } from "../postgres";
 import { readControlRepo } from "./control-repo";
 import { ConfigError, Reader } from "./reader";
 import {
-  ActiveCa,
+  ActiveSite,
   Arch,
   DEFAULTS,
   ImageSetting,
@@ -114,6 +114,9 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
         BACKUP_RETENTION_DAYS.max,
       ),
       applyImmediately: database.boolean("applyImmediately", DEFAULTS.database.applyImmediately),
+      active: database.string("active", DEFAULTS.database.active, (v) =>
+        activeSiteProblem(v, failoverSite, "database"),
+      ) as ActiveSite,
     })),
     controlRepo: reader.section("controlRepo", readControlRepo),
     certificates: reader.section("certificates", (certificates) => ({
@@ -130,8 +133,8 @@ export function parseSettings(raw: RawConfig, ctx: RawContext): Settings {
         3600,
       ),
       activeCa: certificates.string("activeCa", DEFAULTS.certificates.activeCa, (v) =>
-        activeCaProblem(v, failoverSite),
-      ) as ActiveCa,
+        activeSiteProblem(v, failoverSite, "CA"),
+      ) as ActiveSite,
     })),
     protectStateful: reader.boolean("protectStateful", DEFAULTS.protectStateful),
     secretAdministrators: reader.list("secretAdministrators", (v, key) => {
@@ -303,11 +306,18 @@ function parseSites(reader: Reader): ReadSite[] {
   return sites;
 }
 
-/** Why `certificates.activeCa` cannot be `value`; undefined when it can. */
-function activeCaProblem(value: string, failoverSite: SiteEntry | undefined): string | undefined {
+/**
+ * Why `certificates.activeCa` or `database.active` cannot be `value`; undefined when it can. `what`
+ * names the role: the primary's CA, or its database, is the only one without a failover site.
+ */
+function activeSiteProblem(
+  value: string,
+  failoverSite: SiteEntry | undefined,
+  what: "CA" | "database",
+): string | undefined {
   if (value === "primary") return undefined;
   if (value !== "failover") return "expected primary or failover";
   return failoverSite
     ? undefined
-    : "no site is the failover site (sites.<name>.failover), so the primary's CA is the only one: expected primary";
+    : `no site is the failover site (sites.<name>.failover), so the primary's ${what} is the only one: expected primary`;
 }

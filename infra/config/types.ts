@@ -49,6 +49,15 @@ export interface DatabaseSettings {
    * `instanceClass`) during `pulumi up` instead; the database restarts then. Default false.
    */
   readonly applyImmediately: boolean;
+  /**
+   * Which database PuppetDB writes to: the primary site's (`primary`) or, once promoted, the
+   * failover site's replica (`failover`). It records a promotion in the configuration (README:
+   * losing the primary site): the failover stack's replica names no source any more, which
+   * promotes it when it has not been promoted by hand, and turns it Multi-AZ. It changes no host:
+   * the failover site's PuppetDB already writes to whichever database takes writes. `failover`
+   * needs a failover site. Default `primary`.
+   */
+  readonly active: ActiveSite;
 }
 
 export interface ControlRepoSettings {
@@ -98,10 +107,11 @@ export interface CertificateSettings {
    * and the other after it, and agents' `ca_server` names it. It changes no host: a server's first boot
    * asks every CA in turn. `failover` needs a failover site. Default `primary`.
    */
-  readonly activeCa: ActiveCa;
+  readonly activeCa: ActiveSite;
 }
 
-export type ActiveCa = "primary" | "failover";
+/** Which site holds a role the failover site can take over: the primary, or the failover site. */
+export type ActiveSite = "primary" | "failover";
 
 export interface Settings {
   readonly project: string;
@@ -180,6 +190,7 @@ export const DEFAULTS = {
     allocatedStorageGb: 50,
     backupRetentionDays: 7,
     applyImmediately: false,
+    active: "primary",
   },
   controlRepo: { branch: "production", syncIntervalMinutes: 5, tokenUser: "x-access-token" },
   certificates: { crlRefreshMinutes: 5, standbySyncSeconds: 60, activeCa: "primary" },

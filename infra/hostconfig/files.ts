@@ -170,7 +170,10 @@ export function hostSettings(host: HostConfig): EnvVars {
         DB_PASSWORD_SECRET_REGION: host.database.passwordSecret.region,
         // db-ca-bundle.sh installs the bundle at PGSSLROOTCERT; libpq reads both variables
         // itself, so every psql and pg_isready of the scripts verifies the database as PuppetDB does.
-        DB_CA_BUNDLE_URL: host.database.caBundleUrl,
+        DB_CA_BUNDLE_URLS: host.database.caBundleUrls.join(" "),
+        // The replica PuppetDB reads from and writes to once promoted (puppetdb.sh, discard-replay.sh).
+        DB_REPLICA_HOST: host.database.replica?.host,
+        DB_REPLICA_PORT: host.database.replica?.port,
         PGSSLMODE: DATABASE_SSLMODE,
         PGSSLROOTCERT: DATABASE_CA_BUNDLE,
         PUPPETDB_MIGRATE: host.migrate,

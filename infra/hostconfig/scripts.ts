@@ -48,6 +48,7 @@ const BY_ROLE: Readonly<Record<HostRole, readonly string[]>> = {
     "allowlist-refresh.sh",
     "crl-refresh.sh",
     "discard-replay.sh",
+    "database-check.sh",
   ],
 };
 

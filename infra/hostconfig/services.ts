@@ -72,7 +72,6 @@ export const DATABASE_SSLMODE = "verify-full";
 /** PuppetDB's conf.d files; the password is added at boot in a file of its own. */
 export function renderPuppetdbFiles(host: PuppetdbHost): Record<string, string> {
   const ssl = `${PUPPETDB_DIR}/ssl`;
-  const db = host.database;
   return {
     "config.conf": renderHocon({
       global: { vardir: PUPPETDB_VARDIR, "logging-config": `${PUPPETDB_DIR}/logback.xml` },
@@ -93,15 +92,37 @@ export function renderPuppetdbFiles(host: PuppetdbHost): Record<string, string> 
         "access-log-config": `${PUPPETDB_DIR}/request-logging.xml`,
       },
     }),
-    "database.conf": renderHocon({
-      database: {
-        // pgjdbc 42.5 (Debian's, on PuppetDB's class path) loads every certificate of the
-        // sslrootcert file as a trust anchor and, for verify-full, checks the host name.
-        subname: `//${db.host}:${db.port}/${db.name}?sslmode=${DATABASE_SSLMODE}&sslrootcert=${DATABASE_CA_BUNDLE}`,
-        username: db.user,
-        // PuppetDB's schema wants the string, not a boolean.
-        migrate: String(host.migrate),
-      },
+    "database.conf": renderHocon(databaseConf(host)),
+  };
+}
+
+/**
+ * PuppetDB's databases. With a replica both sections list it before the primary, in pgjdbc's
+ * multi-host form, and pgjdbc picks by what each host is: writes go to the one that takes them
+ * (`targetServerType=primary`: the primary, or the replica once promoted, with no change here);
+ * reads (every query, never a command) to the replica while it is a standby, else to whichever
+ * answers (`preferSecondary`), because PuppetDB 7 exits at start when its read database does not
+ * answer. pgjdbc 42.5 (Debian's, on PuppetDB's class path) loads every certificate of the
+ * sslrootcert file as a trust anchor and, for verify-full, checks the name of the host it reached.
+ */
+function databaseConf(host: PuppetdbHost): Record<string, Record<string, string>> {
+  const db = host.database;
+  const tls = `sslmode=${DATABASE_SSLMODE}&sslrootcert=${DATABASE_CA_BUNDLE}`;
+  const hosts = [...(db.replica ? [db.replica] : []), db]
+    .map((h) => `${h.host}:${h.port}`)
+    .join(",");
+  const subname = (target?: string) =>
+    `//${hosts}/${db.name}?${target ? `targetServerType=${target}&` : ""}${tls}`;
+  return {
+    database: {
+      subname: subname(db.replica && "primary"),
+      username: db.user,
+      // PuppetDB's schema wants the string, not a boolean.
+      migrate: String(host.migrate),
+    },
+    // Not merged with [database]: its own user; the password is added at boot beside the other.
+    ...(db.replica && {
+      "read-database": { subname: subname("preferSecondary"), username: db.user },
     }),
   };
 }

@@ -126,11 +126,17 @@ export interface PuppetdbHost extends HostCommon, CrlConsumer {
     /** Secret holding the database password. */
     readonly passwordSecret: SecretRef;
     /**
-     * HTTPS URL of the PEM bundle of the CAs that sign the database's certificate (AWS's RDS bundle
-     * of the database's region), fetched and checked at first boot: PuppetDB and the scripts'
-     * libpq clients connect with `sslmode=verify-full` against it.
+     * HTTPS URLs of the PEM bundles of the CAs that sign the databases' certificates (AWS's RDS
+     * bundle of each database's region), fetched, checked and joined into one file at first boot:
+     * PuppetDB and the scripts' libpq clients connect with `sslmode=verify-full` against it.
      */
-    readonly caBundleUrl: string;
+    readonly caBundleUrls: readonly string[];
+    /**
+     * The failover site's read replica of the database, in this host's region: PuppetDB reads from
+     * it (`[read-database]`, the primary when it is down), and writes to whichever of the replica and
+     * the primary takes writes, so a promoted replica takes them with no change here.
+     */
+    readonly replica?: { readonly host: string; readonly port: number };
   };
   /** Whether this PuppetDB runs schema migrations: exactly one PuppetDB of the deployment does. */
   readonly migrate: boolean;

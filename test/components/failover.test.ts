@@ -81,6 +81,17 @@ describe("failoverResources", () => {
     });
   });
 
+  it("promotes the replica once the configuration records it (database.active), changing nothing else", async () => {
+    const before = await plan();
+    const after = await plan(PEER, { database: { active: "failover" } });
+    const [db] = after.ofType("aws:rds/instance:Instance");
+    expect(db.inputs.replicateSourceDb).toBeUndefined();
+    expect(db.inputs).toMatchObject({ kmsKeyId: REGION_KEY, multiAz: true });
+    // The standby CA's host is the same: recording the database's promotion replaces nothing there.
+    const host = (run: typeof before) => run.ofType("aws:ec2/instance:Instance")[0].inputs;
+    expect(host(after)).toEqual(host(before));
+  });
+
   it("runs the standby CA of the site's settings under the CAs' role path", async () => {
     const run = await plan();
     const [instance] = run.ofType("aws:ec2/instance:Instance");

@@ -79,7 +79,7 @@ export function puppetdbHost(): PuppetdbHost {
       name: "puppetdb",
       user: "puppetdb",
       passwordSecret: { name: "puppet-multisite/site-a/database", region: "us-east-1" },
-      caBundleUrl: "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+      caBundleUrls: ["https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem"],
     },
     migrate: true,
     certificateAllowlist: [`ca.${DOMAIN}`, `master-1.site-a.${DOMAIN}`],

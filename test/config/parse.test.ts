@@ -5,6 +5,7 @@ import {
   MAX_MASTERS,
   RawConfig,
   RawContext,
+  Settings,
   parseSettings,
 } from "../../infra/config";
 import { readStackConfig } from "../../tools/plan/stack-config";
@@ -99,6 +100,7 @@ describe("parseSettings defaults", () => {
       allocatedStorageGb: 50,
       backupRetentionDays: 7,
       applyImmediately: false,
+      active: "primary",
     });
     expect(s.secretAdministrators).toEqual([]);
     expect(s.controlRepo).toEqual({
@@ -265,19 +267,27 @@ describe("the failover site", () => {
   });
 });
 
-describe("certificates.activeCa", () => {
-  it("is the primary's CA unless a promotion is recorded", () => {
-    expect(settings().certificates.activeCa).toBe("primary");
-    expect(settings("site-b", at("certificates.activeCa", "failover")).certificates.activeCa).toBe(
-      "failover",
-    );
+// Where a promotion is recorded: the CA's and the database's, each on its own.
+const ACTIVE_SETTINGS = [
+  ["certificates.activeCa", "CA", (x: Settings) => x.certificates.activeCa],
+  ["database.active", "database", (x: Settings) => x.database.active],
+] as const;
+
+describe.each(ACTIVE_SETTINGS)("%s", (key, what, read) => {
+  it("is the primary's unless a promotion is recorded, and records nothing else", () => {
+    expect(read(settings())).toBe("primary");
+    const promoted = settings("site-b", at(key, "failover"));
+    expect(read(promoted)).toBe("failover");
+    for (const [other, , readOther] of ACTIVE_SETTINGS) {
+      if (other !== key) expect(readOther(promoted)).toBe("primary");
+    }
   });
 
   it("refuses anything else, naming both values", () => {
     expectRejected(
-      rawConfig(at("certificates.activeCa", "site-b")),
+      rawConfig(at(key, "site-b")),
       context("site-a"),
-      "certificates.activeCa",
+      key,
       "site-b",
       "expected primary or failover",
     );
@@ -285,14 +295,11 @@ describe("certificates.activeCa", () => {
 
   it("refuses failover when no site is the failover site", () => {
     expectRejected(
-      rawConfig({
-        ...at("certificates.activeCa", "failover"),
-        ...at("sites.site-b.failover", false),
-      }),
+      rawConfig({ ...at(key, "failover"), ...at("sites.site-b.failover", false) }),
       context("site-a"),
-      "certificates.activeCa",
+      key,
       "failover",
-      "no site is the failover site (sites.<name>.failover), so the primary's CA is the only one: expected primary",
+      `no site is the failover site (sites.<name>.failover), so the primary's ${what} is the only one: expected primary`,
     );
   });
 });

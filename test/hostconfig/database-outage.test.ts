@@ -27,16 +27,18 @@ const work = mkdtempSync(join(tmpdir(), "pm-outage-"));
 const DB = { host: "db.example.internal", port: 5432, name: "puppetdb" };
 const SETTINGS = `CERTNAME='puppetdb.example.internal'\nDB_HOST='${DB.host}'\nDB_PORT='${DB.port}'\nDB_NAME='${DB.name}'\n`;
 const CA = "ca.puppet.example.internal";
+/** A failover site's PuppetDB: it writes to whichever of its replica and the primary takes writes. */
+const REPLICA_SETTINGS = `${SETTINGS}DB_REPLICA_HOST='replica.example.internal'\nDB_REPLICA_PORT='5432'\n`;
 
 /**
  * A PuppetDB host's directories, and a pg_isready stub that appends its arguments to `checks` and
  * fails while the file `db-down` exists.
  */
-function host() {
+function host(settings = SETTINGS) {
   const dir = mkdtempSync(join(work, "host-"));
   const conf = join(dir, "conf");
   mkdirSync(join(conf, "puppetdb"), { recursive: true });
-  writeFileSync(join(conf, "host.env"), SETTINGS);
+  writeFileSync(join(conf, "host.env"), settings);
   writeFileSync(join(conf, "puppetdb", "certificate-allowlist"), `${CA}\n`);
   const dbCheck = join(dir, "pg_isready");
   writeFileSync(
@@ -59,6 +61,17 @@ function host() {
   const dbDown = (down: boolean) =>
     down ? writeFileSync(join(dir, "db-down"), "") : rmSync(join(dir, "db-down"), { force: true });
   return { dir, env, lines, dbDown };
+}
+
+/** The script runs while this process serves the fake PuppetDB: spawned, not spawnSync. */
+function runAsync(cmd: string, env: NodeJS.ProcessEnv) {
+  return new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn("bash", [cmd], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    child.on("error", reject);
+    child.on("close", (status) => resolve({ status, stderr }));
+  });
 }
 
 describe("allowlist-refresh.sh while the database is away", () => {
@@ -98,6 +111,37 @@ describe("allowlist-refresh.sh while the database is away", () => {
     },
   );
 
+  itWithTools(
+    ["bash", "flock", "curl"],
+    "with a replica, defers while PuppetDB's status says no database takes its writes",
+    async () => {
+      let writeUp = false;
+      const pdb = await fakePuppetdb({ writeDbUp: () => writeUp });
+      try {
+        const h = host(REPLICA_SETTINGS);
+        const refresh = () =>
+          runAsync(join(SCRIPTS_DIR, "allowlist-refresh.sh"), {
+            ...h.env,
+            PUPPETDB_DIR: join(h.dir, "puppetdb"),
+            PUPPET_MULTISITE_PUPPETDB_URL: pdb.url,
+          });
+        const deferred = await refresh();
+        expect(deferred.stderr).toMatch(
+          /WARNING: puppetdb restart deferred: neither replica\.example\.internal:5432 nor db\.example\.internal:5432 takes writes \(PuppetDB's status\); the next run tries again$/m,
+        );
+        expect(h.lines("restarts")).toEqual([]);
+        writeUp = true;
+        const restarted = await refresh();
+        expect(restarted.stderr).toContain("restarted puppetdb");
+        expect(h.lines("restarts")).toEqual(["puppetdb"]);
+        // The standby would have answered pg_isready: it is never asked.
+        expect(h.lines("checks")).toEqual([]);
+      } finally {
+        await pdb.close();
+      }
+    },
+  );
+
   itWithTools(["bash", "flock"], "restarts once the database answers, then no more", () => {
     const h = refreshHost();
     h.dbDown(true);
@@ -126,7 +170,13 @@ interface Post {
 
 /** A local PuppetDB: its status (code and queue depth) and its command endpoint, which records posts. */
 async function fakePuppetdb(
-  opts: { statusCode?: number; postCode?: (p: Post) => number; awaitingRetry?: () => number } = {},
+  opts: {
+    statusCode?: number;
+    /** Whether its write database answers: its status says so, 503 when it does not. */
+    writeDbUp?: () => boolean;
+    postCode?: (p: Post) => number;
+    awaitingRetry?: () => number;
+  } = {},
 ) {
   const posts: Post[] = [];
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -139,10 +189,16 @@ async function fakePuppetdb(
         res.end(JSON.stringify(body));
       };
       if (req.method === "GET" && url.pathname === "/status/v1/services/puppetdb-status") {
-        const code = opts.statusCode ?? 200;
+        const writeUp = opts.writeDbUp?.() ?? true;
+        const code = opts.statusCode ?? (writeUp ? 200 : 503);
         json(code, {
           state: code === 200 ? "running" : "error",
-          status: { "maintenance_mode?": false, queue_depth: 7, "write_db_up?": code === 200 },
+          status: {
+            "maintenance_mode?": false,
+            queue_depth: 7,
+            "read_db_up?": true,
+            "write_db_up?": writeUp && code === 200,
+          },
         });
       } else if (
         url.pathname === "/metrics/v2/read/puppetlabs.puppetdb.mq:name=global.awaiting-retry"
@@ -182,8 +238,8 @@ const errText = (...attempts: string[]) =>
 
 describe("discard-replay.sh", () => {
   /** A host whose PuppetDB discarded commands: `discard(name, body, err?)` adds one. */
-  function replayHost(url: string) {
-    const h = host();
+  function replayHost(url: string, settings = SETTINGS) {
+    const h = host(settings);
     const discardDir = join(h.dir, "stockpile", "discard");
     mkdirSync(discardDir, { recursive: true });
     const discard = (name: string, body: string | Buffer, err?: string) => {
@@ -217,17 +273,6 @@ describe("discard-replay.sh", () => {
   }
 
   const sha256 = (body: string | Buffer) => createHash("sha256").update(body).digest("hex");
-
-  /** The script runs while this process serves the fake PuppetDB: spawned, not spawnSync. */
-  function runAsync(cmd: string, env: NodeJS.ProcessEnv) {
-    return new Promise<{ status: number | null; stderr: string }>((resolve, reject) => {
-      const child = spawn("bash", [cmd], { env, stdio: ["ignore", "ignore", "pipe"] });
-      let stderr = "";
-      child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-      child.on("error", reject);
-      child.on("close", (status) => resolve({ status, stderr }));
-    });
-  }
 
   const TOOLS = ["bash", "curl", "flock", "sha256sum"];
 
@@ -482,6 +527,39 @@ describe("discard-replay.sh", () => {
         h.dbDown(false);
         await h.replay();
         expect(h.lines("restarts")).toEqual(["puppetdb", "puppetdb"]);
+      } finally {
+        await pdb.close();
+      }
+    },
+  );
+
+  itWithTools(
+    TOOLS,
+    "with a replica: the outage is PuppetDB's own write database, ended by the replica's promotion",
+    async () => {
+      let writeUp = false;
+      const pdb = await fakePuppetdb({ writeDbUp: () => writeUp, awaitingRetry: () => 3 });
+      try {
+        const h = replayHost(pdb.url, REPLICA_SETTINGS);
+        h.discard("1-1714557600000_facts_5_node-a.example.json", "{}", errText(HIKARI));
+        // The primary lost: the standby answers pg_isready, PuppetDB's status tells the truth.
+        const lost = await h.replay();
+        expect(lost.status, lost.stderr).toBe(0);
+        expect(lost.stderr).toContain(
+          "WARNING: neither replica.example.internal:5432 nor db.example.internal:5432 takes writes (PuppetDB's status): nothing replayed",
+        );
+        expect(h.lines("checks")).toEqual([]);
+        expect(pdb.posts).toEqual([]);
+        expect(h.lines("restarts")).toEqual([]);
+        // The replica promoted: PuppetDB writes to it, and what waited for the primary is retried.
+        writeUp = true;
+        const promoted = await h.replay();
+        expect(promoted.stderr).toContain(
+          "reloaded PuppetDB: 3 commands that failed while the database was away",
+        );
+        expect(h.lines("restarts")).toEqual(["puppetdb"]);
+        expect(pdb.posts.map((p) => p.query.command)).toEqual(["replace_facts"]);
+        expect(h.lines("checks")).toEqual([]);
       } finally {
         await pdb.close();
       }

@@ -64,14 +64,17 @@ function certificates(dir: string, specs: readonly CertSpec[]): string[] {
   return r.stdout.split(/(?<=-----END CERTIFICATE-----\n)/).filter((x) => x.trim());
 }
 
-/** Runs db-ca-bundle.sh with `url`, its bundle path in a fresh directory (optionally holding `old`). */
-function fetchBundle(url: string, opts: { old?: string; env?: NodeJS.ProcessEnv } = {}) {
+/**
+ * Runs db-ca-bundle.sh with `urls` (DB_CA_BUNDLE_URLS: space-separated), its bundle path in a fresh
+ * directory (optionally holding `old`).
+ */
+function fetchBundle(urls: string, opts: { old?: string; env?: NodeJS.ProcessEnv } = {}) {
   const dir = mkdtempSync(join(work, "host-"));
   const bundle = join(dir, "database-ca.pem");
   if (opts.old !== undefined) writeFileSync(bundle, opts.old);
   writeFileSync(
     join(dir, "host.env"),
-    renderEnvFile({ DB_CA_BUNDLE_URL: url, PGSSLROOTCERT: bundle }),
+    renderEnvFile({ DB_CA_BUNDLE_URLS: urls, PGSSLROOTCERT: bundle }),
   );
   const r = run("bash", [join(SCRIPTS_DIR, "db-ca-bundle.sh")], {
     env: {
@@ -107,6 +110,42 @@ describe("db-ca-bundle.sh", () => {
       expect(r.stderr).toMatch(/2 CA certificates, 1 valid now, until \d{4}-\d\d-\d\d/);
     },
   );
+
+  itWithTools(
+    TOOLS,
+    "joins the bundles of two regions in order, a bundle without a final newline included",
+    () => {
+      const [east, west] = certificates(mkdtempSync(join(work, "c-")), [
+        { cn: "East Root", ca: true },
+        { cn: "West Root", ca: true },
+      ]);
+      const r = fetchBundle(`${served(east.trimEnd())} ${served(west)}`);
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(r.bundle, "utf8")).toBe(east + west);
+      expect(
+        r.stderr.match(/database CA bundle from file:.*: 1 CA certificates, 1 valid now/g),
+      ).toHaveLength(2);
+    },
+  );
+
+  itWithTools(TOOLS, "refuses the whole when one region's bundle fails, naming it", () => {
+    const dir = mkdtempSync(join(work, "c-"));
+    const [east] = certificates(dir, [{ cn: "East Root", ca: true }]);
+    const bad = served("<html>503</html>\n");
+    const r = fetchBundle(`${served(east)} ${bad}`, { old: "previous\n" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(
+      `the database's CA bundle from ${bad} is refused: not PEM certificates only`,
+    );
+    expect(readFileSync(r.bundle, "utf8")).toBe("previous\n");
+  });
+
+  itWithTools(TOOLS, "refuses a setting that names no bundle", () => {
+    const r = fetchBundle(" ", { old: "previous\n" });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/DB_CA_BUNDLE_URLS/);
+    expect(readFileSync(r.bundle, "utf8")).toBe("previous\n");
+  });
 
   const refusals: ReadonlyArray<[string, (dir: string) => string, RegExp]> = [
     [

@@ -125,8 +125,17 @@ export function puppetdbHost(site: "site-a" | "site-b"): PuppetdbHost {
         name: "puppet-multisite/puppetdb-db-password",
         region: common(site, "x").region,
       },
-      // The database is site-a's, in us-east-1, for both sites.
-      caBundleUrl: "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+      // The database is site-a's, in us-east-1, for both sites; site-b, the failover site, reads
+      // from its replica in eu-west-1 too.
+      caBundleUrls: [
+        "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+        ...(site === "site-b"
+          ? ["https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem"]
+          : []),
+      ],
+      ...(site === "site-b" && {
+        replica: { host: "puppetdb-replica.def456.eu-west-1.rds.amazonaws.com", port: 5432 },
+      }),
     },
     migrate: site === "site-a",
     certificateAllowlist: [

@@ -355,24 +355,54 @@ describe("PuppetDB user data", () => {
     const parsed = parseUserData(renderUserData(host));
 
     it(`${site}: database settings without the password, migrate only on the migrating one`, () => {
-      const db = jsonDoc(fileOf(parsed, conf("puppetdb/database.conf"))).database;
-      expect(db).toEqual({
-        subname:
-          "//puppetdb.cluster-abc123.us-east-1.rds.amazonaws.com:5432/puppetdb" +
-          "?sslmode=verify-full&sslrootcert=/etc/puppetdb/database-ca.pem",
-        username: "puppetdb",
-        migrate: site === "site-a" ? "true" : "false",
-      });
+      const doc = jsonDoc(fileOf(parsed, conf("puppetdb/database.conf")));
+      const primary = "puppetdb.cluster-abc123.us-east-1.rds.amazonaws.com:5432";
+      const replica = "puppetdb-replica.def456.eu-west-1.rds.amazonaws.com:5432";
+      const tls = "sslmode=verify-full&sslrootcert=/etc/puppetdb/database-ca.pem";
+      if (site === "site-a") {
+        // No replica: one database, and no [read-database] (PuppetDB reads [database] then).
+        expect(doc).toEqual({
+          database: {
+            subname: `//${primary}/puppetdb?${tls}`,
+            username: "puppetdb",
+            migrate: "true",
+          },
+        });
+      } else {
+        // The failover site: writes to whichever takes them, the promoted replica first; reads
+        // from the standby, else from whichever answers.
+        expect(doc).toEqual({
+          database: {
+            subname: `//${replica},${primary}/puppetdb?targetServerType=primary&${tls}`,
+            username: "puppetdb",
+            migrate: "false",
+          },
+          "read-database": {
+            subname: `//${replica},${primary}/puppetdb?targetServerType=preferSecondary&${tls}`,
+            username: "puppetdb",
+          },
+        });
+      }
       const env = fileOf(parsed, conf("host.env"));
       expect(env).toContain("DB_PASSWORD_SECRET_NAME='puppet-multisite/puppetdb-db-password'");
       expect(env).toContain(`PUPPETDB_MIGRATE='${site === "site-a"}'`);
+      const replicaEnv = [
+        "DB_REPLICA_HOST='puppetdb-replica.def456.eu-west-1.rds.amazonaws.com'",
+        "DB_REPLICA_PORT='5432'",
+      ];
+      for (const line of replicaEnv) {
+        if (site === "site-a") expect(env).not.toContain(line);
+        else expect(env).toContain(line);
+      }
     });
 
     it(`${site}: verifies the database against the CA bundle it fetches, as libpq does too`, () => {
       const env = fileOf(parsed, conf("host.env"));
-      // The database's region (site-a's) on both sites.
+      // The database's region (site-a's) on both sites; site-b's replica's too.
+      const east = "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem";
+      const west = "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem";
       expect(env).toContain(
-        "DB_CA_BUNDLE_URL='https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem'",
+        site === "site-a" ? `DB_CA_BUNDLE_URLS='${east}'` : `DB_CA_BUNDLE_URLS='${east} ${west}'`,
       );
       // libpq's own variables: the scripts' psql and pg_isready verify as PuppetDB does.
       expect(env).toContain("PGSSLMODE='verify-full'");

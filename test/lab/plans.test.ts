@@ -12,12 +12,14 @@ import { diffPlans } from "../../tools/preview/diff";
 const DOMAIN = "puppet.example.internal";
 let original: Map<string, Plan>;
 let promoted: Map<string, Plan>;
+let databasePromoted: Map<string, Plan>;
 /** Plans with another branch deployed: the masters' user data changes. */
 let staging: Map<string, Plan>;
 
 beforeAll(async () => {
   original = await planAll();
   promoted = await planAll({ certificates: { activeCa: "failover" } });
+  databasePromoted = await planAll({ database: { active: "failover" } });
   // controlRepo.url is required: replacing the whole object would fail the plan.
   staging = await planAll({ controlRepo: { branch: "staging" } });
 }, 300_000);
@@ -46,6 +48,25 @@ describe("recording a promotion", () => {
         `ca_server = ca.site-b.${DOMAIN}\n`,
       );
     }
+  });
+});
+
+describe("recording the database's promotion", () => {
+  it("updates the replica in place, names no source, and changes no host", () => {
+    const changes = (site: string) =>
+      diffPlans(site, original.get(site), databasePromoted.get(site)).changes.map((c) => [
+        c.kind,
+        c.type,
+        c.properties.map((p) => p.property),
+      ]);
+    expect(changes("site-a")).toEqual([]);
+    expect(changes("site-b")).toEqual([
+      [
+        "update",
+        "aws:rds/instance:Instance",
+        ["finalSnapshotIdentifier", "multiAz", "replicateSourceDb", "skipFinalSnapshot"],
+      ],
+    ]);
   });
 });
 

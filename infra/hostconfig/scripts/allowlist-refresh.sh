@@ -3,19 +3,20 @@
 # site's masters; priority 1 is a pool name, never a certname) of each ALLOWLIST_SRV_RECORDS record. A
 # record that does not answer keeps its last good names. Written, and PuppetDB restarted, only on a
 # change; exit 0 on DNS failures (timer). --no-restart: the caller restarts PuppetDB.
-# Never restarts PuppetDB while its database does not answer pg_isready: a running PuppetDB keeps
-# queueing commands whatever the database's state, a restarted one answers 503 and accepts none
-# until the database is back. The change then stays pending and the next run tries again.
-# pg_isready verifies the database's certificate as PuppetDB does (PGSSLMODE and PGSSLROOTCERT of
-# host.env, exported by load_settings): a database that fails the check counts as unreachable.
+# Never restarts PuppetDB while the database it writes to does not answer (database-check.sh): a
+# running PuppetDB keeps queueing commands whatever the database's state, a restarted one answers
+# 503 and accepts none until the database is back. The change then stays pending and the next run
+# tries again. A database whose certificate fails the check counts as unreachable.
 # PUPPET_MULTISITE_DNS_SERVER=ip[:port] or [ipv6]:port instead of resolv.conf's servers.
 # The restart is a reload where the unit has one (Debian's sends SIGHUP: PuppetDB's services start
-# again in the same JVM and read the allowlist). PUPPET_MULTISITE_DB_CHECK_CMD replaces pg_isready
-# (same arguments), as _RESTART_CMD replaces `systemctl try-reload-or-restart` (tests, lab).
+# again in the same JVM and read the allowlist). PUPPET_MULTISITE_DB_CHECK_CMD and _PUPPETDB_URL as
+# in database-check.sh, _RESTART_CMD replaces `systemctl try-reload-or-restart` (tests, lab).
 set -euo pipefail
 PM_SCRIPT="allowlist-refresh"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=database-check.sh
+source "$(dirname "${BASH_SOURCE[0]}")/database-check.sh"
 
 restart=1
 [[ ${1:-} != --no-restart ]] || restart=0
@@ -101,8 +102,8 @@ fi
 if ((restart)) && [[ -e $pending ]]; then
   if [[ -z ${PUPPET_MULTISITE_RESTART_CMD:-} ]] && { [[ ${PUPPET_MULTISITE_SKIP_START:-0} == 1 ]] || ! systemd_running; }; then
     log "no systemd: restart puppetdb by hand to apply the allowlist"
-  elif ! ${PUPPET_MULTISITE_DB_CHECK_CMD:-pg_isready} -h "$DB_HOST" -p "$DB_PORT" -d "$DB_NAME" -t 5 >/dev/null; then
-    log "WARNING: puppetdb restart deferred: database $DB_HOST:$DB_PORT is unreachable; the next run tries again"
+  elif problem=$(write_database_problem) && [[ -n $problem ]]; then
+    log "WARNING: puppetdb restart deferred: $problem; the next run tries again"
   elif ${PUPPET_MULTISITE_RESTART_CMD:-systemctl try-reload-or-restart} puppetdb; then
     log "restarted puppetdb (if it was running)"
     rm -f "$pending"

@@ -2,7 +2,7 @@
 # Replays the commands PuppetDB discarded because its database was away. A running PuppetDB queues
 # commands whatever the database's state, retries a failing one hourly, and after six failures
 # (about 5 h) moves it to stockpile/discard (the body as posted, plus an _err.txt, newest attempt
-# first): nothing replays it. Once the database answers pg_isready and the local PuppetDB its status
+# first): nothing replays it. Once the database answers (database-check.sh) and the local PuppetDB its status
 # (200: running), each discarded command whose newest failure is a lost database connection
 # is posted again to /pdb/cmd/v1 (command, version, certname and producer-timestamp from its file
 # name), oldest received first, then moved with its _err.txt to stockpile/replayed. At most
@@ -13,21 +13,23 @@
 # (the database and PuppetDB answered and accepted), queue_depth (PuppetDB's status; null when not
 # ready), discards_pending, replayed, skipped, capped. Exit 0 when either does not answer (timer).
 # Commands that failed while the database was away wait about an hour before their next attempt
-# (command-delay-ms), counted in memory: after an outage this run saw (pg_isready failing), once
+# (command-delay-ms), counted in memory: after an outage this run saw (the check failing), once
 # the database is back and PuppetDB's awaiting-retry meter is above zero, PuppetDB is reloaded
 # (SIGHUP: its services start again and load the queue from disk with no attempt counted), once
 # per outage, so they are stored now. The JSON adds awaiting_retry and reloaded.
-# pg_isready verifies the database's certificate as PuppetDB does (PGSSLMODE and PGSSLROOTCERT of
-# host.env, exported by load_settings).
+# With a replica, its promotion ends the outage: PuppetDB's writes go to it, and the reload retries
+# what waited for the lost primary.
 # PuppetDB is reached over its cleartext listener on 127.0.0.1:8080 (jetty.conf): plain HTTP skips
 # the certificate allowlist, which lists the CA and the masters, not this host. Its metrics answer
 # only over TLS, with this host's certificate.
 # PUPPET_MULTISITE_DISCARD_DIR, _PUPPETDB_URL, _METRICS_URL, _RESTART_CMD (as in
-# allowlist-refresh.sh) and _DB_CHECK_CMD (replaces pg_isready, same arguments) for tests and the lab.
+# allowlist-refresh.sh) and _DB_CHECK_CMD (database-check.sh) for tests and the lab.
 set -euo pipefail
 PM_SCRIPT="discard-replay"
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=database-check.sh
+source "$(dirname "${BASH_SOURCE[0]}")/database-check.sh"
 
 MAX_REPLAYS=3
 load_settings
@@ -52,8 +54,8 @@ flock -n 9 || exit 0
 
 ready=false depth=null awaiting=null reloaded=false
 last_down="$PM_STATE_DIR/db-last-down" reloaded_for="$PM_STATE_DIR/db-reloaded-for"
-if ! ${PUPPET_MULTISITE_DB_CHECK_CMD:-pg_isready} -h "$DB_HOST" -p "$DB_PORT" -d "$DB_NAME" -t 5 >/dev/null; then
-  why="database $DB_HOST:$DB_PORT is unreachable"
+if problem=$(write_database_problem) && [[ -n $problem ]]; then
+  why=$problem
   # Nanoseconds: the time names the outage, and two outages must never share a name.
   date +%s.%N >"$last_down"
 elif ! status=$(curl -fsS --max-time 10 "$url/status/v1/services/puppetdb-status" 2>&1); then

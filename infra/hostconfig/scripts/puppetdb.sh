@@ -60,13 +60,18 @@ done <"$PM_CONF_DIR/puppetdb/bootstrap-services.cfg"
 install_file "$PM_CONF_DIR/default-puppetdb" "$DEFAULTS_DIR/puppetdb" 0644
 
 # The password goes into its own HOCON file (trapperkeeper merges conf.d), written with JSON string
-# escaping by ruby so any generated password stays one valid value.
+# escaping by ruby so any generated password stays one valid value; with a replica, for the
+# [read-database] section too, which PuppetDB does not merge with [database].
 write_password_file() {
   local password="$PM_STATE_DIR/db-password" dest="$confd/database-password.conf" tmp
   secret_to_file "$DB_PASSWORD_SECRET_NAME" "$DB_PASSWORD_SECRET_REGION" "$password"
   tmp=$(umask 077 && mktemp "$dest.XXXXXX")
-  ruby -rjson -e 'print JSON.pretty_generate("database" => { "password" => File.read(ARGV[0]).chomp })' \
-    "$password" >"$tmp"
+  # shellcheck disable=SC2016 # Ruby code
+  ruby -rjson -e '
+    entry = { "password" => File.read(ARGV[0]).chomp }
+    sections = ARGV[1] == "replica" ? %w[database read-database] : %w[database]
+    print JSON.pretty_generate(sections.to_h { |s| [s, entry] })' \
+    "$password" "${DB_REPLICA_HOST:+replica}" >"$tmp"
   if getent group puppetdb >/dev/null; then
     chgrp puppetdb "$tmp"
   fi
