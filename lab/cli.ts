@@ -69,6 +69,8 @@ async function coldStart(lab: Lab, t0: number): Promise<Outcome> {
   addSiteData(lab.material.controlRepoWork, lab.branch, lab.topo.sites);
   lab.startTruststore();
   await lab.startDatabase();
+  // The failover site's replica: a base backup of the still empty database, then streaming.
+  await lab.startReplica();
 
   const ca = lab.byRole("ca")[0];
   const standbys = lab.byRole("standby-ca");

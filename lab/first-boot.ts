@@ -3,7 +3,10 @@
 // what the program deploys, not a copy of it.
 import { chmodSync, mkdirSync, writeFileSync } from "fs";
 import { dirname, resolve } from "path";
+import { parse, stringify } from "yaml";
 import { decodeUserData } from "../infra/hostconfig";
+import { caFingerprint } from "../infra/hostconfig/ca-pin";
+import { CONF_DIR } from "../infra/hostconfig/paths";
 import {
   ADAPTER_ENV,
   ExecHost,
@@ -91,4 +94,32 @@ export async function startBoot(
     throw new Error(`${host.name}: user data should run one command, it runs ${more.length + 1}`);
   }
   return startInHost(host, "first-boot", command, { env: bootEnv(opts) });
+}
+
+/**
+ * Puts the lab CA in place of the planned one (a placeholder under the mocks): the CA's user data
+ * carries the certificate, every other host's host.env its fingerprint.
+ */
+export function withCaCertificate(userData: string, pem: string): string {
+  const doc = parse(userData) as {
+    write_files: { path: string; content: string; encoding?: string }[];
+  };
+  const file = (name: string) => doc.write_files.find((f) => f.path === `${CONF_DIR}/${name}`);
+  const cert = file("ca.pem");
+  const env = file("host.env");
+  const pinned = env !== undefined && /^CA_FINGERPRINT=/m.test(env.content);
+  if (!cert && !pinned) {
+    throw new Error(`user data has neither ${CONF_DIR}/ca.pem nor a CA_FINGERPRINT in host.env`);
+  }
+  if (cert) {
+    cert.content = pem;
+    delete cert.encoding;
+  }
+  if (pinned) {
+    env.content = env.content.replace(
+      /^CA_FINGERPRINT=.*$/m,
+      `CA_FINGERPRINT='${caFingerprint(pem)}'`,
+    );
+  }
+  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }

@@ -5,17 +5,15 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { HostRole, LIB_DIR } from "../infra/hostconfig";
-import { caFingerprint } from "../infra/hostconfig/ca-pin";
 import { CONF_DIR, STATE_MOUNT_POINTS } from "../infra/hostconfig/paths";
 import { SPOOL_DRAIN_SECONDS } from "../infra/hostconfig/puppetdb-spool";
-import { parse, stringify } from "yaml";
 import { PUPPETDB_PORT, PUPPET_PORT } from "../infra/ports";
 import { AgentRun, prepareAgent, runAgent } from "./agents";
-import { prepareHost } from "./first-boot";
+import { prepareHost, withCaCertificate } from "./first-boot";
 import { ADAPTER_ENV, ExecHost, RunResult, startInHost } from "./host";
 import { Material, SecretNames, makeMaterial } from "./material";
 import { Network, createNetwork, startDns } from "./net";
-import { startPostgres } from "./postgres";
+import { startPostgres, startStandby } from "./postgres";
 import { STATE_DIR, Started } from "./processes";
 import { puppetTls, startPuppetdb, startPuppetserver, waitForStatus } from "./services";
 import { LabSite, LabTopology, PlannedHost, Zone, coveringCidr } from "./topology";
@@ -49,34 +47,6 @@ export interface Node {
   process?: Started;
   /** What the host's systemd timers run on EC2 (code sync, CRL refresh), as loops. */
   loops: Started[];
-}
-
-/**
- * Puts the lab CA in place of the planned one (a placeholder under the mocks): the CA's user data
- * carries the certificate, every other host's host.env its fingerprint.
- */
-export function withCaCertificate(userData: string, pem: string): string {
-  const doc = parse(userData) as {
-    write_files: { path: string; content: string; encoding?: string }[];
-  };
-  const file = (name: string) => doc.write_files.find((f) => f.path === `${CONF_DIR}/${name}`);
-  const cert = file("ca.pem");
-  const env = file("host.env");
-  const pinned = env !== undefined && /^CA_FINGERPRINT=/m.test(env.content);
-  if (!cert && !pinned) {
-    throw new Error(`user data has neither ${CONF_DIR}/ca.pem nor a CA_FINGERPRINT in host.env`);
-  }
-  if (cert) {
-    cert.content = pem;
-    delete cert.encoding;
-  }
-  if (pinned) {
-    env.content = env.content.replace(
-      /^CA_FINGERPRINT=.*$/m,
-      `CA_FINGERPRINT='${caFingerprint(pem)}'`,
-    );
-  }
-  return `#cloud-config\n${stringify(doc, { lineWidth: 0 })}`;
 }
 
 export class Lab {
@@ -191,20 +161,22 @@ export class Lab {
       this.collector().topo.certname,
       this.topo.scripts,
     );
-    // The bundle at the path the primary's PuppetDB asks for: a PuppetDB that asks for another
-    // Region's gets a 404 and fails its boot.
-    const primary = this.byRole("puppetdb", this.topo.primarySite)[0];
+    // The bundles at the paths the PuppetDBs ask for (their databases' Regions): a PuppetDB that
+    // asks for another Region's gets a 404 and fails its boot.
+    const paths = this.byRole("puppetdb").flatMap((n) =>
+      this.plannedBundleUrls(n).map((url) => new URL(url).pathname),
+    );
     this.databaseTls = makeDatabaseTls(
       join(STATE_DIR, "material", "database-tls"),
       this.byRole("database")[0].topo.certname,
-      new URL(this.plannedBundleUrl(primary)).pathname,
+      [...new Set(paths)],
     );
   }
 
-  private plannedBundleUrl(node: Node): string {
-    const url = plannedSetting(node.topo.userData!, "DB_CA_BUNDLE_URL");
-    if (!url) throw new Error(`${node.topo.certname}: host.env has no DB_CA_BUNDLE_URL`);
-    return url;
+  private plannedBundleUrls(node: Node): string[] {
+    const urls = plannedSetting(node.topo.userData!, "DB_CA_BUNDLE_URLS");
+    if (!urls) throw new Error(`${node.topo.certname}: host.env has no DB_CA_BUNDLE_URLS`);
+    return urls.split(" ");
   }
 
   /** The stand-in for AWS's truststore, beside the database (it keeps serving while that is down). */
@@ -225,6 +197,25 @@ export class Lab {
       listen: db.topo.address,
       password: this.material.databasePassword,
       allowCidr: coveringCidr(this.topo.sites.map((s) => s.cidr)),
+      tls: this.databaseTls,
+      // The lab's one database secret: the replica streams with it too.
+      ...(this.replica() && { replicationPassword: this.material.databasePassword }),
+    });
+  }
+
+  /** The failover site's read replica of the database; none without a failover site. */
+  replica(): Node | undefined {
+    return this.byRole("database-replica")[0];
+  }
+
+  /** The replica, streaming from the database (a base backup of it the first time). */
+  async startReplica(): Promise<void> {
+    const replica = this.replica();
+    if (!replica) return;
+    replica.process = await startStandby(replica.host, {
+      listen: replica.topo.address,
+      primary: { name: this.byRole("database")[0].topo.certname, port: 5432 },
+      replicationPassword: this.material.databasePassword,
       tls: this.databaseTls,
     });
   }
@@ -256,10 +247,9 @@ export class Lab {
     const truststore: Record<string, string> =
       node.topo.role === "puppetdb"
         ? {
-            DB_CA_BUNDLE_URL: labBundleUrl(
-              this.plannedBundleUrl(node),
-              this.byRole("database")[0].topo.certname,
-            ),
+            DB_CA_BUNDLE_URLS: this.plannedBundleUrls(node)
+              .map((url) => labBundleUrl(url, this.byRole("database")[0].topo.certname))
+              .join(" "),
             CURL_CA_BUNDLE: this.databaseTls.web.ca,
           }
         : {};

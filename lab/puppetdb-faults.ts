@@ -15,9 +15,16 @@ import { sleep } from "./sleep";
 /** How long a scenario waits for the reports of its runs to be in PuppetDB after the fault. */
 const STORE_WAIT_MS = 180_000;
 
-/** The runs' transaction UUIDs found in PuppetDB, asked from a master of a PuppetDB that answers. */
-export async function storedReports(lab: Lab, uuids: readonly string[]): Promise<number> {
-  for (const db of lab.byRole("puppetdb")) {
+/**
+ * The runs' transaction UUIDs found in PuppetDB, asked from a master of a PuppetDB that answers
+ * (of `site` only, when given).
+ */
+export async function storedReports(
+  lab: Lab,
+  uuids: readonly string[],
+  site?: string,
+): Promise<number> {
+  for (const db of lab.byRole("puppetdb", site)) {
     const master = lab.byRole("compile-master", db.topo.site)[0];
     try {
       const found = (await queryPuppetdb(
@@ -39,11 +46,12 @@ export async function waitStored(
   lab: Lab,
   uuids: readonly string[],
   timeoutMs = STORE_WAIT_MS,
+  site?: string,
 ): Promise<{ stored: number; seconds: number }> {
   const started = Date.now();
   let stored = 0;
   while (Date.now() - started < timeoutMs) {
-    stored = await storedReports(lab, uuids);
+    stored = await storedReports(lab, uuids, site);
     if (stored >= uuids.length) break;
     await sleep(1000);
   }
@@ -73,7 +81,7 @@ async function runAgents(lab: Lab): Promise<Map<string, AgentRun>> {
   return runs;
 }
 
-function uuidsOf(runs: Map<string, AgentRun>): string[] {
+export function uuidsOf(runs: Map<string, AgentRun>): string[] {
   return [...runs.values()].map((r) => r.transactionUuid).filter((u): u is string => !!u);
 }
 
@@ -82,7 +90,7 @@ function compiled(run: AgentRun | undefined): boolean {
   return !!run && run.ok && !/Using cached catalog/i.test(run.output);
 }
 
-function runFigures(runs: Map<string, AgentRun>, stored: number): Figure[] {
+export function runFigures(runs: Map<string, AgentRun>, stored: number): Figure[] {
   return [
     { name: "runs", value: runs.size },
     { name: "reportsStored", value: stored, target: `= runs (${runs.size})` },

@@ -3,12 +3,14 @@
 // waits, the standby CA is promoted with the command the README gives, and the new agent gets its
 // certificate from it. Then the old CA alone comes back, with the WAN: it finds the promoted CA's
 // newer epoch and refuses a request (fenced), saying why, and then copies the promoted CA's records
-// as a standby does. Run last: the rest of the primary stays down.
+// as a standby does. The database's replica is promoted too, and the failover site's PuppetDB stores
+// in it the reports of the outage. Run last: the rest of the primary stays down.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { LIB_DIR, PUPPETDB_DIR, SSL_DIR } from "../infra/hostconfig/paths";
 import { PUPPET_PORT } from "../infra/ports";
 import { hostPath, runInHost } from "./host";
 import { httpsRequest } from "./https";
+import { primaryAtLoss, promoteDatabase } from "./database-failover";
 import { Lab, Node } from "./lab";
 import { cutWan, joinWan } from "./net";
 import {
@@ -65,6 +67,7 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   const lateSignedAt = Date.now();
 
   // 2. The loss: the WAN cut, then every program host of the primary and its database stopped.
+  const atLoss = await primaryAtLoss(lab);
   const lossAt = Date.now();
   cutWan(lab.topo);
   const lost = [...lab.nodes.values()].filter(
@@ -83,7 +86,8 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
 
   // 3. The failover site's agents keep converging; a new agent there cannot get a certificate.
   const agents = lab.agents(site);
-  const converged = [...(await runAll(lab, agents)).values()].filter((r) => r.ok).length;
+  const outageRuns = await runAll(lab, agents);
+  const converged = [...outageRuns.values()].filter((r) => r.ok).length;
   const newAgent = lab.byRole("agent", site).find((a) => a.topo.certname.startsWith("spare-"))!;
   await lab.prepareAgent(newAgent);
   const waiting = await lab.runAgent(newAgent);
@@ -101,6 +105,7 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
     `ca-promote.rb: exit ${promote.code}, ${promote.seconds.toFixed(1)} s: ${promote.output.trim().split("\n").at(-1) ?? ""}`,
   );
   const joined = await lab.runAgent(newAgent);
+  outageRuns.set(newAgent.topo.certname, joined);
   const signedAt = loggedAt(
     hostPath(standby.host, AUTOSIGN_LOG),
     new RegExp(`signed ${newAgent.topo.certname.replace(/\./g, "\\.")} \\(agent\\)`),
@@ -156,6 +161,10 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
   const newInEpoch = newSerial !== undefined && serialEpoch(newSerial) >= 1;
   const twice = inventory.filter((s) => s !== "" && s === newSerial).length > 1;
 
+  // 7. The database replica promoted; the reports of the outage's runs stored in it.
+  const database = await promoteDatabase(lab, site, atLoss, outageRuns);
+  notes.push(...database.notes);
+
   // 8. The old CA comes back with the WAN, its state volume as it was: fenced at its first request.
   joinWan(lab.topo);
   lab.startServer(ca);
@@ -202,7 +211,8 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
       !twice &&
       fenced &&
       copiedIn !== undefined &&
-      crlFollowed === consumers.length,
+      crlFollowed === consumers.length &&
+      database.passed,
     figures: [
       {
         name: `agents of ${site} converging with the primary lost`,
@@ -244,6 +254,7 @@ export async function siteLoss(lab: Lab): Promise<Outcome> {
         name: "new serial past every serial of the lost CA",
         value: newInEpoch && !twice ? "yes" : "no",
       },
+      ...database.figures,
       { name: "the old CA back: fenced, signs nothing", value: fenced ? "yes" : "no" },
       {
         name: "the fenced CA copies from the promoted one (new agent's certificate there)",

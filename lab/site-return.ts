@@ -1,8 +1,10 @@
-// 23. After site-loss: the promotion recorded in the configuration, the primary site back, and the
-// fail-back, each as the README's runbook gives it. Recording the promotion replaces no host (every
-// host's user data is the same in the new plans) and moves every site's CA record to the promoted
-// CA; the old CA, fenced, refuses a request and says why; agents of both sites converge; a new agent
-// and a replaced master of the primary site get certificates from the promoted CA. Then the CA goes
+// 23. After site-loss: the promotions recorded in the configuration, the primary site back, and the
+// CA's fail-back, each as the README's runbook gives it. Recording the promotions replaces no host
+// (every host's user data is the same in the new plans) and moves every site's CA record to the
+// promoted CA; the old CA, fenced, refuses a request and says why; the old database and the primary
+// site's PuppetDB stay stopped; agents of both sites converge, their reports stored in the promoted
+// database; a new agent and a replaced master of the primary site get certificates from the
+// promoted CA. Then the CA goes
 // back: the promoted CA steps down, the old CA is promoted again with --force, and the records are
 // set back: every certificate the promoted CA signed is known to the old CA, and new certificates
 // come from it, in a new epoch.
@@ -23,6 +25,7 @@ import {
   refusalReason,
   secondsUntil,
 } from "./probes";
+import { uuidsOf, waitStored } from "./puppetdb-faults";
 import { Outcome, runAll } from "./scenarios";
 import { puppetTls } from "./services";
 import { labTopology } from "./topology";
@@ -46,9 +49,13 @@ export async function siteReturn(lab: Lab): Promise<Outcome> {
   const primaryDomain = lab.site(primary).srvDomain;
   const stamp = Date.now().toString(36);
 
-  // 1. The promotion recorded: certificates.activeCa failover, planned and applied to the records.
+  // 1. The promotions recorded: certificates.activeCa and database.active failover, planned and
+  //    applied to the records (the replica's own change is RDS's, which the lab has made).
   const original = await planAll();
-  const recorded = await planAll({ certificates: { activeCa: "failover" } });
+  const recorded = await planAll({
+    certificates: { activeCa: "failover" },
+    database: { active: "failover" },
+  });
   const recording = planChanges(original, recorded);
   const replaced = recording.filter((c) => / (replace|delete) /.test(c));
   notes.push(`recording the promotion: ${recording.join("; ") || "no change"}`);
@@ -57,13 +64,11 @@ export async function siteReturn(lab: Lab): Promise<Outcome> {
     labTopology([...recorded.values()], { agentsPerSite: lab.agents(primary).length }),
   );
 
-  // 2. The primary site's other hosts come back, their state as it was (the old CA is back already).
+  // 2. The primary site's masters come back, their state as it was (the old CA is back already).
+  //    Its old database and its PuppetDB stay stopped, as the runbook fences them: the old
+  //    database misses everything since the loss. The masters use the failover site's PuppetDB.
   const backAt = Date.now();
-  const returning = [...lab.nodes.values()].filter(
-    (n) =>
-      n.topo.site === primary && (n.topo.role === "compile-master" || n.topo.role === "puppetdb"),
-  );
-  await lab.startDatabase();
+  const returning = lab.byRole("compile-master", primary);
   for (const n of returning) lab.startServer(n);
   await Promise.all(returning.map((n) => lab.waitReady(n)));
   returning.forEach((n) => lab.startTimers(n));
@@ -100,9 +105,17 @@ export async function siteReturn(lab: Lab): Promise<Outcome> {
     `${firstName}: ${first.run.ok ? "converged" : "failed"}, serial ${first.serial ?? "none"}`,
   );
 
-  // 5. Agents of both sites converge.
+  // 5. Agents of both sites converge, and their reports are stored in the promoted database.
   const agents = lab.agents();
-  const converged = [...(await runAll(lab, agents)).values()].filter((r) => r.ok).length;
+  const returnRuns = await runAll(lab, agents);
+  const converged = [...returnRuns.values()].filter((r) => r.ok).length;
+  const failoverSite = promoted.topo.site;
+  const { stored, seconds: storedIn } = await waitStored(
+    lab,
+    uuidsOf(returnRuns),
+    60_000,
+    failoverSite,
+  );
 
   // 6. A master of the primary site replaced: its first boot asks each CA until one signs.
   const master = lab.byRole("compile-master", primary).at(-1)!;
@@ -181,6 +194,7 @@ export async function siteReturn(lab: Lab): Promise<Outcome> {
       fenced &&
       firstFromPromoted &&
       converged === agents.length &&
+      stored === returnRuns.size &&
       boot.ok &&
       masterSigner === promoted.topo.certname &&
       stepDown.ok &&
@@ -204,6 +218,11 @@ export async function siteReturn(lab: Lab): Promise<Outcome> {
         value: firstFromPromoted ? "yes" : "no",
       },
       { name: "agents of both sites converging", value: `${converged}/${agents.length}` },
+      {
+        name: `their reports stored through ${failoverSite}'s PuppetDB in the promoted database`,
+        value: `${stored}/${returnRuns.size}`,
+        unit: stored === returnRuns.size ? ` (within ${storedIn.toFixed(1)} s)` : "",
+      },
       {
         name: "a replaced master of the primary site: first boot to serving",
         value: boot.ok ? masterIn : "failed",

@@ -12,7 +12,8 @@ import { hostTags } from "../tools/plan/hosts";
 import { Plan, PlannedResource } from "../tools/plan/plan";
 
 /** A program host's role, the standby CA told apart from the active one (both are role `ca`). */
-export type LabRole = "ca" | "standby-ca" | "compile-master" | "puppetdb" | "database" | "agent";
+export type LabRole =
+  "ca" | "standby-ca" | "compile-master" | "puppetdb" | "database" | "database-replica" | "agent";
 
 export interface PlannedHost {
   /** Network namespace (and directory) of the host. */
@@ -162,6 +163,20 @@ export function labTopology(plans: readonly Plan[], options: TopologyOptions = {
     site: primarySite.name,
     address: offset(primarySite.cidr, 0x8000 + 200),
   });
+  // The failover site's read replica, under its RDS endpoint name: a role of its own, so the
+  // database is still the primary's.
+  for (const p of plans) {
+    const name = p.outputs.databaseReplicaHost;
+    if (name === undefined) continue;
+    const site = sites.find((s) => s.name === p.outputs.site)!;
+    hosts.push({
+      ns: namespaceOf(site.name, "database"),
+      certname: str(name, `output databaseReplicaHost of ${site.name}`),
+      role: "database-replica",
+      site: site.name,
+      address: offset(site.cidr, 0x8000 + 200),
+    });
+  }
   for (let i = 1; i <= (options.spareAgents ?? 2); i++) {
     const certname = `spare-${i}.${primarySite.srvDomain}`;
     hosts.push({

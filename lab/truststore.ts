@@ -57,14 +57,14 @@ function issue(ca: { key: string; cert: string }, name: string, key: string, cer
 }
 
 /**
- * The CAs, the bundle (at `bundlePath` under the served root; the signing CA last, so a client
- * that reads only the first certificate fails) and the truststore's HTTPS certificate for
- * `databaseName`, in `dir`.
+ * The CAs, the bundle (at each of `bundlePaths` under the served root, one per Region a database
+ * is in; the signing CA last, so a client that reads only the first certificate fails) and the
+ * truststore's HTTPS certificate for `databaseName`, in `dir`.
  */
 export function makeDatabaseTls(
   dir: string,
   databaseName: string,
-  bundlePath: string,
+  bundlePaths: readonly string[],
 ): DatabaseTls {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const ca = (name: string, cn: string, bits: number) => {
@@ -75,9 +75,12 @@ export function makeDatabaseTls(
   const other = ca("rds-rsa4096", "Lab RDS Root CA RSA4096", 4096);
   const signer = ca("rds-rsa2048", "Lab RDS Root CA RSA2048", 2048);
   const root = join(dir, "truststore");
-  const bundle = join(root, bundlePath);
-  mkdirSync(dirname(bundle), { recursive: true });
-  writeFileSync(bundle, [other.cert, signer.cert].map((f) => openssl(["x509", "-in", f])).join(""));
+  const pem = [other.cert, signer.cert].map((f) => openssl(["x509", "-in", f])).join("");
+  for (const path of bundlePaths) {
+    const bundle = join(root, path);
+    mkdirSync(dirname(bundle), { recursive: true });
+    writeFileSync(bundle, pem);
+  }
   const webCa = ca("truststore-ca", "Lab truststore CA", 2048);
   const web = {
     key: join(dir, "truststore.key"),
