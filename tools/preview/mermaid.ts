@@ -167,11 +167,16 @@ export function renderMermaid(pairs: readonly SitePair[]): string {
         lines.push(`  ${agents} ${edge} ${id(view.site, "pool")}`);
       }
     }
-    if (database && view.puppetdb.length > 0) {
-      view.puppetdb.forEach((_, i) =>
-        lines.push(`  ${id(view.site, `puppetdb${i}`)} --> ${id(database.site, "db")}`),
-      );
-    }
+    // A site's PuppetDB writes to its own site's database of record (the primary's, or a promoted
+    // replica), else the primary's, and reads from its site's replica.
+    const writes = view.database ? view : database;
+    view.puppetdb.forEach((_, i) => {
+      const puppetdb = id(view.site, `puppetdb${i}`);
+      if (writes) lines.push(`  ${puppetdb} --> ${id(writes.site, "db")}`);
+      if (view.databaseReplica) {
+        lines.push(`  ${puppetdb} -- ${label("reads")} --> ${id(view.site, "db_replica")}`);
+      }
+    });
     if (view.databaseReplica) {
       const replica = id(view.site, "db_replica");
       if (database) {

@@ -114,8 +114,11 @@ export function siteView(plan: Plan): SiteView | undefined {
     puppetdb: hostsWithRole(plan, "puppetdb"),
     database: rds
       ? {
+          // A promoted replica names no engine: it took its source's.
           engine:
-            `${text(rds.inputs.engine) ?? "?"} ${text(rds.inputs.engineVersion) ?? ""}`.trim(),
+            rds.inputs.engine === undefined
+              ? "promoted replica"
+              : `${text(rds.inputs.engine)} ${text(rds.inputs.engineVersion) ?? ""}`.trim(),
           instanceClass: text(rds.inputs.instanceClass) ?? "?",
         }
       : undefined,

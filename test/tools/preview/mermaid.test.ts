@@ -95,7 +95,23 @@ describe("renderMermaid", () => {
     expect(text).toContain('site_b_agents -. "_x-puppet-ca p1" .-> site_b_standby_ca');
     expect(text).toContain('site_b_db_replica[("RDS read replica<br/>db.m6g.large")]');
     expect(text).toContain('site_a_db -. "replication" .-> site_b_db_replica');
-    expect(text).not.toContain('"reads"');
+    // Its PuppetDB writes to the primary's database and reads from the replica of its region.
+    expect(text).toContain("site_b_puppetdb0 --> site_a_db");
+    expect(text).toContain('site_b_puppetdb0 -- "reads" --> site_b_db_replica');
+    expect(text).not.toContain('site_a_puppetdb0 -- "reads"');
+  });
+
+  it("draws a recorded database promotion: the failover site's PuppetDB writes to its promoted replica", async () => {
+    const edit = { database: { active: "failover" } };
+    const promoted = await planDeployment({ "site-a": edit, "site-b": edit });
+    const text = renderMermaid(pairs(base, promoted));
+    await expect(mermaid.parse(text)).resolves.toMatchObject({ diagramType: "flowchart-v2" });
+    expect(text).toContain('site_b_db[("RDS promoted replica<br/>db.m6g.large")]');
+    expect(text).toContain("site_b_puppetdb0 --> site_b_db");
+    expect(text).not.toContain("site_b_puppetdb0 --> site_a_db");
+    expect(text).not.toContain("replication");
+    // The primary site's PuppetDB is still configured with the old database.
+    expect(text).toContain("site_a_puppetdb0 --> site_a_db");
   });
 
   it("draws a recorded promotion: the standby promoted and first, the primary's CA fenced", async () => {
