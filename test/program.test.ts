@@ -206,6 +206,21 @@ describe("the failover site (site-b, by default the other site of two)", () => {
     expect(b.outputs.databaseReplicaHost).toBe(replica.outputs.address);
   });
 
+  it("points its PuppetDB at the replica it plans, and the primary's at the primary alone", () => {
+    const replica = b.named("site-b-database-replica-postgres");
+    const primary = a.named("site-a-database-postgres");
+    const puppetdb = (run: Run) =>
+      run.ofType("aws:ec2/instance:Instance").find((i) => hostEnv(i, "PUPPETDB_MIGRATE"))!;
+    expect(hostEnv(puppetdb(b), "DB_REPLICA_HOST")).toBe(replica.outputs.address);
+    expect(hostEnv(puppetdb(b), "DB_HOST")).toBe(primary.outputs.address);
+    expect(hostEnv(puppetdb(b), "DB_CA_BUNDLE_URLS")?.split(" ")).toEqual([
+      "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem",
+      "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem",
+    ]);
+    expect(hostEnv(puppetdb(a), "DB_REPLICA_HOST")).toBeUndefined();
+    expect(hostEnv(puppetdb(a), "DB_HOST")).toBe(primary.outputs.address);
+  });
+
   it("runs the standby CA ca.site-b.<domain> pinning site-a's CA certificate, named in the zone and exported", () => {
     const standby = b.named("site-b-standby-ca-host-instance");
     // Its certificate comes from the active CA, which it pins as every server does.
