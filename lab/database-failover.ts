@@ -67,6 +67,14 @@ export async function promoteDatabase(
   const promoteSeconds = (Date.now() - promotedAt) / 1000;
   const { stored, seconds } = await waitStored(lab, uuids, STORED_WITHIN_MS, site);
   const puppetdb = lab.byRole("puppetdb", site)[0];
+  // PuppetDB started again with the primary still lost (a reload, a reboot): it must find both
+  // its databases in the promoted replica.
+  await lab.stopServer(puppetdb);
+  lab.startServer(puppetdb);
+  const restarted = await lab.waitReady(puppetdb, 180_000).then(
+    (s) => s,
+    () => undefined,
+  );
   const queue = hostPath(puppetdb.host, "/var/lib/puppet-multisite/puppetdb-queue.json");
   notes.push(
     `the replica at the loss: replayed to ${replayed}, the primary at ${atLoss.lsn}; ` +
@@ -79,7 +87,8 @@ export async function promoteDatabase(
       Number(known) === atLoss.reports &&
       storedBefore === 0 &&
       uuids.length === runs.size &&
-      stored === runs.size,
+      stored === runs.size &&
+      restarted !== undefined,
     figures: [
       {
         name: "database RPO: WAL the replica had not replayed at the loss",
@@ -97,6 +106,11 @@ export async function promoteDatabase(
         name: "promotion to every outage report stored",
         value: stored === runs.size ? seconds : "never",
         unit: stored === runs.size ? " s" : "",
+      },
+      {
+        name: `${site}'s PuppetDB restarted with the primary lost: serving after`,
+        value: restarted ?? "never",
+        unit: restarted === undefined ? "" : " s",
       },
     ],
     notes,

@@ -98,12 +98,14 @@ export function renderPuppetdbFiles(host: PuppetdbHost): Record<string, string> 
 
 /**
  * PuppetDB's databases. With a replica both sections list it before the primary, in pgjdbc's
- * multi-host form, and pgjdbc picks by what each host is: writes go to the one that takes them
- * (`targetServerType=primary`: the primary, or the replica once promoted, with no change here);
- * reads (every query, never a command) to the replica while it is a standby, else to whichever
- * answers (`preferSecondary`), because PuppetDB 7 exits at start when its read database does not
- * answer. pgjdbc 42.5 (Debian's, on PuppetDB's class path) loads every certificate of the
- * sslrootcert file as a trust anchor and, for verify-full, checks the name of the host it reached.
+ * multi-host form. Writes go to the host that takes them (`targetServerType=primary`: the primary,
+ * or the replica once promoted, with no change here). Reads (every query, never a command) go to
+ * the first host that answers, whatever it is: the replica, standby or promoted, else the primary,
+ * because PuppetDB 7 exits at start when its read database does not answer. Not `preferSecondary`:
+ * once the replica is promoted it would first try every host for a standby, and a lost primary
+ * holds that try for pgjdbc's 10 s connect timeout, past the read pool's 3 s (lab: site-loss).
+ * pgjdbc 42.5 (Debian's, on PuppetDB's class path) loads every certificate of the sslrootcert file
+ * as a trust anchor and, for verify-full, checks the name of the host it reached.
  */
 function databaseConf(host: PuppetdbHost): Record<string, Record<string, string>> {
   const db = host.database;
@@ -122,7 +124,7 @@ function databaseConf(host: PuppetdbHost): Record<string, Record<string, string>
     },
     // Not merged with [database]: its own user; the password is added at boot beside the other.
     ...(db.replica && {
-      "read-database": { subname: subname("preferSecondary"), username: db.user },
+      "read-database": { subname: subname(), username: db.user },
     }),
   };
 }

@@ -370,7 +370,7 @@ describe("PuppetDB user data", () => {
         });
       } else {
         // The failover site: writes to whichever takes them, the promoted replica first; reads
-        // from the standby, else from whichever answers.
+        // from the replica, standby or promoted, else from the primary.
         expect(doc).toEqual({
           database: {
             subname: `//${replica},${primary}/puppetdb?targetServerType=primary&${tls}`,
@@ -378,7 +378,7 @@ describe("PuppetDB user data", () => {
             migrate: "false",
           },
           "read-database": {
-            subname: `//${replica},${primary}/puppetdb?targetServerType=preferSecondary&${tls}`,
+            subname: `//${replica},${primary}/puppetdb?${tls}`,
             username: "puppetdb",
           },
         });
