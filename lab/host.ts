@@ -103,6 +103,9 @@ export async function runInHost(
   const chunks: Buffer[] = [];
   child.stdout.on("data", (d: Buffer) => chunks.push(d));
   child.stderr.on("data", (d: Buffer) => chunks.push(d));
+  // A command that exits before reading its input closes the pipe: the write fails with EPIPE,
+  // which must not crash the lab (an unhandled 'error' event); the exit code tells the outcome.
+  child.stdin.on("error", () => undefined);
   child.stdin.end(opts.input ?? "");
   const timer =
     opts.timeoutMs === undefined

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { describe, expect, it } from "vitest";
+import { runInHost } from "../../lab/host";
 
 const HOST_EXEC = join(__dirname, "../../lab/host-exec.sh");
 
@@ -36,6 +37,27 @@ describe("host-exec.sh", () => {
           expect(existsSync(join(root, ".seeded"))).toBe(true);
           expect(readdirSync(join(root, "fs", "var", "lib")).sort()).toContain("puppetdb");
         }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
+});
+
+describe("runInHost", () => {
+  it.runIf(isRoot && labPackages)(
+    "reports a command that exits before reading its input by its exit code, not by crashing on EPIPE",
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), "pm-host-exec-"));
+      try {
+        const host = { name: "epipe", certname: "epipe.example", root: join(dir, "host") };
+        // More than a pipe holds: the write is still pending when the command has exited.
+        const input = "x".repeat(4 << 20);
+        const results = await Promise.all(
+          [0, 1, 2].map(() => runInHost(host, ["sh", "-c", "exit 3"], { input })),
+        );
+        expect(results.map((r) => r.code)).toEqual([3, 3, 3]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
